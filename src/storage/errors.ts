@@ -1,0 +1,23 @@
+/**
+ * A storage failure. `exception` keeps the remote exception's simple name as HDFS reports it
+ * (FileNotFoundException, FileAlreadyExistsException, AlreadyBeingCreatedException,
+ * RecoveryInProgressException, SafeModeException, ...), so callers branch on it, never on text.
+ * The local back end maps errno codes onto the same names.
+ */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly exception: string,
+    readonly path: string,
+    readonly status?: number,
+    /** True when retrying later can succeed (DataNode down, safe mode, lease recovery, connection reset). */
+    readonly retriable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
+export const isStorageError = (err: unknown, exception?: string): err is StorageError =>
+  err instanceof StorageError && (exception === undefined || err.exception === exception);
