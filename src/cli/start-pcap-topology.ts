@@ -1,0 +1,56 @@
+import yargs from 'yargs';
+import { ConfigError, loadTopologyConfig, parseOverrides } from '../config/topology-config.js';
+import { Topology } from '../topology.js';
+import { createLogger } from '../lib/log.js';
+
+/**
+ * start-pcap-topology [-c config/pcap.properties] [-D key=value ...]
+ * Runs the ingest until SIGINT/SIGTERM, then seals open files, commits and exits 0.
+ * Exit 2: bad arguments or configuration. Exit 1: an unrecoverable consumer error (restart me).
+ */
+async function main(argv: string[]): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('start-pcap-topology')
+    .usage('$0 [-c config/pcap.properties] [-D key=value ...]\n\nDrains packets from Kafka into rolled, Metron-compatible packet files (HDFS or local), exactly once.')
+    .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
+    .option('c', { alias: 'config', type: 'string', describe: 'Java .properties file (see config/pcap.properties)' })
+    .option('D', { type: 'string', array: true, describe: 'override one key: -D kafka.pcap.numPackets=10000' })
+    .strict()
+    .help('h')
+    .alias('h', 'help')
+    .version(false)
+    .fail((msg, err) => { throw new ConfigError('arguments', err?.message ?? msg); })
+    .parseAsync();
+  const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
+  const log = createLogger('pcap-topology');
+  for (const n of notices) log.warn(n);
+  const topology = await Topology.start(config, { log });
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const shutdown = (signal: string) => {
+      if (signalled) return;
+      signalled = true;
+      log.info({ signal }, 'stopping: sealing open files and committing');
+      topology.stop().then(() => resolve(0), (err) => { log.error({ err: (err as Error).message }, 'stop failed'); resolve(1); });
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    topology.on('fatal', (err: Error) => {
+      log.error({ err: err.message }, 'exiting so a supervisor restarts the topology; uncommitted records will be re-read');
+      resolve(1);
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`start-pcap-topology: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`start-pcap-topology: ${(err as Error).message}\n`);
+    if (process.env.PCAPLINE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,15 @@
+/**
+ * Metron's roll rule (reference §3.3), evaluated before every append, with the two fixes of the
+ * design: a packet earlier than the file's first one does not force a roll (Metron's unsigned
+ * difference made it huge), and idle sealing happens elsewhere (wall clock, not packet time).
+ */
+export interface RollPolicy {
+  numPackets: number;
+  /** Packet-time span in ns; <= 0 disables time-based rolling. */
+  maxTimeNs: bigint;
+}
+
+export function mustRoll(policy: RollPolicy, count: number, firstTsNs: bigint, tsNs: bigint): boolean {
+  if (count >= policy.numPackets) return true;
+  return policy.maxTimeNs > 0n && tsNs >= firstTsNs && tsNs - firstTsNs >= policy.maxTimeNs;
+}

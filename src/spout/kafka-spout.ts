@@ -1,0 +1,223 @@
+import { readFileSync } from 'node:fs';
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import type { KafkaSecurity } from '../config/topology-config.js';
+import type { Logger } from '../lib/log.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface SpoutMessage {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface SpoutBatch {
+  topic: string;
+  partition: number;
+  messages: SpoutMessage[];
+  /** Marks an offset as handled, so the next fetch moves past it (commits are separate). */
+  resolveOffset(offset: string): void;
+  /** False once the consumer is stopping or the batch went stale (seek, rebalance): stop early. */
+  shouldContinue(): boolean;
+}
+
+export interface SpoutOptions {
+  brokers: string[];
+  groupId: string;
+  topic: string;
+  clientId: string;
+  sessionTimeoutMs: number;
+  security: KafkaSecurity;
+  log: Logger;
+}
+
+export interface PartitionOffsets {
+  low: bigint;
+  high: bigint;
+}
+
+/**
+ * The Kafka consumer group behind our own interface (kafkajs is unmaintained: keep it in here).
+ * - Manual commits only (`autoCommit: false`, `eachBatchAutoResolve: false`).
+ * - kafkajs sends heartbeats only when called, so a timer calls them while a batch handler waits on
+ *   storage; a long HDFS append must not cost us the group membership.
+ * - kafkajs has no revoke hook: assignments are diffed on every GROUP_JOIN.
+ * - A crash that kafkajs will not restart from ends the process (a supervisor restarts it): offsets
+ *   are committed only after data is durable, so nothing is lost.
+ */
+export class KafkaSpout {
+  private readonly kafka: InstanceType<typeof Kafka>;
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  private producer: Producer | null = null;
+  private assignment = new Set<number>();
+  private stopping = false;
+  /** Wall time of the last completed fetch, for the stall watchdog. */
+  lastFetchAt = Date.now();
+
+  constructor(private readonly o: SpoutOptions) {
+    this.kafka = new Kafka({
+      clientId: o.clientId,
+      brokers: o.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: () => ({ namespace, level, log }) => {
+        const { message, ...rest } = log;
+        const fields = { component: `kafkajs.${namespace}`, ...rest };
+        if (level <= logLevel.ERROR) o.log.error(fields, message);
+        else o.log.warn(fields, message);
+      },
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
+      ...securityConfig(o.security),
+    });
+    this.consumer = this.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(60000, o.sessionTimeoutMs * 2),
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytes: 32 * 1024 * 1024,
+      maxWaitTimeInMs: 500,
+      retry: { retries: 10, restartOnFailure: async () => true },
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  async connect(): Promise<void> {
+    await this.admin.connect();
+    await this.consumer.connect();
+  }
+
+  /** A producer on the same cluster (dead-letter copies). */
+  async producerFor(): Promise<Producer> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+      await this.producer.connect();
+    }
+    return this.producer;
+  }
+
+  /**
+   * Starts consuming. `onAssign`/`onRevoke` are called on every (re)join with the difference to the
+   * previous assignment; `onBatch` with each fetched batch of one partition.
+   */
+  async run(handlers: {
+    onBatch: (batch: SpoutBatch) => Promise<void>;
+    onAssign: (partitions: number[]) => void;
+    onRevoke: (partitions: number[]) => void;
+    onCrash: (error: Error) => void;
+    partitionsConcurrently: number;
+    fromBeginning: boolean;
+  }): Promise<void> {
+    const { consumer } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const now = new Set<number>(e.payload.memberAssignment[this.o.topic] ?? []);
+      const revoked = [...this.assignment].filter((p) => !now.has(p));
+      const assigned = [...now].filter((p) => !this.assignment.has(p));
+      this.assignment = now;
+      if (revoked.length) handlers.onRevoke(revoked);
+      handlers.onAssign(assigned);
+    });
+    consumer.on(consumer.events.FETCH, () => { this.lastFetchAt = Date.now(); });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart && !this.stopping) handlers.onCrash(e.payload.error);
+    });
+    await consumer.subscribe({ topic: this.o.topic, fromBeginning: handlers.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: handlers.partitionsConcurrently,
+      eachBatch: async (payload: EachBatchPayload) => {
+        const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+        if (this.stopping) return;
+        let rebalancing = false;
+        const beat = setInterval(() => {
+          heartbeat().catch((err: { type?: string }) => {
+            if (err?.type === 'REBALANCE_IN_PROGRESS' || err?.type === 'UNKNOWN_MEMBER_ID') rebalancing = true;
+          });
+        }, 2000);
+        try {
+          await handlers.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            messages: batch.messages as SpoutMessage[],
+            resolveOffset,
+            shouldContinue: () => !this.stopping && !rebalancing && isRunning() && !isStale(),
+          });
+        } finally {
+          clearInterval(beat);
+        }
+      },
+    });
+  }
+
+  get assigned(): number[] {
+    return [...this.assignment];
+  }
+
+  async commit(partition: number, nextOffset: bigint): Promise<void> {
+    await this.consumer.commitOffsets([{ topic: this.o.topic, partition, offset: nextOffset.toString() }]);
+  }
+
+  /** The group's committed offset (next offset to read), or null when there is none. */
+  async committed(partition: number): Promise<bigint | null> {
+    const [res] = await this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] });
+    const p = res?.partitions.find((x) => x.partition === partition);
+    if (!p || p.offset === '-1' || p.offset === '') return null;
+    return BigInt(p.offset);
+  }
+
+  async offsets(partition: number): Promise<PartitionOffsets> {
+    const all = await this.admin.fetchTopicOffsets(this.o.topic);
+    const p = all.find((x) => x.partition === partition);
+    if (!p) throw new Error(`partition ${partition} of ${this.o.topic} does not exist`);
+    return { low: BigInt(p.low), high: BigInt(p.high) };
+  }
+
+  /** Total lag of the group over all partitions (high watermark minus committed), for metrics. */
+  async lag(): Promise<{ consumerLag: bigint }> {
+    const [committed, offsets] = await Promise.all([
+      this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
+      this.admin.fetchTopicOffsets(this.o.topic),
+    ]);
+    let lag = 0n;
+    for (const o of offsets) {
+      const c = committed[0]?.partitions.find((x) => x.partition === o.partition);
+      const from = c && c.offset !== '-1' ? BigInt(c.offset) : BigInt(o.low);
+      lag += BigInt(o.high) - from;
+    }
+    return { consumerLag: lag };
+  }
+
+  seek(partition: number, offset: bigint): void {
+    this.consumer.seek({ topic: this.o.topic, partition, offset: offset.toString() });
+  }
+
+  /** Stop handing out batches (running handlers see shouldContinue() === false). */
+  beginStop(): void {
+    this.stopping = true;
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch(() => {});
+    await this.producer?.disconnect().catch(() => {});
+    await this.admin.disconnect().catch(() => {});
+  }
+}
+
+function securityConfig(s: KafkaSecurity): Partial<KafkaConfig> {
+  const out: Partial<KafkaConfig> = {};
+  if (s.protocol === 'SSL' || s.protocol === 'SASL_SSL') {
+    out.ssl = {
+      rejectUnauthorized: s.sslRejectUnauthorized,
+      ...(s.sslCaFile ? { ca: [readFileSync(s.sslCaFile, 'utf8')] } : {}),
+      ...(s.sslCertFile ? { cert: readFileSync(s.sslCertFile, 'utf8') } : {}),
+      ...(s.sslKeyFile ? { key: readFileSync(s.sslKeyFile, 'utf8') } : {}),
+    };
+  }
+  if (s.protocol.startsWith('SASL')) {
+    out.sasl = { mechanism: s.saslMechanism!, username: s.saslUsername ?? '', password: s.saslPassword ?? '' } as SASLOptions;
+  }
+  return out;
+}

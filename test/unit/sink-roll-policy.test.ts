@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mustRoll } from '../../src/sink/roll-policy.js';
+
+const ms = 1_000_000n;
+
+test('count is checked before the append: a file holds exactly numPackets records', () => {
+  const p = { numPackets: 2, maxTimeNs: 0n };
+  assert.equal(mustRoll(p, 1, 0n, 5n), false);
+  assert.equal(mustRoll(p, 2, 0n, 5n), true);
+});
+
+test('numPackets = 0 puts one record in each file (Metron)', () => {
+  assert.equal(mustRoll({ numPackets: 0, maxTimeNs: 0n }, 1, 0n, 0n), true);
+});
+
+test('time rolls when the packet-time span reaches maxTime; <= 0 disables', () => {
+  const p = { numPackets: 1000, maxTimeNs: 200n * ms };
+  assert.equal(mustRoll(p, 1, 1000n * ms, 1199n * ms), false);
+  assert.equal(mustRoll(p, 1, 1000n * ms, 1200n * ms), true);
+  assert.equal(mustRoll({ numPackets: 1000, maxTimeNs: 0n }, 1, 0n, 10n ** 18n), false);
+});
+
+test('a packet earlier than the first one does not force a roll (Metron rolled: unsigned difference)', () => {
+  const p = { numPackets: 1000, maxTimeNs: 200n * ms };
+  assert.equal(mustRoll(p, 5, 1000n * ms, 10n * ms), false);
+});
