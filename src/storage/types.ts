@@ -36,23 +36,47 @@ export interface Storage {
   /** The URI this store was opened with, e.g. webhdfs://127.0.0.1:9870/ or file:///. */
   readonly uri: string;
   mkdirs(path: string): Promise<void>;
-  /** Create a file with the given content. Completes only when the data is durable (HDFS: stream closed). */
+  /**
+   * Create a file with the given content, creating missing parent directories. Completes only when
+   * the data is durable (HDFS: the DataNode closed the file; local: file and directory fsync'd).
+   * Without overwrite, exactly one of concurrent creators wins; the others get
+   * FileAlreadyExistsException. On HDFS a loser sending more than a few MB may instead get a
+   * retriable IOException (the DataNode's 403 is lost to the connection reset after it); a retry
+   * then reports FileAlreadyExistsException. A create that fails midway can leave a partial file
+   * (HDFS keeps what the DataNode received): write under a hidden name, then rename.
+   * A failure of the caller's own body stream is rethrown unchanged (not a StorageError).
+   * ParentNotDirectoryException when a parent is a file.
+   */
   create(path: string, body: WriteBody, options?: CreateOptions): Promise<void>;
   /** Append to an existing file; FileNotFoundException when it does not exist. Completes when durable. */
   append(path: string, body: WriteBody): Promise<void>;
-  /** Read `length` bytes from `offset` (whole file when both are omitted), as a stream. */
+  /**
+   * Read `length` bytes from `offset` (to the end when `length` is omitted), as a stream. Rejects
+   * before streaming when the file is missing or a directory (FileNotFoundException). An offset at or
+   * past the end gives an empty stream. Destroy a stream you stop reading early: it holds a socket.
+   */
   read(path: string, offset?: number, length?: number): Promise<Readable>;
   /** Convenience: a ranged read collected into one buffer. */
   readBuffer(path: string, offset?: number, length?: number): Promise<Buffer>;
-  /** Atomic rename; fails with FileAlreadyExistsException if the target exists, FileNotFoundException if the source is missing. */
+  /**
+   * Atomic rename, never replacing: FileAlreadyExistsException if the target exists,
+   * FileNotFoundException if the source or the target's parent directory is missing.
+   */
   rename(from: string, to: string): Promise<void>;
-  /** One page of a directory listing, sorted by name. FileNotFoundException if the directory is missing. */
+  /**
+   * One page of a directory listing (up to 1000 entries, HDFS's dfs.ls.limit), sorted by name in
+   * HDFS order (UTF-8 bytes compared as signed bytes: ASCII order for ASCII names).
+   * FileNotFoundException if the directory is missing, PathIsNotDirectoryException for a file.
+   */
   listPage(dir: string, cursor?: string): Promise<ListPage>;
   /** All entries of a directory, page by page (never one giant request). */
   list(dir: string): AsyncIterable<FileStatus>;
-  /** Status of a path, or null when it does not exist. */
+  /** Status of a path, or null when it does not exist (also when a parent is a file). */
   stat(path: string): Promise<FileStatus | null>;
-  /** Delete a file or (with recursive) a directory. Returns false when nothing was there. */
+  /**
+   * Delete a file or (with recursive) a directory. Returns false when nothing was there;
+   * PathIsNotEmptyDirectoryException for a non-empty directory without recursive.
+   */
   delete(path: string, recursive?: boolean): Promise<boolean>;
   /** Release sockets and agents. */
   close(): Promise<void>;
