@@ -1,0 +1,102 @@
+/**
+ * Throughput of the byte-level core (not a test): `npm run bench:core`.
+ *   encode  = scheme (FROM_KEY) + SequenceFile appendFrame into a byte-counting sink (the ingest hot path)
+ *   decode  = decodePcapValue of stored values (the query filter's hot path)
+ *   read    = streaming SequenceFile reader over 64 KiB chunks + decode (a query scanning a file)
+ * for 64-byte and 1500-byte frames from the synthetic generator (IPv4/IPv6/VLAN/TCP/UDP/ICMP mix).
+ */
+import { decodePcapValue } from '../src/formats/decode.js';
+import { createPacketFields } from '../src/formats/packet-fields.js';
+import { metronPcapValue } from '../src/formats/pcap-record.js';
+import { SequenceFileReader, SequenceFileWriter } from '../src/formats/sequencefile.js';
+import { SyntheticCapture } from '../src/formats/synthetic.js';
+import { createScheme } from '../src/scheme/index.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
+
+/** Runs `batch` (which processes `perBatch` packets) repeatedly for SECONDS after a warm-up. */
+async function measure(perBatch: number, batch: () => void | Promise<void>): Promise<number> {
+  const warm = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - warm) < 3e8) await batch();
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  let dt = 0;
+  do {
+    await batch();
+    n += perBatch;
+    dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  } while (dt < SECONDS);
+  return n / dt;
+}
+
+function frames(size: number, count: number): { keys: Buffer[]; frames: Buffer[]; ts: bigint[] } {
+  const g = new SyntheticCapture({ seed: size, minSize: size, maxSize: size, flows: 256 });
+  const out = { keys: [] as Buffer[], frames: [] as Buffer[], ts: [] as bigint[] };
+  while (out.frames.length < count) {
+    const p = g.next();
+    if (p.frame.length !== size) continue; // IPv6 + QinQ + extension headers can exceed 64 bytes
+    const k = Buffer.alloc(8);
+    k.writeBigUInt64BE(p.tsNs / 1000n);
+    out.keys.push(k);
+    out.frames.push(p.frame);
+    out.ts.push(p.tsNs);
+  }
+  return out;
+}
+
+const fmt = (pps: number): string => `${(pps / 1e6).toFixed(2)} M pkt/s`;
+const mbps = (pps: number, bytes: number): string => `${((pps * bytes * 8) / 1e9).toFixed(1)} Gbit/s of frames`;
+
+async function main(): Promise<void> {
+  const N = 4096;
+  const scheme = createScheme('FROM_KEY', 'MICROSECONDS');
+  const f = createPacketFields();
+  console.log(`node ${process.version}, ${SECONDS}s per figure, ${N} distinct frames per size`);
+  for (const size of [64, 1500]) {
+    const d = frames(size, N);
+    const values = d.frames.map((fr, i) => metronPcapValue(d.ts[i], fr));
+    let sinkBytes = 0;
+    const sink = { write: (c: Buffer): void => void (sinkBytes += c.length) };
+
+    const encode = await measure(N, () => {
+      const w = new SequenceFileWriter(sink);
+      for (let i = 0; i < N; i++) {
+        const r = scheme(d.keys[i], d.frames[i]);
+        if (r.ok) w.appendFrame(r.tsNs, r.data);
+      }
+    });
+
+    let checksum = 0;
+    const decode = await measure(N, () => {
+      for (let i = 0; i < N; i++) {
+        decodePcapValue(values[i], f);
+        checksum += f.dstPort;
+      }
+    });
+
+    // A whole file in 64 KiB chunks, read and decoded record by record.
+    const parts: Buffer[] = [];
+    const w = new SequenceFileWriter({ write: (c) => void parts.push(c) });
+    for (let i = 0; i < N; i++) w.appendFrame(d.ts[i], d.frames[i]);
+    const file = Buffer.concat(parts);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < file.length; i += 65536) chunks.push(file.subarray(i, i + 65536));
+    const read = await measure(N, async () => {
+      for await (const rec of new SequenceFileReader(chunks)) {
+        decodePcapValue(rec.value, f);
+        checksum += f.srcPort;
+      }
+    });
+
+    const both = 1 / (1 / encode + 1 / decode);
+    console.log(`${String(size).padStart(4)}-byte frames:`);
+    console.log(`  encode (scheme + SequenceFile append)  ${fmt(encode).padStart(16)}  ${mbps(encode, size)}`);
+    console.log(`  decode (decodePcapValue)               ${fmt(decode).padStart(16)}  ${mbps(decode, size)}`);
+    console.log(`  decode+encode (one core doing both)    ${fmt(both).padStart(16)}`);
+    console.log(`  read+decode (streaming reader)         ${fmt(read).padStart(16)}  ${mbps(read, size)}`);
+    if (checksum === 42) console.log(''); // keep the work observable
+    void sinkBytes;
+  }
+}
+
+await main();

@@ -1,0 +1,240 @@
+/**
+ * The per-record pcap bytes Metron stores as each SequenceFile value (reference §2.1): a complete
+ * one-packet libpcap file = 24-byte global header + 16-byte packet header + frame, always
+ * little-endian, microsecond magic, v2.4, snaplen 65535, linktype 1, orig_len = incl_len.
+ * Also: parsing the global/packet headers of any pcap (µs or ns magic, either byte order).
+ */
+
+export const PCAP_GLOBAL_HEADER_LENGTH = 24;
+export const PCAP_PACKET_HEADER_LENGTH = 16;
+/** Global + packet header: what Metron prepends to every frame. */
+export const METRON_HEADERS_LENGTH = 40;
+
+/** The magic as a big-endian read of the first 4 bytes. */
+export const MAGIC_US_BE = 0xa1b2c3d4; // µs, big-endian headers
+export const MAGIC_US_LE = 0xd4c3b2a1; // µs, little-endian headers (Metron on x86)
+export const MAGIC_NS_BE = 0xa1b23c4d; // ns, big-endian headers
+export const MAGIC_NS_LE = 0x4d3cb2a1; // ns, little-endian headers
+/** pcapng Section Header Block type: recognised only to say "not supported" clearly. */
+export const MAGIC_PCAPNG = 0x0a0d0d0a;
+
+export const LINKTYPE_ETHERNET = 1;
+
+/** What the 4 magic bytes say about the rest of the file; null for an unknown magic. */
+export interface PcapMagic {
+  littleEndian: boolean;
+  nanos: boolean;
+}
+
+/** Classifies the magic at `off` (needs 4 bytes). */
+export function pcapMagicAt(buf: Uint8Array, off: number): PcapMagic | null {
+  switch (readU32(buf, off, false)) {
+    case MAGIC_US_LE:
+      return US_LE;
+    case MAGIC_US_BE:
+      return US_BE;
+    case MAGIC_NS_LE:
+      return NS_LE;
+    case MAGIC_NS_BE:
+      return NS_BE;
+    default:
+      return null;
+  }
+}
+const US_LE: PcapMagic = Object.freeze({ littleEndian: true, nanos: false });
+const US_BE: PcapMagic = Object.freeze({ littleEndian: false, nanos: false });
+const NS_LE: PcapMagic = Object.freeze({ littleEndian: true, nanos: true });
+const NS_BE: PcapMagic = Object.freeze({ littleEndian: false, nanos: true });
+
+/** Reads a uint32 in the file's byte order. */
+export function readU32(buf: Uint8Array, off: number, littleEndian: boolean): number {
+  return littleEndian
+    ? (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0
+    : ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
+}
+
+export function readU16(buf: Uint8Array, off: number, littleEndian: boolean): number {
+  return littleEndian ? buf[off] | (buf[off + 1] << 8) : (buf[off] << 8) | buf[off + 1];
+}
+
+/**
+ * The constant global header Metron writes (LE µs, v2.4, zone 0, sigfigs 0, snaplen 65535,
+ * linktype 1). Frozen by convention: it is shared and must never be written to.
+ */
+export const METRON_GLOBAL_HEADER: Buffer = pcapGlobalHeader(LINKTYPE_ETHERNET, 65535);
+
+/** A little-endian µs global header (the format of every pcap we write). */
+export function pcapGlobalHeader(linkType: number, snaplen: number): Buffer {
+  const b = Buffer.alloc(PCAP_GLOBAL_HEADER_LENGTH);
+  b.writeUInt32LE(0xa1b2c3d4, 0); // stored LE → bytes d4 c3 b2 a1
+  b.writeUInt16LE(2, 4);
+  b.writeUInt16LE(4, 6);
+  b.writeInt32LE(0, 8);
+  b.writeUInt32LE(0, 12);
+  b.writeUInt32LE(snaplen >>> 0, 16);
+  b.writeUInt32LE(linkType >>> 0, 20);
+  return b;
+}
+
+/**
+ * Writes a little-endian µs packet header at `off` exactly as Metron does: ts_us = tsNs / 1000
+ * (unsigned), ts_sec = low 32 bits of ts_us / 1e6, ts_usec = ts_us % 1e6. Sub-µs digits are lost
+ * (the SequenceFile key keeps them).
+ */
+export function writePcapPacketHeader(
+  buf: Buffer,
+  off: number,
+  tsNs: bigint,
+  inclLen: number,
+  origLen: number,
+): void {
+  const us = BigInt.asUintN(64, tsNs) / 1000n;
+  let sec: number;
+  let usec: number;
+  if (us <= 9_007_199_254_740_991n) {
+    // Fast path (every time before year 2255): one BigInt division, then exact integer doubles.
+    const u = Number(us);
+    usec = u % 1_000_000;
+    sec = ((u - usec) / 1_000_000) % 4_294_967_296;
+  } else {
+    sec = Number(BigInt.asUintN(32, us / 1_000_000n));
+    usec = Number(us % 1_000_000n);
+  }
+  buf.writeUInt32LE(sec, off);
+  buf.writeUInt32LE(usec, off + 4);
+  buf.writeUInt32LE(inclLen >>> 0, off + 8);
+  buf.writeUInt32LE(origLen >>> 0, off + 12);
+}
+
+/** Writes Metron's 40 header bytes for a frame of `frameLength` at `off`. */
+export function writeMetronHeaders(buf: Buffer, off: number, tsNs: bigint, frameLength: number): void {
+  METRON_GLOBAL_HEADER.copy(buf, off);
+  writePcapPacketHeader(buf, off + PCAP_GLOBAL_HEADER_LENGTH, tsNs, frameLength, frameLength);
+}
+
+/**
+ * Metron's `PcapHelper.addHeaders(ts, frame, LITTLE)`: a fresh one-packet pcap. Used by tests and
+ * tools; the ingest path never builds it (the SequenceFile writer emits headers and frame as
+ * separate chunks).
+ */
+export function metronPcapValue(tsNs: bigint, frame: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(METRON_HEADERS_LENGTH + frame.length);
+  writeMetronHeaders(out, 0, tsNs, frame.length);
+  out.set(frame, METRON_HEADERS_LENGTH);
+  return out;
+}
+
+/** The first packet of a one-packet pcap (a SequenceFile value), as parsed by `parsePcapValue`. */
+export interface PcapValueInfo {
+  magic: PcapMagic;
+  linkType: number;
+  snaplen: number;
+  versionMajor: number;
+  versionMinor: number;
+  tsNs: bigint;
+  /** Raw ts_sec and fractional part (µs or ns per the magic). */
+  tsSec: number;
+  tsFrac: number;
+  inclLen: number;
+  origLen: number;
+  /** Where the frame starts (absolute index into the buffer) and how many of its bytes are present. */
+  frameOffset: number;
+  /** Bytes after the first packet (another packet, or garbage); 0 for a well-formed Metron value. */
+  trailing: number;
+}
+
+export type PcapValueProblem =
+  | { problem: 'truncated-pcap'; detail: string }
+  | { problem: 'bad-pcap-magic'; detail: string }
+  | { problem: 'inconsistent-pcap'; detail: string };
+
+/**
+ * Parses the global header and the first packet header of a one-packet pcap held in
+ * buf[off, off+len). Never throws: a problem is returned as a value the caller maps to its own
+ * rejection/error type. Checks what makes the time and the frame bounds trustworthy: the magic,
+ * major version 2, the fractional part below one second, incl_len within the value and not above
+ * orig_len.
+ */
+export function parsePcapValue(
+  buf: Uint8Array,
+  off = 0,
+  len = buf.length - off,
+): PcapValueInfo | PcapValueProblem {
+  if (len < PCAP_GLOBAL_HEADER_LENGTH) {
+    return { problem: 'truncated-pcap', detail: `${len} bytes, shorter than the 24-byte pcap global header` };
+  }
+  const magic = pcapMagicAt(buf, off);
+  if (magic === null) {
+    const hex = Buffer.from(buf.buffer, buf.byteOffset + off, 4).toString('hex');
+    const what = readU32(buf, off, false) === MAGIC_PCAPNG ? 'pcapng is not supported' : 'not a pcap magic';
+    return { problem: 'bad-pcap-magic', detail: `magic ${hex}: ${what}` };
+  }
+  const le = magic.littleEndian;
+  const versionMajor = readU16(buf, off + 4, le);
+  const versionMinor = readU16(buf, off + 6, le);
+  if (versionMajor !== 2) {
+    return { problem: 'inconsistent-pcap', detail: `pcap version ${versionMajor}.${versionMinor}, expected 2.x` };
+  }
+  if (len < METRON_HEADERS_LENGTH) {
+    return { problem: 'truncated-pcap', detail: `${len} bytes, shorter than the 40 bytes of pcap headers` };
+  }
+  const snaplen = readU32(buf, off + 16, le);
+  const linkType = readU32(buf, off + 20, le);
+  const p = off + PCAP_GLOBAL_HEADER_LENGTH;
+  const tsSec = readU32(buf, p, le);
+  const tsFrac = readU32(buf, p + 4, le);
+  const inclLen = readU32(buf, p + 8, le);
+  const origLen = readU32(buf, p + 12, le);
+  if (tsFrac >= (magic.nanos ? 1_000_000_000 : 1_000_000)) {
+    return { problem: 'inconsistent-pcap', detail: `fractional timestamp ${tsFrac} is not below one second` };
+  }
+  const avail = len - METRON_HEADERS_LENGTH;
+  if (inclLen > avail) {
+    return { problem: 'truncated-pcap', detail: `incl_len ${inclLen} but only ${avail} frame bytes present` };
+  }
+  if (origLen < inclLen) {
+    return { problem: 'inconsistent-pcap', detail: `orig_len ${origLen} below incl_len ${inclLen}` };
+  }
+  const tsNs = BigInt(tsSec) * 1_000_000_000n + BigInt(magic.nanos ? tsFrac : tsFrac * 1000);
+  return {
+    magic,
+    linkType,
+    snaplen,
+    versionMajor,
+    versionMinor,
+    tsNs,
+    tsSec,
+    tsFrac,
+    inclLen,
+    origLen,
+    frameOffset: p + PCAP_PACKET_HEADER_LENGTH,
+    trailing: avail - inclLen,
+  };
+}
+
+export const isPcapValueProblem = (r: PcapValueInfo | PcapValueProblem): r is PcapValueProblem => 'problem' in r;
+
+/**
+ * Time of the first packet header of a pcap value in ns, or null when it cannot be read. Cheap
+ * (no object): used where only the time is needed (IntWritable-keyed files, sorting).
+ */
+export function pcapValueTimeNs(buf: Uint8Array, off = 0, len = buf.length - off): bigint | null {
+  if (len < METRON_HEADERS_LENGTH) return null;
+  const magic = pcapMagicAt(buf, off);
+  if (magic === null) return null;
+  const sec = readU32(buf, off + 24, magic.littleEndian);
+  const frac = readU32(buf, off + 28, magic.littleEndian);
+  return BigInt(sec) * 1_000_000_000n + BigInt(magic.nanos ? frac : frac * 1000);
+}
+
+/**
+ * Metron's PcapPackerComparator (§8.5): orders two pcap values by the (ts_sec, ts_frac) of their
+ * first packet header, compared as unsigned numbers (the old int-overflow comparator got the
+ * 20-year case wrong). Unreadable values sort first.
+ */
+export function comparePcapValues(a: Uint8Array, b: Uint8Array): number {
+  const ta = pcapValueTimeNs(a);
+  const tb = pcapValueTimeNs(b);
+  if (ta === null || tb === null) return ta === tb ? 0 : ta === null ? -1 : 1;
+  return ta < tb ? -1 : ta > tb ? 1 : 0;
+}

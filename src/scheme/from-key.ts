@@ -1,0 +1,32 @@
+/**
+ * FROM_KEY (Metron's FromKeyDeserializer, reference §1.6): the key is an 8-byte big-endian
+ * unsigned time in the configured unit, the value the raw Ethernet frame. Unlike Metron, a key
+ * that is not exactly 8 bytes is refused instead of being read as a smaller or truncated number,
+ * and the unit conversion cannot wrap (the range check catches it).
+ */
+import { LINKTYPE_ETHERNET } from '../formats/pcap-record.js';
+import { checkTimestamp, reject, type Scheme, type TimestampRange, type TsGranularity } from './types.js';
+
+const NS_PER_UNIT: Record<TsGranularity, bigint> = {
+  MILLISECONDS: 1_000_000n,
+  MICROSECONDS: 1_000n,
+  NANOSECONDS: 1n,
+};
+
+/** Metron's exact message for a null key (FromKeyDeserializerTest, §8.1). */
+export const MISSING_KEY_MESSAGE = 'Expected a key but none provided';
+
+export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange): Scheme {
+  const factor = NS_PER_UNIT[granularity];
+  return (key, value) => {
+    if (key === null || key === undefined) return reject('missing-key', MISSING_KEY_MESSAGE);
+    if (key.length !== 8) return reject('bad-key-length', `key has ${key.length} bytes, expected 8 (big-endian unsigned time)`);
+    if (value === null || value === undefined || value.length === 0) {
+      return reject('empty-value', value == null ? 'value is null' : 'value is empty');
+    }
+    const tsNs = key.readBigUInt64BE(0) * factor;
+    const bad = checkTimestamp(tsNs, range);
+    if (bad) return bad;
+    return { ok: true, tsNs, kind: 'frame', data: value, frameOffset: 0, frameLength: value.length, linkType: LINKTYPE_ETHERNET };
+  };
+}

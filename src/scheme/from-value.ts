@@ -1,0 +1,33 @@
+/**
+ * FROM_VALUE, Metron's FROM_PACKET (reference §1.7): the value already is a one-packet pcap
+ * (global header + packet header + frame); the key is ignored. The time comes from the packet
+ * header per the magic (µs or ns, either byte order; Metron misread little-endian ns files, we do
+ * not) and the value is stored unchanged. A value we cannot trust (too short, unknown magic,
+ * lengths that do not add up, a second packet) is refused rather than stored.
+ */
+import { isPcapValueProblem, parsePcapValue } from '../formats/pcap-record.js';
+import { checkTimestamp, reject, type Scheme, type TimestampRange } from './types.js';
+
+export function fromValueScheme(range: TimestampRange): Scheme {
+  return (_key, value) => {
+    if (value === null || value === undefined || value.length === 0) {
+      return reject('empty-value', value == null ? 'value is null' : 'value is empty');
+    }
+    const info = parsePcapValue(value, 0, value.length);
+    if (isPcapValueProblem(info)) return reject(info.problem, info.detail);
+    if (info.trailing !== 0) {
+      return reject('inconsistent-pcap', `${info.trailing} bytes after the first packet; a record must hold exactly one packet`);
+    }
+    const bad = checkTimestamp(info.tsNs, range);
+    if (bad) return bad;
+    return {
+      ok: true,
+      tsNs: info.tsNs,
+      kind: 'pcap',
+      data: value,
+      frameOffset: info.frameOffset,
+      frameLength: info.inclLen,
+      linkType: info.linkType,
+    };
+  };
+}
