@@ -24,17 +24,22 @@ async function main(argv: string[]): Promise<number> {
   const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
   const log = createLogger('pcap-topology');
   for (const n of notices) log.warn(n);
+  // Signals are handled from the start: a SIGTERM during start-up still ends in a clean stop.
+  let signalled: string | null = null;
+  let onSignal: (signal: string) => void = (signal) => { signalled = signal; };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const topology = await Topology.start(config, { log });
   return new Promise<number>((resolve) => {
-    let signalled = false;
+    let stopping = false;
     const shutdown = (signal: string) => {
-      if (signalled) return;
-      signalled = true;
+      if (stopping) return;
+      stopping = true;
       log.info({ signal }, 'stopping: sealing open files and committing');
       topology.stop().then(() => resolve(0), (err) => { log.error({ err: (err as Error).message }, 'stop failed'); resolve(1); });
     };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    onSignal = shutdown;
+    if (signalled) shutdown(signalled);
     topology.on('fatal', (err: Error) => {
       log.error({ err: err.message }, 'exiting so a supervisor restarts the topology; uncommitted records will be re-read');
       resolve(1);

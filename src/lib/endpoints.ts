@@ -50,3 +50,12 @@ export function endpoints(): Endpoints {
     hadoopClasspath: file.HADOOP_CLASSPATH,
   };
 }
+
+/** Like endpoints(), but falls back to the local stack's fixed addresses when nothing is recorded. */
+export function endpointsOrDefault(): Endpoints {
+  try {
+    return endpoints();
+  } catch {
+    return { kafkaBrokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', webhdfsUrl: toWebhdfsUri(process.env.WEBHDFS_URL ?? 'http://127.0.0.1:9870') };
+  }
+}

@@ -60,8 +60,9 @@ export class Ledger {
         try {
           markers.push({ ...parse(JSON.parse(text) as SealMarker), markerPath: entry.path });
         } catch {
-          // A marker is written in one create that completes only when durable, so an unparsable one
-          // is not ours to interpret: leave it for an operator rather than guess.
+          // A marker is valid only once its single create completed; a torn one comes from a create
+          // that failed, and its writer never relied on it. Left in place it would block this offset.
+          await this.storage.delete(entry.path).catch(() => false);
         }
       }
     } catch (err) {
