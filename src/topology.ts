@@ -38,7 +38,8 @@ export class Topology extends EventEmitter {
   private readonly layout: SinkLayout;
   private readonly ledger: Ledger;
   private readonly spout: KafkaSpout;
-  private readonly encoder: RecordEncoder;
+  /** One encoder per partition: batches of different partitions interleave at every await. */
+  private readonly encoders = new Map<number, RecordEncoder>();
   private readonly sinks = new Map<number, PartitionSink>();
   private readonly locks = new Map<number, Mutex>();
   private readonly pendingDeadLetters = new Map<number, Promise<unknown>[]>();
@@ -58,7 +59,6 @@ export class Topology extends EventEmitter {
     this.storage = openStorage(root);
     this.layout = new SinkLayout(path);
     this.ledger = new Ledger(this.storage, this.layout);
-    this.encoder = new RecordEncoder(config.tsScheme, config.granularity);
     this.spout = new KafkaSpout({
       brokers: config.bootstrapServers,
       groupId: config.groupId,
@@ -188,7 +188,9 @@ export class Topology extends EventEmitter {
   }
 
   private async consume(sink: PartitionSink, batch: SpoutBatch): Promise<void> {
-    const { encoder, metrics } = this;
+    const { metrics } = this;
+    let encoder = this.encoders.get(batch.partition);
+    if (!encoder) this.encoders.set(batch.partition, (encoder = new RecordEncoder(this.config.tsScheme, this.config.granularity)));
     for (const message of batch.messages) {
       if (!batch.shouldContinue() || this.stopping) return;
       const offset = BigInt(message.offset);
