@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 what=${1:-all}; shift || true
 
 echo "== type check"; npx tsc -p tsconfig.json --noEmit
-echo "== build"; npx tsc -p tsconfig.build.json
+echo "== build"; npm run -s build
 
 run_tests() { # $1 = folder, then extra node --test args
   local dir=$1; shift

@@ -50,7 +50,7 @@ export class KafkaSpout {
   private readonly kafka: InstanceType<typeof Kafka>;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
-  private producer: Producer | null = null;
+  private producer: Promise<Producer> | null = null;
   private assignment = new Set<number>();
   private stopping = false;
   /** Wall time of the last completed fetch, for the stall watchdog. */
@@ -89,11 +89,14 @@ export class KafkaSpout {
   }
 
   /** A producer on the same cluster (dead-letter copies). */
-  async producerFor(): Promise<Producer> {
-    if (!this.producer) {
-      this.producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
-      await this.producer.connect();
-    }
+  producerFor(): Promise<Producer> {
+    // Cache the connecting promise, not the producer: concurrent first sends must wait for the connect.
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+      await producer.connect();
+      return producer;
+    })();
+    this.producer.catch(() => { this.producer = null; });
     return this.producer;
   }
 
@@ -201,7 +204,7 @@ export class KafkaSpout {
   async disconnect(): Promise<void> {
     this.stopping = true;
     await this.consumer.disconnect().catch(() => {});
-    await this.producer?.disconnect().catch(() => {});
+    await this.producer?.then((p) => p.disconnect()).catch(() => {});
     await this.admin.disconnect().catch(() => {});
   }
 }

@@ -37,7 +37,7 @@ async function readTopic(topic: string, expected: number): Promise<{ key: Buffer
 async function runInProcess(pairs: Record<string, string>, expectedRecords: number) {
   const config = defaultConfig({});
   applyConfig(config, { 'kafka.bootstrap.servers': endpoints.kafkaBrokers, 'kafka.group.id': uniqueName('g'), 'kafka.pcap.idleTimeoutMS': '0', ...pairs });
-  const topology = await Topology.start(config, { log: createLogger('test', 'error') });
+  const topology = await Topology.start(config, { log: createLogger('test', process.env.TEST_LOG_LEVEL ?? 'error') });
   const bad: BadRecord[] = [];
   let fatal: Error | null = null;
   topology.on('bad-record', (b: BadRecord) => bad.push(b));

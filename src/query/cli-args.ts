@@ -1,0 +1,377 @@
+/**
+ * `pcap-query fixed|query [options]`: Metron's pcap_query.sh options (spec §6.2), short and long,
+ * long ones also with one dash (`-start_time 500`, as Metron's tests write them), turned into a
+ * validated QueryRequest. Pure: no I/O, no printing, no process exit; bad input throws QueryError
+ * naming the option and, where it applies, the column inside its value.
+ */
+import { randomUUID } from 'node:crypto';
+import yargs from 'yargs/yargs';
+import { QueryError } from './errors.js';
+import { compileQuery } from './expr/compile.js';
+import type { PacketFilter } from './filter.js';
+import { compileFixedFilter, type FixedFilterSpec } from './fixed-filter.js';
+import { resolveTimeWindow } from './time.js';
+
+export type QueryMode = 'fixed' | 'query';
+
+export type QueryOutput = { kind: 'dir'; dir: string } | { kind: 'stdout' };
+
+export interface QueryRequest {
+  mode: QueryMode;
+  /** Store URI when `-bp` was given as one (`webhdfs://host:port/`, `file:///`); undefined = the configured store. */
+  store: string | undefined;
+  /** Root of the data files inside the store, listed recursively. */
+  basePath: string;
+  /** Metron's interim MapReduce directory: accepted and kept, but nothing is written there. */
+  baseOutputPath: string;
+  /** Inclusive window, ns since the epoch. */
+  startNs: bigint;
+  endNs: bigint;
+  /** The `-df` pattern, when dates were given as text. */
+  dateFormat: string | undefined;
+  timeZone: string;
+  filter: PacketFilter;
+  /** Fixed mode: the fields as given. */
+  fixed: FixedFilterSpec | undefined;
+  /** Query mode: the expression as given ('' when none: everything matches). */
+  query: string | undefined;
+  recordsPerFile: number;
+  /** Page names are `pcap-data-<prefix>+NNNN.pcap`. */
+  prefix: string;
+  output: QueryOutput;
+  maxPackets: number | undefined;
+  maxBytes: number | undefined;
+  /** Files read in parallel. */
+  concurrency: number;
+  /** False with `--no-index`: scan every selected file, ignore indexes. */
+  useIndex: boolean;
+  quiet: boolean;
+  /** One-line notices for stderr: ignored Metron options, expression warnings. */
+  notices: string[];
+}
+
+export const DEFAULT_BASE_PATH = '/apps/metron/pcap/input';
+export const DEFAULT_BASE_OUTPUT_PATH = '/apps/metron/pcap/interim';
+export const DEFAULT_RECORDS_PER_FILE = 10000;
+export const DEFAULT_CONCURRENCY = 4;
+
+interface OptDef {
+  short?: string;
+  long: string;
+  arg?: string;
+  flag?: boolean;
+  modes: readonly QueryMode[];
+  desc: string;
+  /** MapReduce-only Metron options: accepted, ignored with a notice. */
+  obsolete?: boolean;
+}
+
+const BOTH: readonly QueryMode[] = ['fixed', 'query'];
+const FIXED: readonly QueryMode[] = ['fixed'];
+const QUERY: readonly QueryMode[] = ['query'];
+
+const OPTIONS: readonly OptDef[] = [
+  { short: 'sa', long: 'ip_src_addr', arg: 'addr', modes: FIXED, desc: 'source IP address or CIDR block (IPv4 or IPv6)' },
+  { short: 'da', long: 'ip_dst_addr', arg: 'addr', modes: FIXED, desc: 'destination IP address or CIDR block' },
+  { short: 'sp', long: 'ip_src_port', arg: 'port', modes: FIXED, desc: 'source port, or a range like 1000-2000' },
+  { short: 'dp', long: 'ip_dst_port', arg: 'port', modes: FIXED, desc: 'destination port, or a range' },
+  { short: 'p', long: 'protocol', arg: 'proto', modes: FIXED, desc: 'IP protocol: a number, or tcp, udp, icmp, icmpv6, ...' },
+  { short: 'pf', long: 'packet_filter', arg: 'pattern', modes: FIXED, desc: "byte pattern searched in each packet (byteseek syntax: hex, 'text', `text`, ., [..])" },
+  { short: 'ir', long: 'include_reverse', flag: true, modes: FIXED, desc: 'also match the reverse direction (source and destination swapped)' },
+  { short: 'q', long: 'query', arg: 'expr', modes: QUERY, desc: "filter expression, e.g. \"ip_dst_port == 22 and IN_SUBNET(ip_src_addr, '10.0.0.0/8')\"" },
+  { short: 'st', long: 'start_time', arg: 'time', modes: BOTH, desc: '(required) window start: epoch milliseconds, or a date with -df' },
+  { short: 'et', long: 'end_time', arg: 'time', modes: BOTH, desc: 'window end, inclusive (default: now)' },
+  { short: 'df', long: 'date_format', arg: 'pattern', modes: BOTH, desc: 'Java SimpleDateFormat pattern for -st/-et, e.g. yyyy-MM-dd-HH:mm.ss' },
+  { long: 'tz', arg: 'zone', modes: BOTH, desc: 'time zone for -df dates without an offset (default UTC)' },
+  { short: 'bp', long: 'base_path', arg: 'path', modes: BOTH, desc: `where the packet files are, a path or a webhdfs:// / file:// URI (default ${DEFAULT_BASE_PATH})` },
+  { short: 'bop', long: 'base_output_path', arg: 'path', modes: BOTH, desc: 'Metron interim directory; accepted, unused (no MapReduce)' },
+  { short: 'rpf', long: 'records_per_file', arg: 'n', modes: BOTH, desc: `packets per output page (default ${DEFAULT_RECORDS_PER_FILE})` },
+  { short: 'pre', long: 'prefix', arg: 'text', modes: BOTH, desc: 'page name prefix (default yyyyMMddHHmm-<uuid>, UTC)' },
+  { short: 'o', long: 'output', arg: 'dir|-', modes: BOTH, desc: "directory for the pages (default .), or - for one pcap stream on stdout" },
+  { long: 'max-packets', arg: 'n', modes: BOTH, desc: 'stop after n packets' },
+  { long: 'max-bytes', arg: 'n', modes: BOTH, desc: 'stop before the output exceeds n bytes (suffixes k, m, g)' },
+  { long: 'concurrency', arg: 'n', modes: BOTH, desc: `files read in parallel (default ${DEFAULT_CONCURRENCY})` },
+  { long: 'index', flag: true, modes: BOTH, desc: 'use packet indexes when present; --no-index scans every file' },
+  { long: 'quiet', flag: true, modes: BOTH, desc: 'no progress bar or summary' },
+  { short: 'h', long: 'help', flag: true, modes: BOTH, desc: 'print this help' },
+  { short: 'nr', long: 'num_reducers', arg: 'n', modes: BOTH, obsolete: true, desc: 'Metron MapReduce reducers' },
+  { short: 'ft', long: 'finalizer_threads', arg: 'n', modes: BOTH, obsolete: true, desc: 'Metron finalizer threads' },
+  { short: 'yq', long: 'yarn_queue', arg: 'queue', modes: BOTH, obsolete: true, desc: 'Metron YARN queue' },
+];
+
+/** How a fixed-mode field is written as an expression, for error hints in query mode. */
+const QUERY_EQUIVALENT: Record<string, string> = {
+  packet_filter: "BYTEARRAY_MATCHER('…', packet)",
+  include_reverse: '(ip_src_addr == a and ip_dst_addr == b) or (ip_src_addr == b and ip_dst_addr == a)',
+  ip_src_addr: "ip_src_addr == '…' or IN_SUBNET(ip_src_addr, '…/24')",
+  ip_dst_addr: "ip_dst_addr == '…' or IN_SUBNET(ip_dst_addr, '…/24')",
+};
+
+const label = (o: OptDef): string => (o.short === undefined ? `--${o.long}` : `-${o.short}/--${o.long}`);
+
+const MODE_TITLE: Record<QueryMode, string> = { fixed: 'Fixed filter options', query: 'Query filter options' };
+
+/** Help text for a mode (or both), in the spirit of Metron's `usage: Fixed filter options`. */
+export function queryHelp(mode?: QueryMode): string {
+  const row = (o: OptDef) => {
+    const names = `${o.short === undefined ? '   ' : `-${o.short},`}--${o.long}${o.arg ? ` <${o.arg}>` : ''}`;
+    return ` ${names.padEnd(34)} ${o.desc}`;
+  };
+  const lines: string[] = [];
+  const modes: QueryMode[] = mode === undefined ? ['fixed', 'query'] : [mode];
+  lines.push(mode === undefined ? 'usage: pcap-query fixed|query -st <time> [options]' : `usage: pcap-query ${mode} -st <time> [options]`);
+  for (const m of modes) {
+    lines.push('', `${MODE_TITLE[m]}:`);
+    for (const o of OPTIONS) if (o.modes.length === 1 && o.modes[0] === m) lines.push(row(o));
+  }
+  lines.push('', 'Common options:');
+  for (const o of OPTIONS) if (o.modes.length === 2 && !o.obsolete) lines.push(row(o));
+  lines.push('', 'Accepted for compatibility and ignored (they configured the MapReduce job):');
+  lines.push(` ${OPTIONS.filter((o) => o.obsolete).map((o) => `-${o.short},--${o.long} <${o.arg}>`).join('  ')}`);
+  lines.push(
+    '',
+    'Times are epoch milliseconds unless -df is given. Results are time-ordered pages',
+    'pcap-data-<prefix>+NNNN.pcap; no matching packets means no files.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function positiveInt(value: string, option: string, what: string): number {
+  const v = value.trim();
+  if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+    const bad = v.search(/\D/);
+    throw new QueryError(`'${value}' is not ${what} (a whole number of at least 1)`, { option, position: bad >= 0 ? bad + 1 : 1 });
+  }
+  return Number(v);
+}
+
+function byteCount(value: string, option: string): number {
+  const m = /^(\d+)\s*([kmgt]i?b?|b)?$/i.exec(value.trim());
+  if (m === null) {
+    throw new QueryError(`'${value}' is not a byte count (e.g. 1000000, 500k, 20m, 2g)`, { option, position: Math.max(1, value.trim().search(/[^\d]/) + 1) });
+  }
+  const mult: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  const n = Number(m[1]) * mult[(m[2] ?? '').charAt(0).toLowerCase()];
+  if (n < 1 || !Number.isSafeInteger(n)) throw new QueryError(`'${value}' is not a usable byte count`, { option, position: 1 });
+  return n;
+}
+
+/** `-bp`: a plain path (on the configured store) or a store URI with a path. */
+function splitBasePath(value: string): { store: string | undefined; basePath: string } {
+  const v = value.trim();
+  if (v === '') throw new QueryError('needs a path', { option: '-bp' });
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new QueryError(`'${value}' is not a valid URI`, { option: '-bp', position: 1 });
+    }
+    const scheme = url.protocol.replace(/:$/, '').toLowerCase();
+    if (!['webhdfs', 'swebhdfs', 'hdfs', 'file'].includes(scheme)) {
+      throw new QueryError(`'${scheme}:' stores are not supported; use webhdfs://host:port/path or file:///path`, { option: '-bp', position: 1 });
+    }
+    const path = decodeURIComponent(url.pathname) || '/';
+    return { store: `${scheme}://${url.host}/`, basePath: path };
+  }
+  return { store: undefined, basePath: v };
+}
+
+/** Default page prefix: yyyyMMddHHmm in UTC, '-', 32 hex digits (Metron's, §6.2). */
+export function defaultPrefix(now: Date, randomHex: () => string = () => randomUUID().replace(/-/g, '')): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
+  return `${stamp}-${randomHex()}`;
+}
+
+/**
+ * Normalise Metron-style argv for yargs: `-o -` (a lone '-' is a value here, stdout) and
+ * `-no-index` (single-dash negation). Everything else yargs already reads with
+ * short-option-groups off, including `-start_time 500`.
+ */
+function preprocess(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if ((a === '-o' || a === '--output' || a === '-output') && args[i + 1] === '-') {
+      out.push('--output=-');
+      i++;
+    } else if (/^-no-[a-z]/.test(a)) {
+      out.push(`-${a}`);
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+export interface ParseOptions {
+  /** Random part of the default prefix (tests pin it). */
+  randomHex?: () => string;
+}
+
+/**
+ * Parse `pcap-query` arguments (argv without node and the script: `['fixed', '-st', '500', ...]`).
+ * Returns the help text when asked for it; throws QueryError for anything wrong.
+ */
+export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOptions = {}): QueryRequest | { help: string } {
+  const [modeArg, ...rest] = argv;
+  if (modeArg === '-h' || modeArg === '--help' || modeArg === '-help') return { help: queryHelp() };
+  if (modeArg !== 'fixed' && modeArg !== 'query') {
+    throw new QueryError(
+      modeArg === undefined ? 'give a mode: pcap-query fixed|query -st <time> [options] (see --help)' : `unknown mode '${modeArg}'; use pcap-query fixed|query (see --help)`,
+    );
+  }
+  const mode: QueryMode = modeArg;
+
+  let parser = yargs(preprocess(rest))
+    .parserConfiguration({
+      'short-option-groups': false,
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'boolean-negation': true,
+      'duplicate-arguments-array': false,
+      'strip-aliased': false,
+    })
+    .help(false)
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new QueryError(msg);
+    });
+  for (const o of OPTIONS) {
+    parser = parser.option(o.long, {
+      alias: o.short,
+      type: o.flag ? 'boolean' : 'string',
+      // No defaults here: "given or not" matters (obsolete notices, -et default now).
+    });
+  }
+  const parsed = parser.parseSync() as Record<string, unknown> & { _: unknown[] };
+
+  if (parsed.help === true) return { help: queryHelp(mode) };
+
+  // Unknown options (yargs would accept them silently) and options of the other mode.
+  const known = new Map<string, OptDef>();
+  for (const o of OPTIONS) {
+    known.set(o.long, o);
+    if (o.short !== undefined) known.set(o.short, o);
+  }
+  const original = (key: string): string => rest.find((a) => new RegExp(`^--?(no-)?${key.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}(=|$)`).test(a)) ?? `-${key}`;
+  for (const key of Object.keys(parsed)) {
+    if (key === '_' || key === '$0') continue;
+    const def = known.get(key);
+    if (def === undefined) {
+      throw new QueryError(`unrecognized option ${original(key)} for ${mode} mode (see pcap-query ${mode} --help)`, { option: original(key) });
+    }
+    if (!def.modes.includes(mode)) {
+      const hint =
+        mode === 'query'
+          ? `${label(def)} is a fixed filter option; in query mode write it in the expression, e.g. -q "${QUERY_EQUIVALENT[def.long] ?? `${def.long} == …`}"`
+          : `${label(def)} belongs to query mode (pcap-query query -q …)`;
+      throw new QueryError(`unrecognized option ${original(key)} for ${mode} mode: ${hint}`, { option: original(key) });
+    }
+  }
+  if (parsed._.length > 0) {
+    throw new QueryError(`unexpected argument '${String(parsed._[0])}' (values that start with '-' need --opt=value)`);
+  }
+
+  const str = (long: string): string | undefined => {
+    const v = parsed[long];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') return String(v);
+    return v;
+  };
+  const valued = (long: string): string | undefined => {
+    const v = str(long);
+    if (v !== undefined && v.trim() === '') {
+      const def = known.get(long)!;
+      throw new QueryError(`needs a value (${def.arg ?? 'value'})`, { option: label(def) });
+    }
+    return v;
+  };
+
+  const notices: string[] = [];
+  for (const o of OPTIONS) {
+    if (o.obsolete && parsed[o.long] !== undefined) {
+      notices.push(`${label(o)} no longer applies (there is no MapReduce job); ignored`);
+    }
+  }
+  const bop = valued('base_output_path');
+  if (bop !== undefined) notices.push('-bop/--base_output_path no longer applies (no interim output); pages go to -o (default: the current directory)');
+
+  const { startNs, endNs } = resolveTimeWindow({
+    start: valued('start_time'),
+    end: valued('end_time'),
+    dateFormat: valued('date_format'),
+    timeZone: valued('tz'),
+    now,
+  });
+
+  const { store, basePath } = splitBasePath(valued('base_path') ?? DEFAULT_BASE_PATH);
+
+  let filter: PacketFilter;
+  let fixed: FixedFilterSpec | undefined;
+  let query: string | undefined;
+  if (mode === 'fixed') {
+    fixed = {
+      srcAddr: str('ip_src_addr'),
+      dstAddr: str('ip_dst_addr'),
+      srcPort: str('ip_src_port'),
+      dstPort: str('ip_dst_port'),
+      protocol: str('protocol'),
+      includeReverse: parsed.include_reverse === true,
+      packetFilter: str('packet_filter'),
+    };
+    filter = compileFixedFilter(fixed);
+  } else {
+    query = str('query') ?? '';
+    const compiled = compileQuery(query, '-q');
+    for (const w of compiled.warnings) notices.push(`warning: -q: ${w}`);
+    filter = compiled;
+  }
+
+  const rpf = valued('records_per_file');
+  const recordsPerFile = rpf === undefined ? DEFAULT_RECORDS_PER_FILE : positiveInt(rpf, '-rpf', 'a number of records per file');
+
+  const pre = valued('prefix');
+  if (pre !== undefined && /[/\\\0]/.test(pre)) {
+    throw new QueryError(`'${pre}' cannot be part of a file name`, { option: '-pre', position: pre.search(/[/\\\0]/) + 1 });
+  }
+  const prefix = pre ?? defaultPrefix(now, opts.randomHex);
+
+  const out = valued('output');
+  const output: QueryOutput = out === undefined ? { kind: 'dir', dir: '.' } : out === '-' ? { kind: 'stdout' } : { kind: 'dir', dir: out };
+
+  const mp = valued('max-packets');
+  const mb = valued('max-bytes');
+  const cc = valued('concurrency');
+  const concurrency = cc === undefined ? DEFAULT_CONCURRENCY : positiveInt(cc, '--concurrency', 'a number of files');
+  if (concurrency > 256) throw new QueryError(`${concurrency} is too many files at once (at most 256)`, { option: '--concurrency', position: 1 });
+
+  return {
+    mode,
+    store,
+    basePath,
+    baseOutputPath: bop ?? DEFAULT_BASE_OUTPUT_PATH,
+    startNs,
+    endNs,
+    dateFormat: str('date_format'),
+    timeZone: str('tz') ?? 'UTC',
+    filter,
+    fixed,
+    query,
+    recordsPerFile,
+    prefix,
+    output,
+    maxPackets: mp === undefined ? undefined : positiveInt(mp, '--max-packets', 'a number of packets'),
+    maxBytes: mb === undefined ? undefined : byteCount(mb, '--max-bytes'),
+    concurrency,
+    useIndex: parsed.index !== false,
+    quiet: parsed.quiet === true,
+    notices,
+  };
+}
