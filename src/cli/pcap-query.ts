@@ -1,0 +1,89 @@
+import { SingleBar } from 'cli-progress';
+import { parseQueryArgs, type QueryRequest } from '../query/cli-args.js';
+import { QueryError, formatQueryError } from '../query/errors.js';
+import { QueryEngine, type QueryStats } from '../query/engine.js';
+import { writePages, writeStream, type OutputResult } from '../query/output.js';
+import { openStorage } from '../storage/index.js';
+import { StorageError } from '../storage/errors.js';
+import { endpointsOrDefault } from '../lib/endpoints.js';
+
+/**
+ * pcap-query fixed|query [options]: Metron's query CLI, without MapReduce. Exit 0 on success
+ * (including no results), 2 on bad input (one line naming the option and position), 1 when the
+ * store cannot be read.
+ */
+export async function main(argv: string[], now = new Date()): Promise<number> {
+  const parsed = parseQueryArgs(argv, now);
+  if ('help' in parsed) {
+    process.stdout.write(`${parsed.help}\n`);
+    return 0;
+  }
+  const req = parsed;
+  for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
+  const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
+  const storage = openStorage(storeUri);
+  const started = Date.now();
+  try {
+    const engine = new QueryEngine(storage, {
+      basePath: req.basePath, startNs: req.startNs, endNs: req.endNs, filter: req.filter, useIndex: req.useIndex, concurrency: req.concurrency,
+    });
+    const bar = !req.quiet && process.stderr.isTTY && req.output.kind === 'dir'
+      ? new SingleBar({ format: 'pcap-query [{bar}] {value}/{total} files | {packets} packets', stream: process.stderr, hideCursor: true, clearOnComplete: true })
+      : null;
+    let barStarted = false;
+    const packets = engine.run((done, total) => {
+      if (!bar) return;
+      if (!barStarted) { bar.start(total, 0, { packets: 0 }); barStarted = true; }
+      bar.update(done, { packets: engine.stats.packetsMatched });
+    });
+    let result: OutputResult;
+    try {
+      result = req.output.kind === 'stdout'
+        ? await writeStream(packets, process.stdout, { maxPackets: req.maxPackets, maxBytes: req.maxBytes })
+        : await writePages(packets, req.output.dir, req.prefix, req.recordsPerFile, { maxPackets: req.maxPackets, maxBytes: req.maxBytes });
+    } finally {
+      if (barStarted) bar!.stop();
+    }
+    if (!req.quiet) {
+      for (const p of engine.stats.problems) process.stderr.write(`pcap-query: warning: ${p}\n`);
+      process.stderr.write(`${summary(req, engine.stats, result, Date.now() - started)}\n`);
+    }
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
+  const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
+  if (r.packets === 0) {
+    return `pcap-query: no packets matched (${where}, ${ms} ms); no files written`;
+  }
+  const out = req.output.kind === 'stdout' ? 'to stdout' : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
+  const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
+  const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
+  return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
+}
+
+const formatBytes = (n: number): string =>
+  n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+
+const isMain = process.argv[1]?.endsWith('pcap-query') || import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof QueryError) {
+        process.stderr.write(`${formatQueryError(err)}\n`);
+        process.exit(2);
+      }
+      if (err instanceof StorageError) {
+        process.stderr.write(`pcap-query: cannot read the store: ${err.message}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(`pcap-query: ${(err as Error).message}\n`);
+      if (process.env.PCAPLINE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
+}

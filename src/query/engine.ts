@@ -1,0 +1,345 @@
+/**
+ * The query engine: list → prune → per-file matching (index-driven ranged reads, or a scan) →
+ * global time-ordered merge. Memory stays bounded: each file contributes at most one window of
+ * packets at a time, and files are opened only when the merge reaches their first packet time.
+ */
+import type { Storage } from '../storage/types.js';
+import { isStorageError } from '../storage/errors.js';
+import { decodeIndex, INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../formats/packet-index.js';
+import { parseRecordAt, isRecordProblem, SequenceFileReader } from '../formats/sequencefile.js';
+import { decodePcapValue } from '../formats/decode.js';
+import { createPacketFields, type PacketFields } from '../formats/packet-fields.js';
+import { parsePcapValue, isPcapValueProblem } from '../formats/pcap-record.js';
+import type { IndexedFlow, PacketFilter } from './filter.js';
+import { selectFiles, type ListedFile, type SelectedFile } from './prune.js';
+import { MinHeap } from './min-heap.js';
+
+export interface QuerySpec {
+  basePath: string;
+  startNs: bigint;
+  endNs: bigint;
+  filter: PacketFilter;
+  /** False: ignore indexes and scan every selected file. */
+  useIndex: boolean;
+  /** Files read ahead in parallel. */
+  concurrency: number;
+}
+
+/** One matching packet, as stored: `value` is the one-packet pcap of the SequenceFile record. */
+export interface MatchedPacket {
+  tsNs: bigint;
+  value: Buffer;
+  /** Captured frame inside `value`, its original length and link type. */
+  frameOffset: number;
+  frameLength: number;
+  origLength: number;
+  linkType: number;
+  file: string;
+}
+
+export interface QueryStats {
+  filesListed: number;
+  filesConsidered: number;
+  filesRead: number;
+  filesByIndex: number;
+  filesScanned: number;
+  bytesRead: number;
+  packetsMatched: number;
+  /** Records found damaged (corrupt file tails, undecodable values): counted, skipped. */
+  malformed: number;
+  problems: string[];
+}
+
+export const newStats = (): QueryStats => ({
+  filesListed: 0, filesConsidered: 0, filesRead: 0, filesByIndex: 0, filesScanned: 0, bytesRead: 0, packetsMatched: 0, malformed: 0, problems: [],
+});
+
+const WINDOW = 2048;
+/** Two matching records closer than this are fetched in one ranged read. */
+const RANGE_GAP = 64 * 1024;
+const MAX_RANGE = 8 * 1024 * 1024;
+/** Scanned files (no index) may hold packets slightly out of time order; this many are reordered. */
+const SCAN_REORDER = 10_000;
+
+/** Lists data files under basePath recursively, with exact bounds from `_index` names when present. */
+export async function listDataFiles(storage: Storage, basePath: string, useIndex: boolean): Promise<{ files: ListedFile[]; indexes: Map<string, string> }> {
+  const files: ListedFile[] = [];
+  const indexes = new Map<string, string>();
+  const walk = async (dir: string): Promise<void> => {
+    const bounds = new Map<string, { min: bigint; max: bigint; path: string }>();
+    const subdirs: string[] = [];
+    const here: ListedFile[] = [];
+    for await (const e of storage.list(dir)) {
+      if (e.type === 'directory') {
+        if (e.name === INDEX_DIR && useIndex) {
+          for await (const ix of storage.list(e.path)) {
+            const parsed = parseIndexFileName(ix.name);
+            if (parsed) bounds.set(parsed.dataFile, { min: parsed.minTsNs, max: parsed.maxTsNs, path: ix.path });
+          }
+        } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) subdirs.push(e.path);
+      } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) {
+        here.push({ path: e.path, name: e.name, length: e.length, type: 'file' });
+      }
+    }
+    for (const f of here) {
+      const b = bounds.get(f.name);
+      if (b) {
+        f.minTsNs = b.min;
+        f.maxTsNs = b.max;
+        indexes.set(f.path, b.path);
+      }
+      files.push(f);
+    }
+    for (const d of subdirs) await walk(d);
+  };
+  try {
+    const st = await storage.stat(basePath);
+    if (st?.type === 'file') {
+      const name = basePath.slice(basePath.lastIndexOf('/') + 1);
+      return { files: [{ path: basePath, name, length: st.length, type: 'file' }], indexes };
+    }
+    await walk(basePath);
+  } catch (err) {
+    if (isStorageError(err, 'FileNotFoundException')) return { files, indexes };
+    throw err;
+  }
+  return { files, indexes };
+}
+
+/** A per-file stream of matches in time order, pulled window by window. */
+interface FileStream {
+  file: SelectedFile;
+  /** Lower bound of the file's packet times (for opening files just in time). */
+  startTs: bigint;
+  next(): Promise<MatchedPacket | null>;
+}
+
+export class QueryEngine {
+  readonly stats = newStats();
+  private readonly fields: PacketFields = createPacketFields();
+
+  constructor(private readonly storage: Storage, private readonly spec: QuerySpec) {}
+
+  /** Files that can hold packets in the window, and how many were pruned. */
+  async plan(): Promise<{ selected: SelectedFile[]; indexes: Map<string, string> }> {
+    const { files, indexes } = await listDataFiles(this.storage, this.spec.basePath, this.spec.useIndex);
+    this.stats.filesListed = files.length;
+    const result = selectFiles(files, { startNs: this.spec.startNs, endNs: this.spec.endNs }, { basePath: this.spec.basePath });
+    this.stats.filesConsidered = result.selected.length;
+    return { selected: result.selected, indexes };
+  }
+
+  /** All matching packets in global time order. `onFileDone` reports progress. */
+  async *run(onFileDone?: (done: number, total: number) => void): AsyncGenerator<MatchedPacket> {
+    const { selected, indexes } = await this.plan();
+    const pending = selected
+      .map((file) => ({ file, startTs: file.minTsNs ?? file.nameTsNs }))
+      .sort((a, b) => (a.startTs < b.startTs ? -1 : a.startTs > b.startTs ? 1 : 0));
+    const heap = new MinHeap<{ packet: MatchedPacket; stream: FileStream }>((a, b) =>
+      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.packet.file < b.packet.file ? -1 : 1);
+    let nextFile = 0;
+    let done = 0;
+    // Streams opened ahead (their first window prefetching) so I/O overlaps the merge.
+    const opened: { stream: FileStream; first: Promise<MatchedPacket | null> }[] = [];
+    const openAhead = () => {
+      while (nextFile < pending.length && opened.length < this.spec.concurrency) {
+        const { file, startTs } = pending[nextFile++];
+        const stream = this.openFile(file, indexes.get(file.path), startTs);
+        const first = stream.next();
+        first.catch(() => {});
+        opened.push({ stream, first });
+      }
+    };
+    const admit = async (upTo: bigint | null) => {
+      openAhead();
+      while (opened.length && (upTo === null || opened[0].stream.startTs <= upTo)) {
+        const { stream, first } = opened.shift()!;
+        const packet = await first;
+        if (packet) heap.push({ packet, stream });
+        else onFileDone?.(++done, pending.length);
+        openAhead();
+      }
+    };
+    for (;;) {
+      // A file may hold packets earlier than the heap's minimum: admit every file starting before it.
+      const top = heap.peek();
+      if (!top) {
+        if (!opened.length && nextFile >= pending.length) break;
+        await admit(opened.length ? opened[0].stream.startTs : null);
+        continue;
+      }
+      if (opened.length && opened[0].stream.startTs <= top.packet.tsNs) {
+        await admit(top.packet.tsNs);
+        continue;
+      }
+      heap.pop();
+      this.stats.packetsMatched++;
+      yield top.packet;
+      const following = await top.stream.next();
+      if (following) heap.push({ packet: following, stream: top.stream });
+      else onFileDone?.(++done, pending.length);
+    }
+  }
+
+  private openFile(file: SelectedFile, indexPath: string | undefined, startTs: bigint): FileStream {
+    let iterator: AsyncGenerator<MatchedPacket> | null = null;
+    const make = async function* (this: QueryEngine): AsyncGenerator<MatchedPacket> {
+      this.stats.filesRead++;
+      const index = indexPath ? await this.loadIndex(file, indexPath) : null;
+      if (index) {
+        this.stats.filesByIndex++;
+        yield* this.byIndex(file, index);
+      } else {
+        this.stats.filesScanned++;
+        yield* this.scan(file);
+      }
+    }.bind(this);
+    return {
+      file,
+      startTs,
+      next: async () => {
+        iterator ??= make();
+        const r = await iterator.next();
+        return r.done ? null : r.value;
+      },
+    };
+  }
+
+  /** The file's index, or null (then the file is scanned) when it is missing or does not describe this file. */
+  private async loadIndex(file: SelectedFile, indexPath: string): Promise<DecodedIndex | null> {
+    try {
+      const buf = await this.storage.readBuffer(indexPath);
+      this.stats.bytesRead += buf.length;
+      const index = await decodeIndex(buf);
+      if (index.summary.dataFile !== file.name || index.summary.dataLength !== file.length) {
+        this.problem(`${file.path}: its index describes another file (${index.summary.dataFile}, ${index.summary.dataLength} bytes); scanning`);
+        return null;
+      }
+      return index;
+    } catch (err) {
+      this.problem(`${file.path}: unreadable index ${indexPath} (${(err as Error).message}); scanning`);
+      return null;
+    }
+  }
+
+  private problem(text: string): void {
+    if (this.stats.problems.length < 100) this.stats.problems.push(text);
+  }
+
+  /** Index-driven: pick entries by time and 5-tuple, then fetch only their byte ranges. */
+  private async *byIndex(file: SelectedFile, index: DecodedIndex): AsyncGenerator<MatchedPacket> {
+    const { startNs, endNs, filter } = this.spec;
+    const c = index.columns;
+    const pre = filter.matchesAll ? null : filter.forAddressTable?.(index.addresses) ?? null;
+    const entry: IndexedFlow = { tsNs: 0n, protocol: 0, src: 0, dst: 0, srcPort: 0, dstPort: 0, vlan: 0 };
+    const hits: number[] = [];
+    for (let i = 0; i < c.count; i++) {
+      const ts = c.ts[i];
+      if (ts < startNs || ts > endNs) continue;
+      if (pre) {
+        entry.tsNs = ts;
+        entry.protocol = c.protocol[i];
+        entry.src = c.src[i];
+        entry.dst = c.dst[i];
+        entry.srcPort = c.srcPort[i];
+        entry.dstPort = c.dstPort[i];
+        entry.vlan = c.vlan[i];
+        if (!pre(entry)) continue;
+      }
+      hits.push(i);
+    }
+    if (!hits.length) return;
+    // Stable time order (file order breaks ties), then windows fetched by byte position.
+    hits.sort((a, b) => (c.ts[a] < c.ts[b] ? -1 : c.ts[a] > c.ts[b] ? 1 : a - b));
+    const needsPacketTest = !filter.matchesAll && !(filter.indexExact && pre);
+    for (let w = 0; w < hits.length; w += WINDOW) {
+      const window = hits.slice(w, w + WINDOW);
+      const records = await this.fetchRecords(file, window.map((i) => c.pos[i]), window.map((i) => c.len[i]));
+      for (let k = 0; k < window.length; k++) {
+        const value = records[k];
+        if (!value) continue;
+        const packet = this.toPacket(c.ts[window[k]], value, file.path, needsPacketTest);
+        if (packet) yield packet;
+      }
+    }
+  }
+
+  /** Reads records at the given positions with as few ranged reads as the gaps allow. */
+  private async fetchRecords(file: SelectedFile, positions: number[], lengths: number[]): Promise<(Buffer | null)[]> {
+    const order = positions.map((_, k) => k).sort((a, b) => positions[a] - positions[b]);
+    const out: (Buffer | null)[] = new Array(positions.length).fill(null);
+    const ranges: { start: number; end: number; members: number[] }[] = [];
+    for (const k of order) {
+      const start = positions[k];
+      const end = start + lengths[k];
+      const last = ranges[ranges.length - 1];
+      if (last && start - last.end <= RANGE_GAP && end - last.start <= MAX_RANGE) {
+        last.end = Math.max(last.end, end);
+        last.members.push(k);
+      } else ranges.push({ start, end, members: [k] });
+    }
+    let cursor = 0;
+    const worker = async () => {
+      while (cursor < ranges.length) {
+        const range = ranges[cursor++];
+        const buf = await this.storage.readBuffer(file.path, range.start, range.end - range.start);
+        this.stats.bytesRead += buf.length;
+        for (const k of range.members) {
+          const parsed = parseRecordAt(buf, positions[k] - range.start, 'long', { filePosition: range.start });
+          if (isRecordProblem(parsed)) {
+            this.stats.malformed++;
+            this.problem(`${file.path}: record at ${positions[k]}: ${parsed.detail}`);
+          } else out[k] = parsed.record.value;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, ranges.length) }, worker));
+    return out;
+  }
+
+  /** Scan: stream the whole file, test every record in the window. */
+  private async *scan(file: SelectedFile): AsyncGenerator<MatchedPacket> {
+    const { startNs, endNs } = this.spec;
+    const reader = new SequenceFileReader(await this.storage.read(file.path));
+    const reorder = new MinHeap<MatchedPacket>((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    try {
+      for await (const rec of reader) {
+        const ts = rec.tsNs;
+        if (ts === null) {
+          this.stats.malformed++;
+          continue;
+        }
+        if (ts < startNs || ts > endNs) continue;
+        // The reader's value is a view into its chunk: keep a copy only for packets that match.
+        const packet = this.toPacket(ts, rec.value, file.path, !this.spec.filter.matchesAll, true);
+        if (!packet) continue;
+        reorder.push(packet);
+        if (reorder.size > SCAN_REORDER) yield reorder.pop()!;
+      }
+      if (reader.summary.torn) this.problem(`${file.path}: ends inside a record (${reader.summary.tornBytes} bytes ignored)`);
+    } catch (err) {
+      this.stats.malformed++;
+      this.problem(`${file.path}: ${(err as Error).message}; the rest of the file is skipped`);
+    } finally {
+      this.stats.bytesRead += reader.summary.validEnd + reader.summary.tornBytes;
+    }
+    while (reorder.size) yield reorder.pop()!;
+  }
+
+  private toPacket(tsNs: bigint, value: Buffer, file: string, test: boolean, copy = false): MatchedPacket | null {
+    const info = parsePcapValue(value);
+    if (isPcapValueProblem(info)) {
+      this.stats.malformed++;
+      return null;
+    }
+    const frameLength = info.inclLen;
+    if (test) {
+      const f = this.fields;
+      decodePcapValue(value, f);
+      f.tsNs = tsNs;
+      if (!this.spec.filter.test(f, value, info.frameOffset, info.frameOffset + frameLength)) return null;
+    }
+    const bytes = copy ? Buffer.from(value) : value;
+    return { tsNs, value: bytes, frameOffset: info.frameOffset, frameLength, origLength: info.origLen, linkType: info.linkType, file };
+  }
+}

@@ -1,0 +1,114 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { PcapFileWriter } from '../formats/pcap-file.js';
+import { PCAP_PACKET_HEADER_LENGTH } from '../formats/pcap-record.js';
+import type { MatchedPacket } from './engine.js';
+import { pageFileName, PageSplitter } from './pages.js';
+
+export interface OutputLimits {
+  maxPackets?: number;
+  /** Bytes of packet data (headers + captured bytes) written, summed over all output. */
+  maxBytes?: number;
+}
+
+export interface OutputResult {
+  packets: number;
+  bytes: number;
+  files: string[];
+  /** True when a limit cut the result short. */
+  truncated: boolean;
+}
+
+const withinLimits = (limits: OutputLimits, packets: number, bytes: number, next: MatchedPacket): boolean =>
+  (limits.maxPackets === undefined || packets < limits.maxPackets) &&
+  (limits.maxBytes === undefined || bytes + PCAP_PACKET_HEADER_LENGTH + next.frameLength <= limits.maxBytes);
+
+const frameOf = (p: MatchedPacket): Buffer => p.value.subarray(p.frameOffset, p.frameOffset + p.frameLength);
+
+/**
+ * Writes time-ordered pages `pcap-data-<prefix>+NNNN.pcap` into `dir`, `recordsPerFile` packets
+ * each (Metron's paging). A page of exactly one packet is that record's stored bytes, unchanged, as
+ * Metron's finalizer wrote it. Pages are written under a temporary name and renamed when complete,
+ * so a page that exists is whole. No packets: no files.
+ */
+export async function writePages(packets: AsyncIterable<MatchedPacket>, dir: string, prefix: string, recordsPerFile: number, limits: OutputLimits = {}): Promise<OutputResult> {
+  await mkdir(dir, { recursive: true });
+  const splitter = new PageSplitter(recordsPerFile);
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  let writer: PcapFileWriter | null = null;
+  let held: MatchedPacket | null = null; // the first packet of a page, until we know the page has more
+  let page = 0;
+  const tmpName = (n: number) => join(dir, `.${pageFileName(prefix, n)}.part`);
+  const finishPage = async () => {
+    if (!page) return;
+    const tmp = tmpName(page);
+    if (held) {
+      await writeWhole(tmp, held.value);
+      held = null;
+    } else if (writer) {
+      await writer.end();
+      writer = null;
+    }
+    const final = join(dir, pageFileName(prefix, page));
+    await rename(tmp, final);
+    result.files.push(final);
+  };
+  for await (const p of packets) {
+    if (!withinLimits(limits, result.packets, result.bytes, p)) {
+      result.truncated = true;
+      break;
+    }
+    const placed = splitter.place(p.tsNs);
+    if (placed.startsPage) {
+      await finishPage();
+      page = placed.page;
+      held = p;
+    } else {
+      if (held) {
+        writer = new PcapFileWriter(createWriteStream(tmpName(page)), { linkType: held.linkType });
+        await writer.writePacket(held.tsNs, frameOf(held), held.origLength);
+        held = null;
+      }
+      await writer!.writePacket(p.tsNs, frameOf(p), p.origLength);
+    }
+    result.packets++;
+    result.bytes += PCAP_PACKET_HEADER_LENGTH + p.frameLength;
+  }
+  await finishPage();
+  return result;
+}
+
+async function writeWhole(path: string, bytes: Buffer): Promise<void> {
+  const out = createWriteStream(path);
+  await new Promise<void>((resolve, reject) => {
+    out.on('error', reject);
+    out.end(bytes, () => resolve());
+  });
+}
+
+/** One pcap stream (e.g. stdout into `tshark -r -`). Ends quietly if the reader goes away (EPIPE). */
+export async function writeStream(packets: AsyncIterable<MatchedPacket>, out: Writable, limits: OutputLimits = {}): Promise<OutputResult> {
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  let writer: PcapFileWriter | null = null;
+  let closed = false;
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+  });
+  for await (const p of packets) {
+    if (closed) break;
+    if (!withinLimits(limits, result.packets, result.bytes, p)) {
+      result.truncated = true;
+      break;
+    }
+    writer ??= new PcapFileWriter(out, { linkType: p.linkType });
+    await writer.writePacket(p.tsNs, frameOf(p), p.origLength);
+    result.packets++;
+    result.bytes += PCAP_PACKET_HEADER_LENGTH + p.frameLength;
+  }
+  // An empty result is still a valid (empty) capture on a pipe, so `tshark -r -` does not fail.
+  writer ??= new PcapFileWriter(out);
+  if (!closed) await writer.end({ endStream: false });
+  return result;
+}
