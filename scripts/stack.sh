@@ -36,7 +36,7 @@ fetch() { # $1=dir $2=dependency xml; the .complete marker makes it idempotent
   printf '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>local</groupId><artifactId>%s</artifactId><version>1</version><packaging>pom</packaging><dependencies>%s</dependencies></project>\n' \
     "$(basename "$1")" "$2" > "$1/pom.xml"
   log "fetching $(basename "$1") jars from Maven Central into $1/lib"
-  mvn -B -q -f "$1/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+  mvn -B -q -Dstyle.color=never -f "$1/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$1/lib" >&2 || die "maven could not fetch $(basename "$1")"
   touch "$1/lib/.complete"; }
 fetch_all() {
