@@ -96,14 +96,21 @@ export class Topology extends EventEmitter {
       onBatch: (batch) => this.onBatch(batch),
       onAssign: (partitions) => {
         this.log.info({ partitions }, 'partitions assigned');
-        for (const p of partitions) void this.withPartition(p, () => this.ensureReconciled(p));
+        for (const p of partitions) {
+          this.withPartition(p, () => this.ensureReconciled(p)).catch((err) => {
+            if (!this.stopping) this.log.warn({ partition: p, err: (err as Error).message }, 'reconcile on assignment failed; retried on the next batch');
+          });
+        }
       },
       onRevoke: (partitions) => {
         this.log.info({ partitions }, 'partitions revoked');
-        for (const p of partitions) void this.withPartition(p, async () => {
-          await this.sinks.get(p)?.abandon();
-          this.sinks.delete(p);
-        });
+        for (const p of partitions) {
+          void this.withPartition(p, async () => {
+            await this.sinks.get(p)?.abandon().catch(() => {});
+            this.sinks.delete(p);
+            this.encoders.delete(p);
+          });
+        }
       },
       onCrash: (error) => this.fatal(error),
     });

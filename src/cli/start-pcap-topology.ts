@@ -23,6 +23,12 @@ async function main(argv: string[]): Promise<number> {
     .parseAsync();
   const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
   const log = createLogger('pcap-topology');
+  // A bug must not leave a half-working consumer behind: exit and let the supervisor restart us
+  // (offsets trail durable data, so nothing is lost).
+  process.on('unhandledRejection', (err) => {
+    log.error({ err: (err as Error)?.message ?? String(err) }, 'unhandled rejection; exiting');
+    process.exit(1);
+  });
   for (const n of notices) log.warn(n);
   // Signals are handled from the start: a SIGTERM during start-up still ends in a clean stop.
   let signalled: string | null = null;
