@@ -10,12 +10,17 @@ const cli = fileURLToPath(new URL('../../src/cli/start-pcap-topology.ts', import
 export class TopologyProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** Files this process reported sealed (from its structured log). */
+  sealed = 0;
 
   constructor(overrides: Record<string, string>, logFile: string) {
     mkdirSync(logFile.slice(0, logFile.lastIndexOf('/')), { recursive: true });
     const args = ['--import', 'tsx', cli, ...Object.entries(overrides).flatMap(([k, v]) => ['-D', `${k}=${v}`])];
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
     this.child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.sealed += chunk.toString('utf8').split('"msg":"sealed"').length - 1;
+    });
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 

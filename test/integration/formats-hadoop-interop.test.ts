@@ -18,6 +18,7 @@ import { metronPcapValue } from '../../src/formats/pcap-record.js';
 import { SequenceFileReader, SequenceFileWriter, type SeqRecord } from '../../src/formats/sequencefile.js';
 import { SyntheticCapture } from '../../src/formats/synthetic.js';
 import type { Endpoints } from '../../src/lib/endpoints.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcapline-interop-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,7 +126,7 @@ describe('pcap-inspector over webhdfs://', () => {
     const path = `/tmp/${uniqueName('inspector')}/PCAPExampleOutput`;
     try {
       await storage.mkdirs(path.slice(0, path.lastIndexOf('/')));
-      const sample = execFileSync('cat', ['/work/shared/data/metron/PCAPExampleOutput']);
+      const sample = execFileSync('cat', [SAMPLE_PATH]);
       await storage.create(path, sample);
       const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
         let out = '';
@@ -135,7 +136,7 @@ describe('pcap-inspector over webhdfs://', () => {
         return { code: await inspector(args, o, e), out, err };
       };
       const remote = await run(['-i', `${ep.webhdfsUrl}${path}`]);
-      const local = await run(['-i', '/work/shared/data/metron/PCAPExampleOutput']);
+      const local = await run(['-i', SAMPLE_PATH]);
       assert.equal(remote.code, 0, remote.err);
       assert.equal(remote.out, local.out);
       assert.equal(remote.out.split('\n').filter(Boolean).length, 20);

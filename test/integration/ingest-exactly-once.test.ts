@@ -75,12 +75,18 @@ test('exactly once across a rebalance: two processes share 4 partitions, one sto
   const config = topologyConfig(topic, group, out);
   const a = new TopologyProcess({ ...config, 'pcap.instance.id': 'a' }, logFile);
   const b = new TopologyProcess({ ...config, 'pcap.instance.id': 'b' }, logFile);
-  // Produce in slices while both consume, and stop one of them half way.
+  // Produce in slices while both consume; once both have sealed files, stop one of them mid-stream.
   const slices = 10;
   const per = Math.ceil(recs.length / slices);
+  let stopped = false;
   for (let i = 0; i < slices; i++) {
     await produce(endpoints.kafkaBrokers, topic, recs.slice(i * per, (i + 1) * per), 5000);
-    if (i === slices / 2) b.kill('SIGTERM');
+    if (!stopped && i >= slices / 2) {
+      const deadline = Date.now() + 60_000;
+      while ((a.sealed === 0 || b.sealed === 0) && Date.now() < deadline) await sleep(200);
+      b.kill('SIGTERM');
+      stopped = true;
+    }
     await sleep(700);
   }
   assert.equal(await b.exited, 0);

@@ -9,8 +9,9 @@ import { readSequenceFile } from '../../src/formats/sequencefile.js';
 import { defaultConfig, applyConfig } from '../../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../../src/topology.js';
 import { createLogger } from '../../src/lib/log.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
-const SAMPLE = new URL('../../../shared/data/metron/PCAPExampleOutput', import.meta.url);
+const SAMPLE = SAMPLE_PATH;
 
 interface SampleRecord { tsNs: bigint; value: Buffer }
 let sample: SampleRecord[] = [];

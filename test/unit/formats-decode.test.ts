@@ -7,6 +7,7 @@ import { formatIpv6, ipv4Text, ipv6Text } from '../../src/formats/ip-text.js';
 import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
 import { metronPcapValue } from '../../src/formats/pcap-record.js';
 import { SequenceFileReader } from '../../src/formats/sequencefile.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const v4 = (s: string): Uint8Array => Uint8Array.from(s.split('.').map(Number));
 /** Full (uncompressed) IPv6 text → bytes. */
@@ -42,7 +43,7 @@ describe('decode: Metron sample (§9)', () => {
   it('decodes every record to the documented 5-tuple', async () => {
     const f = createPacketFields();
     let i = 0;
-    for await (const r of new SequenceFileReader(createReadStream('/work/shared/data/metron/PCAPExampleOutput'))) {
+    for await (const r of new SequenceFileReader(createReadStream(SAMPLE_PATH))) {
       assert.ok(decodePcapValue(r.value, f), `record ${i}: ${f.error}`);
       const fromServer = f.srcPort === 22;
       assert.deepEqual(
@@ -62,7 +63,7 @@ describe('decode: Metron sample (§9)', () => {
   it('record 12 payload holds the REALPACKET pattern inside the frame range', async () => {
     let i = 0;
     const f = createPacketFields();
-    for await (const r of new SequenceFileReader(createReadStream('/work/shared/data/metron/PCAPExampleOutput'))) {
+    for await (const r of new SequenceFileReader(createReadStream(SAMPLE_PATH))) {
       if (i++ !== 12) continue;
       decodePcapValue(r.value, f);
       const pat = Buffer.from('2f56abd814bc56420489ca38e7faf8cec3d4', 'hex');

@@ -11,8 +11,9 @@ import {
   pcapValueTimeNs,
   writeMetronHeaders,
 } from '../../src/formats/pcap-record.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
-const SAMPLE = '/work/shared/data/metron/PCAPExampleOutput';
+const SAMPLE = SAMPLE_PATH;
 
 async function sampleValues(): Promise<Buffer[]> {
   const out: Buffer[] = [];

@@ -16,8 +16,9 @@ import {
   type SeqRecord,
 } from '../../src/formats/sequencefile.js';
 import { metronPcapValue, pcapValueTimeNs } from '../../src/formats/pcap-record.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
-const SAMPLE = '/work/shared/data/metron/PCAPExampleOutput';
+const SAMPLE = SAMPLE_PATH;
 const sample = readFileSync(SAMPLE);
 
 /** Record offsets and ts_usec of the sample (reference §9). */

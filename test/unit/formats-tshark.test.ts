@@ -14,6 +14,7 @@ import { createPacketFields } from '../../src/formats/packet-fields.js';
 import { PcapFileReader, PcapFileWriter, type PcapPacket } from '../../src/formats/pcap-file.js';
 import { SequenceFileReader } from '../../src/formats/sequencefile.js';
 import { writeSyntheticPcap } from '../../src/formats/synthetic.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcapline-tshark-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -158,7 +159,7 @@ describe('tshark agrees with what we write and decode', () => {
     const w = new PcapFileWriter(createWriteStream(file));
     const f = createPacketFields();
     const expect: Array<{ ts: bigint; len: number }> = [];
-    for await (const r of new SequenceFileReader(createReadStream('/work/shared/data/metron/PCAPExampleOutput'))) {
+    for await (const r of new SequenceFileReader(createReadStream(SAMPLE_PATH))) {
       decodePcapValue(r.value, f);
       await w.writePacket(f.tsNs, r.value.subarray(f.frameOffset, f.frameOffset + f.length), f.origLength);
       expect.push({ ts: f.tsNs, len: f.length });

@@ -11,9 +11,10 @@ import { buildFrame } from '../../src/formats/frame-builder.js';
 import { formatMetronDate } from '../../src/formats/metron-line.js';
 import { encodePcapFile } from '../../src/formats/pcap-file.js';
 import { SequenceFileWriter } from '../../src/formats/sequencefile.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SAMPLE = '/work/shared/data/metron/PCAPExampleOutput';
+const SAMPLE = SAMPLE_PATH;
 const LINE0 = 'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.121,ip_src_port: 22,ip_dst_addr: 192.168.66.1,ip_dst_port: 55791,protocol: 6';
 const LINE1 = 'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.1,ip_src_port: 55791,ip_dst_addr: 192.168.66.121,ip_dst_port: 22,protocol: 6';
 

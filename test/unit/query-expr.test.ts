@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
 import { compileQuery, parseQuery } from '../../src/query/expr/compile.js';
 import { QueryError } from '../../src/query/errors.js';
+import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const SAMPLE = '/work/shared/data/metron/PCAPExampleOutput';
+const SAMPLE = SAMPLE_PATH;
 
 interface Rec {
   fields: PacketFields;
