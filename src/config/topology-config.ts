@@ -102,7 +102,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'kafka.zk': { doc: 'Metron\'s ZooKeeper quorum. Ignored: brokers come from kafka.bootstrap.servers.', example: 'node1:2181', set: stormOnly },
   'kafka.group.id': { doc: 'Consumer group shared by every topology process of this ingest.', example: 'pcap', set: (c, v, k) => { c.groupId = nonEmpty(v, k); } },
   'kafka.pcap.start': {
-    doc: 'Where to start: UNCOMMITTED_EARLIEST (resume, else earliest), UNCOMMITTED_LATEST (resume, else latest), EARLIEST or LATEST (ignore the group\'s committed offsets when this process starts). Old names START, END, WHERE_I_LEFT_OFF are accepted.',
+    doc: 'Where to start: UNCOMMITTED_EARLIEST (resume from the group\'s committed offsets, else the earliest), UNCOMMITTED_LATEST (resume, else the latest), EARLIEST or LATEST (when this process starts, ignore the committed offsets and start at the earliest/latest offset). Exactly-once holds in every mode: ranges the output directory already holds are never written twice (to re-ingest a topic, use a new kafka.pcap.out). Old names START, END, WHERE_I_LEFT_OFF are accepted.',
     example: 'UNCOMMITTED_EARLIEST',
     set: (c, v, k) => { c.start = oneOf(startModes, { START: 'EARLIEST', END: 'LATEST', WHERE_I_LEFT_OFF: 'UNCOMMITTED_EARLIEST' })(v, k); },
   },
