@@ -185,18 +185,13 @@ export class IndexBuilder {
     encoder.on('end', () => { done = true; });
     encoder.on('error', (err: unknown) => { failure = err; done = true; });
     const c = this.columns;
-    const entry = { tsNs: 0n, pos: 0n, len: 0, protocol: 0, src: 0, dst: 0, srcPort: 0, dstPort: 0, vlan: 0 };
     for (let i = 0; i < c.count; i++) {
-      entry.tsNs = c.ts[i];
-      entry.pos = BigInt(c.pos[i]);
-      entry.len = c.len[i];
-      entry.protocol = c.protocol[i];
-      entry.src = c.src[i];
-      entry.dst = c.dst[i];
-      entry.srcPort = c.srcPort[i];
-      entry.dstPort = c.dstPort[i];
-      entry.vlan = c.vlan[i];
-      // The encoder serialises on write, so one reusable object serves every entry.
+      // A fresh object per entry: a Writable may queue the object and serialise it later (under
+      // backpressure), so reusing one object would store later values in place of earlier ones.
+      const entry: IndexEntry = {
+        tsNs: c.ts[i], pos: BigInt(c.pos[i]), len: c.len[i], protocol: c.protocol[i], src: c.src[i], dst: c.dst[i],
+        srcPort: c.srcPort[i], dstPort: c.dstPort[i], vlan: c.vlan[i],
+      };
       if (!encoder.write(entry)) await new Promise((r) => encoder.once('drain', r));
       while (out.length) yield out.shift()!;
     }

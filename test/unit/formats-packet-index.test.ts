@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeIndex, IndexBuilder, indexFileName, parseIndexFileName, type IndexSummary } from '../../src/formats/packet-index.js';
+
+async function encode(builder: IndexBuilder, summary: IndexSummary): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of builder.encode(summary)) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+test('an index of 200k entries round-trips exactly (entries are not overwritten under backpressure)', async () => {
+  const b = new IndexBuilder();
+  const n = 200_000;
+  const base = 1_700_000_000_000_000_000n;
+  for (let i = 0; i < n; i++) {
+    b.add(base + BigInt(i) * 1000n + BigInt(i % 7), 95 + i * 100, 100, i % 3 === 0 ? 6 : 17, `10.0.${i % 250}.1`, i % 5 ? '2001:db8::1' : null, i % 65536, 443, i % 11 ? -1 : 100);
+  }
+  const summary: IndexSummary = {
+    version: 1, dataFile: 'pcap_t_1_0_x', topic: 't', partition: 0, firstOffset: '0', lastOffset: String(n - 1),
+    minTsNs: b.minTsNs.toString(), maxTsNs: b.maxTsNs.toString(), count: n, dataLength: 95 + n * 100,
+  };
+  const decoded = await decodeIndex(await encode(b, summary));
+  assert.deepEqual(decoded.summary, summary);
+  assert.equal(decoded.columns.count, n);
+  for (let i = 0; i < n; i++) {
+    const c = decoded.columns;
+    if (c.ts[i] !== base + BigInt(i) * 1000n + BigInt(i % 7) || c.pos[i] !== 95 + i * 100 || c.srcPort[i] !== i % 65536) {
+      assert.fail(`entry ${i} differs: ts=${c.ts[i]} pos=${c.pos[i]} sport=${c.srcPort[i]}`);
+    }
+    assert.equal(decoded.addresses[c.src[i]], `10.0.${i % 250}.1`);
+    assert.equal(c.dst[i] === -1 ? null : decoded.addresses[c.dst[i]], i % 5 ? '2001:db8::1' : null);
+    assert.equal(c.vlan[i], i % 11 ? -1 : 100);
+  }
+  assert.equal(decoded.addresses.length, 251, 'addresses are interned');
+});
+
+test('a torn index (count differs from the summary) is refused', async () => {
+  const b = new IndexBuilder();
+  b.add(5n, 95, 10, 6, '1.2.3.4', '5.6.7.8', 1, 2, -1);
+  const summary: IndexSummary = { version: 1, dataFile: 'f', topic: 't', partition: 0, firstOffset: '0', lastOffset: '1', minTsNs: '5', maxTsNs: '5', count: 2, dataLength: 105 };
+  await assert.rejects(decodeIndex(await encode(b, summary)), /torn index/);
+});
+
+test('index file names carry the exact time bounds', () => {
+  const name = indexFileName('pcap_pcap_1458240269373968000_0_a', 1458240269373968000n, 1458240269631498000n);
+  assert.equal(name, 'pcap_pcap_1458240269373968000_0_a.1458240269373968000-1458240269631498000.avro');
+  assert.deepEqual(parseIndexFileName(name), { dataFile: 'pcap_pcap_1458240269373968000_0_a', minTsNs: 1458240269373968000n, maxTsNs: 1458240269631498000n });
+  assert.equal(parseIndexFileName('pcap_x'), null);
+});
