@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import type { TopologyConfig } from './config/topology-config.js';
+import { ConfigError, type TopologyConfig } from './config/topology-config.js';
+import { StorageError } from './storage/errors.js';
 import { openStorage, parseStorageUri } from './storage/index.js';
 import type { Storage } from './storage/types.js';
 import { KafkaSpout, type SpoutBatch } from './spout/kafka-spout.js';
@@ -72,14 +73,29 @@ export class Topology extends EventEmitter {
 
   /** Connects, reconciles assigned partitions as they arrive, and starts consuming. */
   static async start(config: TopologyConfig, options: TopologyOptions = {}): Promise<Topology> {
-    const t = new Topology(config, options);
+    const t = Topology.create(config, options);
     await t.begin();
     return t;
   }
 
-  private async begin(): Promise<void> {
+  /** A topology not started yet: `stop()` may be called while `begin()` still waits on the cluster. */
+  static create(config: TopologyConfig, options: TopologyOptions = {}): Topology {
+    return new Topology(config, options);
+  }
+
+  async begin(): Promise<void> {
     const { config } = this;
-    await this.retry('create the output directory', () => this.storage.mkdirs(this.layout.out));
+    await this.retry('create the output directory', async () => {
+      try {
+        await this.storage.mkdirs(this.layout.out);
+      } catch (err) {
+        // A path that can never work (a file in the way, no permission) is a configuration error, not an outage.
+        if (err instanceof StorageError && !err.retriable && err.exception !== 'IOException') {
+          throw new ConfigError('kafka.pcap.out', `cannot create ${config.out}: ${err.message}`);
+        }
+        throw err;
+      }
+    }, (err) => err instanceof ConfigError);
     await this.spout.connect();
     if (config.metricsPort !== undefined) {
       const { server, port } = await serveMetrics(this.metrics, config.metricsPort);
@@ -318,14 +334,14 @@ export class Topology extends EventEmitter {
     this.emit('fatal', error);
   }
 
-  /** Retries an operation with backoff until it succeeds or the topology stops. */
-  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /** Retries an operation with backoff until it succeeds, fails for good (`fatal`), or the topology stops. */
+  private async retry<T>(what: string, fn: () => Promise<T>, fatal: (err: unknown) => boolean = () => false): Promise<T> {
     let delay = 250;
     for (;;) {
       try {
         return await fn();
       } catch (err) {
-        if (this.stopping) throw err;
+        if (this.stopping || fatal(err)) throw err;
         this.metrics.storageRetries++;
         if (this.failureLogLimit.allow()) this.log.warn({ err: (err as Error).message, retryInMs: delay }, `failed to ${what}; retrying`);
         await sleep(delay);

@@ -5,7 +5,7 @@ import { readPcapFile, PcapFileError } from '../formats/pcap-file.js';
 import { LINKTYPE_ETHERNET } from '../formats/decode.js';
 import { endpointsOrDefault } from '../lib/endpoints.js';
 
-const { Kafka, logLevel, CompressionTypes } = kafkajs;
+const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
 
 class UsageError extends Error {}
 
@@ -30,7 +30,7 @@ export interface ReplayOptions {
  */
 export async function replay(o: ReplayOptions, onProgress?: (sent: number) => void): Promise<number> {
   const kafka = new Kafka({ clientId: 'pcap-replay', brokers: o.brokers, logLevel: logLevel.WARN });
-  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const unit = UNIT_NS[o.granularity];
   let sent = 0;

@@ -30,25 +30,25 @@ async function main(argv: string[]): Promise<number> {
     process.exit(1);
   });
   for (const n of notices) log.warn(n);
-  // Signals are handled from the start: a SIGTERM during start-up still ends in a clean stop.
-  let signalled: string | null = null;
-  let onSignal: (signal: string) => void = (signal) => { signalled = signal; };
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const topology = await Topology.start(config, { log });
-  return new Promise<number>((resolve) => {
+  const topology = Topology.create(config, { log });
+  return new Promise<number>((resolve, reject) => {
     let stopping = false;
+    // Signals are handled from the start: a SIGTERM while start-up still waits on the cluster ends
+    // in a clean stop too.
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping: sealing open files and committing');
       topology.stop().then(() => resolve(0), (err) => { log.error({ err: (err as Error).message }, 'stop failed'); resolve(1); });
     };
-    onSignal = shutdown;
-    if (signalled) shutdown(signalled);
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
     topology.on('fatal', (err: Error) => {
       log.error({ err: err.message }, 'exiting so a supervisor restarts the topology; uncommitted records will be re-read');
       resolve(1);
+    });
+    topology.begin().catch((err) => {
+      if (!stopping) reject(err);
     });
   });
 }

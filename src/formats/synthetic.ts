@@ -222,7 +222,7 @@ export class SyntheticCapture {
     const reverse = r.chance(0.4);
     // Sizes: mostly small (ACKs, DNS) or full-size, some in between.
     const k = r.float();
-    let size = k < 0.45 ? r.int(this.minSize, Math.min(128, this.maxSize)) : k < 0.7 ? r.int(this.minSize, this.maxSize) : r.int(Math.max(this.minSize, this.maxSize - 100), this.maxSize);
+    let size = k < 0.45 ? r.int(this.minSize, Math.max(this.minSize, Math.min(128, this.maxSize))) : k < 0.7 ? r.int(this.minSize, this.maxSize) : r.int(Math.max(this.minSize, this.maxSize - 100), this.maxSize);
     if (size < st.overhead) size = st.overhead;
     const payload = r.bytes(size - st.overhead);
     let l4: L4Spec;

@@ -19,7 +19,12 @@ export class OpenFile {
   /** Wall-clock time of the last record, for idle sealing. */
   lastActivity = Date.now();
   private readonly writer: SequenceFileWriter;
-  private chunks: Buffer[] = [];
+  /**
+   * Records are copied into this owned buffer (one copy, the one any contiguous append needs): the
+   * Kafka fetch responses the frames were sliced from can be freed at once, and the buffer is reused
+   * after each append, so a flush makes no garbage.
+   */
+  private buffer: Buffer;
   private chunkLength = 0;
   private created = false;
   private storedBytes = 0;
@@ -39,6 +44,7 @@ export class OpenFile {
     this.lastOffset = firstOffset;
     this.firstTsNs = firstTsNs;
     this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(4).toString('hex'));
+    this.buffer = Buffer.allocUnsafe(Math.min(chunkBytes, 1 << 20));
     this.writer = new SequenceFileWriter({ write: (chunk: Buffer) => this.take(chunk) });
   }
 
@@ -57,8 +63,15 @@ export class OpenFile {
   }
 
   private take(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.chunkLength += chunk.length;
+    const need = this.chunkLength + chunk.length;
+    if (need > this.buffer.length) {
+      // Grow geometrically up to the chunk size (a record may overshoot it: it is flushed right after).
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.length * 2, this.chunkBytes + 65536)));
+      this.buffer.copy(grown, 0, 0, this.chunkLength);
+      this.buffer = grown;
+    }
+    chunk.copy(this.buffer, this.chunkLength);
+    this.chunkLength = need;
   }
 
   get needsFlush(): boolean {
@@ -68,7 +81,7 @@ export class OpenFile {
   /** Appends the buffered chunk to the in-progress file (creating it on first use). */
   async flush(): Promise<void> {
     if (this.chunkLength === 0 && this.created) return;
-    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.chunkLength);
+    const body = this.buffer.subarray(0, this.chunkLength);
     if (!this.created) {
       await this.storage.create(this.tmpPath, body, { overwrite: false, replication: this.replication });
       this.created = true;
@@ -76,7 +89,6 @@ export class OpenFile {
       await this.storage.append(this.tmpPath, body);
     }
     this.storedBytes += body.length;
-    this.chunks = [];
     this.chunkLength = 0;
   }
 
@@ -86,7 +98,6 @@ export class OpenFile {
 
   /** Best-effort removal of the in-progress file after a failure or a lost claim. */
   async discard(): Promise<void> {
-    this.chunks = [];
     this.chunkLength = 0;
     if (this.created) await this.storage.delete(this.tmpPath).catch(() => false);
   }
