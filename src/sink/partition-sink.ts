@@ -185,9 +185,10 @@ export class PartitionSink {
     if (!file) return null;
     this.open = null;
     const { storage, layout, ledger, topic, partition, instanceId } = this.o;
+    let unpublishedIndex: string | null = null;
+    let dataTarget: string | null = null;
     try {
       await this.o.beforeCommit();
-      await file.flush();
       const index = file.index;
       let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
       // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
@@ -195,6 +196,8 @@ export class PartitionSink {
       if (await storage.stat(layout.dataFile(dataName))) dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
       const dataPath = layout.dataFile(dataName);
       const indexPath = layout.indexFile(dataName, index.minTsNs, index.maxTsNs);
+      unpublishedIndex = indexPath;
+      dataTarget = dataPath;
       const summary: IndexSummary = {
         version: 1,
         dataFile: dataName,
@@ -207,8 +210,12 @@ export class PartitionSink {
         count: index.count,
         dataLength: file.length,
       };
-      await storage.mkdirs(layout.indexDir());
-      await storage.create(indexPath, index.encode(summary), { overwrite: true });
+      // The last data chunk and the index are independent until the claim: write them concurrently
+      // (each WebHDFS create/append costs a block close, ~0.4 s on HDFS 3.4).
+      await Promise.all([
+        file.flush(),
+        storage.mkdirs(layout.indexDir()).then(() => storage.create(indexPath, index.encode(summary), { overwrite: true })),
+      ]);
       const marker: SealMarker = {
         first: file.firstOffset.toString(), last: file.lastOffset.toString(), tmpPath: file.tmpPath,
         dataPath, indexPath, count: index.count, instanceId,
@@ -229,6 +236,7 @@ export class PartitionSink {
         if (stale) await this.dropClaim(stale);
         throw new LostClaimError(topic, partition, `in-progress file ${file.tmpPath} was removed by another writer`);
       }
+      unpublishedIndex = null;
       await this.o.commit(file.lastOffset + 1n);
       // Older markers are no longer needed once the commit covers them.
       for (const m of await ledger.list(topic, partition)) if (m.firstN < file.firstOffset) await ledger.remove(m);
@@ -239,7 +247,13 @@ export class PartitionSink {
       this.o.onSealed(sealed);
       return sealed;
     } catch (err) {
-      if (!(err instanceof LostClaimError)) await file.discard();
+      if (!(err instanceof LostClaimError)) {
+        await file.discard();
+        // An index whose data never got published would sit beside a later, different file of the same name.
+        if (unpublishedIndex && dataTarget && !(await storage.stat(dataTarget).catch(() => null))) {
+          await storage.delete(unpublishedIndex).catch(() => false);
+        }
+      }
       throw err;
     }
   }
