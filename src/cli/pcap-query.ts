@@ -57,12 +57,24 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
 function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
   const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
-    return `pcap-query: no packets matched (${where}, ${ms} ms); no files written`;
+    // Metron told these apart ("No results in specified date range." when pruning left no input).
+    const why = s.filesListed === 0
+      ? `; no data files under ${req.basePath}`
+      : s.filesConsidered === 0
+        ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
+        : '';
+    return `pcap-query: no packets matched${why} (${where}, ${ms} ms); no files written`;
   }
   const out = req.output.kind === 'stdout' ? 'to stdout' : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
   const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
   const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
   return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
+}
+
+/** ns since the epoch as ISO-8601 UTC with ms (out-of-range times as the raw number). */
+function isoNs(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ns} ns`;
 }
 
 const formatBytes = (n: number): string =>

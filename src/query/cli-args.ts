@@ -207,6 +207,31 @@ function preprocess(args: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * An option that takes a value but is the last argument or is followed by another option (`-sa
+ * -da 10.0.0.1`, `... -dp`): yargs would read it as '' and, for the fixed fields (where blank means
+ * "not constrained", as in Metron), silently widen the filter to everything. Metron's parser
+ * refused it ("Missing argument for option"); so do we. `-sa ''` (an explicit blank) is still allowed.
+ */
+function checkMissingValues(args: readonly string[]): void {
+  const byName = new Map<string, OptDef>();
+  for (const o of OPTIONS) {
+    byName.set(o.long, o);
+    if (o.short !== undefined) byName.set(o.short, o);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--?([A-Za-z][\w-]*)$/.exec(args[i]);
+    const def = m === null ? undefined : byName.get(m[1]);
+    if (def === undefined || def.flag || def.arg === undefined) continue;
+    const next = args[i + 1];
+    if (next === undefined) throw new QueryError(`needs a value (${def.arg})`, { option: label(def) });
+    if (/^--?[A-Za-z]/.test(next)) {
+      throw new QueryError(`needs a value (${def.arg}) but is followed by ${next}; a value that starts with '-' is written --${def.long}=<value>`, { option: label(def) });
+    }
+    i++;
+  }
+}
+
 export interface ParseOptions {
   /** Random part of the default prefix (tests pin it). */
   randomHex?: () => string;
@@ -225,6 +250,7 @@ export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOp
     );
   }
   const mode: QueryMode = modeArg;
+  checkMissingValues(rest);
 
   let parser = yargs(preprocess(rest))
     .parserConfiguration({

@@ -114,6 +114,45 @@ interface FileStream {
   next(): Promise<MatchedPacket | null>;
 }
 
+/**
+ * Why an index cannot be trusted, or null. Entries are written in record order, so positions must
+ * grow strictly and every record must lie inside the data file, with times inside the summary's
+ * bounds. A damaged index (e.g. entries repeated in place of others, which indexes written by
+ * IndexBuilder.encode before its fix contain) would otherwise make the index path silently miss
+ * packets; the file is scanned instead. O(entries), no I/O.
+ */
+export function inconsistentEntry(index: DecodedIndex, dataLength: number): string | null {
+  const c = index.columns;
+  const min = BigInt(index.summary.minTsNs);
+  const max = BigInt(index.summary.maxTsNs);
+  let lastEnd = 0;
+  for (let i = 0; i < c.count; i++) {
+    const pos = c.pos[i];
+    const end = pos + c.len[i];
+    if (pos < lastEnd) return `entry ${i} at byte ${pos} overlaps or precedes entry ${i - 1}`;
+    if (end > dataLength) return `entry ${i} ends at byte ${end}, past the end of the data file (${dataLength})`;
+    const ts = c.ts[i];
+    if (ts < min || ts > max) return `entry ${i} has a time outside the index's bounds`;
+    lastEnd = end;
+  }
+  return null;
+}
+
+/** An index entry presented to filters without copying its time (read only if a filter asks). */
+class EntryView implements IndexedFlow {
+  i = 0;
+  protocol = 0;
+  src = 0;
+  dst = 0;
+  srcPort = 0;
+  dstPort = 0;
+  vlan = 0;
+  constructor(private readonly ts: BigInt64Array) {}
+  get tsNs(): bigint {
+    return this.ts[this.i];
+  }
+}
+
 export class QueryEngine {
   readonly stats = newStats();
   private readonly fields: PacketFields = createPacketFields();
@@ -152,7 +191,11 @@ export class QueryEngine {
     };
     const admit = async (upTo: bigint | null) => {
       openAhead();
-      while (opened.length && (upTo === null || opened[0].stream.startTs <= upTo)) {
+      if (!opened.length) return;
+      // With nothing to compare against (empty heap), admit the earliest file and its equals only:
+      // an open bound here once admitted every file at once (all their first windows in memory).
+      const bound = upTo ?? opened[0].stream.startTs;
+      while (opened.length && opened[0].stream.startTs <= bound) {
         const { stream, first } = opened.shift()!;
         const packet = await first;
         if (packet) heap.push({ packet, stream });
@@ -215,6 +258,11 @@ export class QueryEngine {
         this.problem(`${file.path}: its index describes another file (${index.summary.dataFile}, ${index.summary.dataLength} bytes); scanning`);
         return null;
       }
+      const bad = inconsistentEntry(index, file.length);
+      if (bad !== null) {
+        this.problem(`${file.path}: its index is inconsistent (${bad}); scanning`);
+        return null;
+      }
       return index;
     } catch (err) {
       this.problem(`${file.path}: unreadable index ${indexPath} (${(err as Error).message}); scanning`);
@@ -231,13 +279,18 @@ export class QueryEngine {
     const { startNs, endNs, filter } = this.spec;
     const c = index.columns;
     const pre = filter.matchesAll ? null : filter.forAddressTable?.(index.addresses) ?? null;
-    const entry: IndexedFlow = { tsNs: 0n, protocol: 0, src: 0, dst: 0, srcPort: 0, dstPort: 0, vlan: 0 };
+    const entry = new EntryView(c.ts);
     const hits: number[] = [];
+    // A file wholly inside the window (the usual case) needs no per-entry time test; reading a
+    // BigInt64Array element allocates a bigint, so entries' times are only read when needed.
+    const inside = BigInt(index.summary.minTsNs) >= startNs && BigInt(index.summary.maxTsNs) <= endNs;
     for (let i = 0; i < c.count; i++) {
-      const ts = c.ts[i];
-      if (ts < startNs || ts > endNs) continue;
+      if (!inside) {
+        const ts = c.ts[i];
+        if (ts < startNs || ts > endNs) continue;
+      }
       if (pre) {
-        entry.tsNs = ts;
+        entry.i = i;
         entry.protocol = c.protocol[i];
         entry.src = c.src[i];
         entry.dst = c.dst[i];
@@ -249,12 +302,28 @@ export class QueryEngine {
       hits.push(i);
     }
     if (!hits.length) return;
-    // Stable time order (file order breaks ties), then windows fetched by byte position.
-    hits.sort((a, b) => (c.ts[a] < c.ts[b] ? -1 : c.ts[a] > c.ts[b] ? 1 : a - b));
+    // Stable time order (file order breaks ties), then windows fetched by byte position. Entries are
+    // in record order, which is time order unless the sensor's clock stepped back: sort only then.
+    let sorted = true;
+    for (let k = 1, prev = c.ts[hits[0]]; k < hits.length && sorted; k++) {
+      const t = c.ts[hits[k]];
+      if (t < prev) sorted = false;
+      prev = t;
+    }
+    if (!sorted) hits.sort((a, b) => (c.ts[a] < c.ts[b] ? -1 : c.ts[a] > c.ts[b] ? 1 : a - b));
     const needsPacketTest = !filter.matchesAll && !(filter.indexExact && pre);
-    for (let w = 0; w < hits.length; w += WINDOW) {
+    // The next window is fetched while this one is merged (two windows per file at most).
+    const fetchWindow = (w: number) => {
       const window = hits.slice(w, w + WINDOW);
-      const records = await this.fetchRecords(file, window.map((i) => c.pos[i]), window.map((i) => c.len[i]));
+      const records = this.fetchRecords(file, window.map((i) => c.pos[i]), window.map((i) => c.len[i]));
+      records.catch(() => {}); // surfaced by the await below
+      return { window, records };
+    };
+    let ahead = fetchWindow(0);
+    for (let w = 0; w < hits.length; w += WINDOW) {
+      const { window } = ahead;
+      const records = await ahead.records;
+      if (w + WINDOW < hits.length) ahead = fetchWindow(w + WINDOW);
       for (let k = 0; k < window.length; k++) {
         const value = records[k];
         if (!value) continue;
@@ -301,7 +370,10 @@ export class QueryEngine {
   private async *scan(file: SelectedFile): AsyncGenerator<MatchedPacket> {
     const { startNs, endNs } = this.spec;
     const reader = new SequenceFileReader(await this.storage.read(file.path));
-    const reorder = new MinHeap<MatchedPacket>((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    // Ties keep file order (as the index path does): the heap alone is not stable.
+    const reorder = new MinHeap<{ packet: MatchedPacket; seq: number }>((a, b) =>
+      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.seq - b.seq);
+    let seq = 0;
     try {
       for await (const rec of reader) {
         const ts = rec.tsNs;
@@ -313,8 +385,8 @@ export class QueryEngine {
         // The reader's value is a view into its chunk: keep a copy only for packets that match.
         const packet = this.toPacket(ts, rec.value, file.path, !this.spec.filter.matchesAll, true);
         if (!packet) continue;
-        reorder.push(packet);
-        if (reorder.size > SCAN_REORDER) yield reorder.pop()!;
+        reorder.push({ packet, seq: seq++ });
+        if (reorder.size > SCAN_REORDER) yield reorder.pop()!.packet;
       }
       if (reader.summary.torn) this.problem(`${file.path}: ends inside a record (${reader.summary.tornBytes} bytes ignored)`);
     } catch (err) {
@@ -323,7 +395,7 @@ export class QueryEngine {
     } finally {
       this.stats.bytesRead += reader.summary.validEnd + reader.summary.tornBytes;
     }
-    while (reorder.size) yield reorder.pop()!;
+    while (reorder.size) yield reorder.pop()!.packet;
   }
 
   private toPacket(tsNs: bigint, value: Buffer, file: string, test: boolean, copy = false): MatchedPacket | null {

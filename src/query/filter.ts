@@ -71,9 +71,17 @@ export interface PacketFilter {
  * (no allocation per entry: the strings already exist in the table).
  */
 export function bindAddressTable(pred: (k: FlowKey) => boolean, addresses: readonly string[]): (e: IndexedFlow) => boolean {
-  const key: FlowKey = { tsNs: 0n, protocol: -1, srcAddr: null, dstAddr: null, srcPort: -1, dstPort: -1, vlan: -1 };
+  let current: IndexedFlow | null = null;
+  // The time is read through (only when the predicate uses it: an entry's time may be a view that
+  // allocates a bigint per read).
+  const key: FlowKey = {
+    get tsNs(): bigint {
+      return current === null ? 0n : current.tsNs;
+    },
+    protocol: -1, srcAddr: null, dstAddr: null, srcPort: -1, dstPort: -1, vlan: -1,
+  };
   return (e) => {
-    key.tsNs = e.tsNs;
+    current = e;
     key.protocol = e.protocol;
     key.srcAddr = e.src >= 0 && e.src < addresses.length ? addresses[e.src] : null;
     key.dstAddr = e.dst >= 0 && e.dst < addresses.length ? addresses[e.dst] : null;

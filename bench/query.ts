@@ -1,0 +1,445 @@
+/**
+ * Query benchmark (issue 5, "Figures"):
+ *   node --import tsx bench/query.ts [--packets N] [--partitions P] [--num-packets F] [--flows K] [--seed S]
+ *                                    [--runs R] [--target hdfs|local] [--no-profile] [--keep]
+ *
+ * Generates a deterministic capture (default 1M packets, IPv4/IPv6, VLAN/QinQ, TCP/UDP/ICMP), replays
+ * it into a fresh topic (key = BE µs, partition by key hash) and ingests it with the real topology
+ * (in process) into HDFS (default) or the local back end. Then, R times each, interleaved:
+ *   (a) index   one flow (a 5-tuple, both directions) among all packets, with the packet indexes;
+ *   (b) scan    the same query with --no-index (every file streamed and decoded);
+ *   (c) tcpdump `tcpdump -r <the capture as one pcap> -w out '<the same flow in BPF>'`;
+ *   (d) broad   an expression matching about half the packets, written as pages.
+ * Each run is the shipped CLI (dist/) as a child process, timed from spawn to exit; the median is
+ * reported. (a), (b) and (c) must return the same number of packets (the flow's count). With
+ * profiling on, (a) and (d) run once more under `node --cpu-prof` and the hottest functions (self
+ * time) are listed.
+ */
+import { createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import kafkajs from 'kafkajs';
+import type { Endpoints } from '../src/lib/endpoints.js';
+import { SyntheticCapture, type SyntheticFlow } from '../src/formats/synthetic.js';
+import { PcapFileWriter } from '../src/formats/pcap-file.js';
+import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
+import { Topology, type SealedFile } from '../src/topology.js';
+import { createLogger } from '../src/lib/log.js';
+import { replay } from '../src/cli/replay.js';
+import { openStorage, parseStorageUri } from '../src/storage/index.js';
+import { buildDist, ensureStack, fmt, machineFacts, median, ROOT, spawnMeasured, table, writeResults, type MachineFacts } from './lib.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+export type QueryKind = 'index' | 'scan' | 'tcpdump' | 'broad';
+const KINDS: readonly QueryKind[] = ['index', 'scan', 'tcpdump', 'broad'];
+
+export interface QueryBenchOptions {
+  packets: number;
+  partitions: number;
+  /** kafka.pcap.numPackets of the ingest. */
+  filePackets: number;
+  flows: number;
+  seed: number;
+  runs: number;
+  target: 'hdfs' | 'local';
+  profile: boolean;
+  /** Keep the topic, the stored files and the work directory. */
+  keep: boolean;
+  log: (line: string) => void;
+}
+
+export const DEFAULT_QUERY_BENCH: QueryBenchOptions = {
+  // 10 000 packets a file (config/pcap.properties ships Metron's 1000; --num-packets changes it).
+  packets: 1_000_000, partitions: 4, filePackets: 10_000, flows: 1000, seed: 5, runs: 3, target: 'hdfs', profile: true, keep: false,
+  log: (l) => void process.stderr.write(`[bench:query] ${l}\n`),
+};
+
+export interface QueryRun {
+  run: number;
+  wallS: number;
+  cpuS: number;
+  peakRssMb: number;
+  hostBusyPct: number;
+  /** Packets returned (ours: from the summary line; tcpdump: counted in its output). */
+  packets: number;
+  /** Ours only: bytes read from the store, and the engine's own time (without process start-up). */
+  bytesRead: number | null;
+  engineS: number | null;
+}
+
+export interface QueryFigure {
+  kind: QueryKind;
+  label: string;
+  command: string;
+  runs: QueryRun[];
+  median: { wallS: number; cpuS: number; peakRssMb: number; engineS: number | null; bytesRead: number | null };
+  packets: number;
+}
+
+export interface HotFunction {
+  fn: string;
+  where: string;
+  selfMs: number;
+  pct: number;
+}
+
+export interface QueryBenchFigures {
+  machine: MachineFacts;
+  options: Omit<QueryBenchOptions, 'log'>;
+  capture: { packets: number; bytes: number; generateS: number };
+  ingest: { target: string; seconds: number; replayS: number; files: number; storedBytes: number };
+  flow: { id: number; packets: number; description: string };
+  queries: QueryFigure[];
+  profiles: { kind: QueryKind; totalMs: number; gcMs: number; top: HotFunction[] }[];
+}
+
+interface Ctx {
+  o: QueryBenchOptions;
+  work: string;
+  capture: string;
+  bp: string;
+  startMs: bigint;
+  endMs: bigint;
+}
+
+/** Generates the capture; returns per-flow packet counts. */
+async function generate(path: string, o: QueryBenchOptions): Promise<{ flows: { flow: SyntheticFlow; packets: number }[]; first: bigint; last: bigint; bytes: number }> {
+  const gen = new SyntheticCapture({ seed: o.seed, flows: o.flows });
+  const w = new PcapFileWriter(createWriteStream(path));
+  const counts = new Map<number, number>();
+  let first = 0n;
+  let last = 0n;
+  for (let i = 0; i < o.packets; i++) {
+    const p = gen.next();
+    if (i === 0) first = p.tsNs;
+    last = p.tsNs;
+    counts.set(p.flow.id, (counts.get(p.flow.id) ?? 0) + 1);
+    await w.writePacket(p.tsNs, p.frame);
+  }
+  await w.end();
+  return { flows: gen.flows.map((flow) => ({ flow, packets: counts.get(flow.id) ?? 0 })), first, last, bytes: w.bytes };
+}
+
+/** Replay into a fresh topic, then the topology in process until every packet is in a sealed file. */
+async function ingest(ep: Endpoints, o: QueryBenchOptions, capture: string, topic: string, out: string): Promise<{ sealed: SealedFile[]; replayS: number; seconds: number }> {
+  const t0 = Date.now();
+  const admin = new Kafka({ clientId: 'bench-query', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: o.partitions }], waitForLeaders: true });
+  await admin.disconnect();
+  const sent = await replay({ input: capture, topic, brokers: ep.kafkaBrokers.split(','), granularity: 'MICROSECONDS', rate: 0, loop: 1, batch: 2000 });
+  if (sent !== o.packets) throw new Error(`replayed ${sent} of ${o.packets} packets`);
+  const replayS = (Date.now() - t0) / 1000;
+  const config = defaultConfig({});
+  applyConfig(config, {
+    'spout.kafka.topic.pcap': topic, 'kafka.bootstrap.servers': ep.kafkaBrokers, 'kafka.group.id': `${topic}-g`,
+    'kafka.pcap.start': 'EARLIEST', 'kafka.pcap.numPackets': String(o.filePackets), 'kafka.pcap.maxTimeMS': '0',
+    'kafka.pcap.idleTimeoutMS': '0', 'kafka.pcap.ts_granularity': 'MICROSECONDS', 'kafka.pcap.out': out, 'pcap.instance.id': 'bench',
+  });
+  const topology = await Topology.start(config, { log: createLogger('bench-query', 'warn') });
+  const sealed: SealedFile[] = [];
+  topology.on('sealed', (f: SealedFile) => sealed.push(f));
+  let last = Date.now();
+  try {
+    const stored = () => sealed.reduce((n, f) => n + f.count, 0) + topology.metrics.commitLag;
+    while (topology.metrics.recordsIn < o.packets || stored() < o.packets) {
+      await new Promise((r) => setTimeout(r, 200));
+      if (Date.now() - last > 10_000) {
+        o.log(`ingest: ${fmt.int(topology.metrics.recordsIn)} of ${fmt.int(o.packets)} records consumed`);
+        last = Date.now();
+      }
+    }
+  } finally {
+    await topology.stop();
+  }
+  const count = sealed.reduce((n, f) => n + f.count, 0);
+  if (count !== o.packets) throw new Error(`ingest stored ${count} of ${o.packets} packets`);
+  return { sealed, replayS, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Packets in a classic pcap file (headers walked, nothing else checked). */
+function countPcap(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const size = statSync(path).size;
+    const head = Buffer.alloc(16);
+    readSync(fd, head, 0, 4, 0);
+    const le = head.readUInt32LE(0) === 0xa1b2c3d4 || head.readUInt32LE(0) === 0xa1b23c4d;
+    let at = 24;
+    let n = 0;
+    while (at + 16 <= size) {
+      readSync(fd, head, 0, 16, at);
+      at += 16 + (le ? head.readUInt32LE(8) : head.readUInt32BE(8));
+      n++;
+    }
+    return n;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SUMMARY = /pcap-query: (\d+) packets written .*?([\d.]+) (B|KiB|MiB|GiB) read.*?, (\d+) ms\)$/m;
+const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+function command(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, outDir: string, extraNode: string[] = []): { cmd: string; args: string[]; node: boolean } {
+  const cli = `${ROOT}dist/cli/pcap-query.js`;
+  const window = ['-st', String(ctx.startMs), '-et', String(ctx.endMs), '-bp', ctx.bp];
+  const tuple = ['-sa', flow.srcAddr, '-sp', String(flow.srcPort), '-da', flow.dstAddr, '-dp', String(flow.dstPort), '-p', 'tcp', '-ir'];
+  switch (kind) {
+    case 'index':
+      return { cmd: process.execPath, args: [...extraNode, cli, 'fixed', ...window, ...tuple, '-o', outDir, '-pre', 'bench'], node: true };
+    case 'scan':
+      return { cmd: process.execPath, args: [...extraNode, cli, 'fixed', ...window, ...tuple, '--no-index', '-o', outDir, '-pre', 'bench'], node: true };
+    case 'broad':
+      return { cmd: process.execPath, args: [...extraNode, cli, 'query', ...window, '-q', BROAD, '-o', outDir, '-pre', 'bench'], node: true };
+    case 'tcpdump': {
+      const a = `src host ${flow.srcAddr} and src port ${flow.srcPort} and dst host ${flow.dstAddr} and dst port ${flow.dstPort}`;
+      const b = `src host ${flow.dstAddr} and src port ${flow.dstPort} and dst host ${flow.srcAddr} and dst port ${flow.srcPort}`;
+      return { cmd: 'tcpdump', args: ['-n', '-r', ctx.capture, '-w', `${outDir}/tcpdump.pcap`, `tcp and ((${a}) or (${b}))`], node: false };
+    }
+  }
+}
+
+const BROAD = "ip_dst_port in [80, 443, 8080, 53] or IN_SUBNET(ip_src_addr, '10.0.0.0/8')";
+
+const LABEL: Record<QueryKind, string> = {
+  index: '(a) one flow, index-driven',
+  scan: '(b) one flow, --no-index (scan)',
+  tcpdump: '(c) tcpdump -r one pcap, same flow',
+  broad: '(d) broad expression → pages',
+};
+
+async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: number): Promise<QueryRun> {
+  const outDir = `${ctx.work}/out-${kind}-${run}`;
+  mkdirSync(outDir, { recursive: true });
+  const c = command(ctx, kind, flow, outDir);
+  const m = spawnMeasured(c.cmd, c.args, { stdoutFile: `${ctx.work}/logs/${kind}-${run}.out`, stderrFile: `${ctx.work}/logs/${kind}-${run}.err`, node: c.node });
+  const r = await m.done;
+  const stderr = readFileSync(`${ctx.work}/logs/${kind}-${run}.err`, 'utf8');
+  if (r.code !== 0) throw new Error(`${kind} run ${run} exited ${r.code ?? r.signal}: ${stderr.trim()}`);
+  let packets: number;
+  let bytesRead: number | null = null;
+  let engineS: number | null = null;
+  if (kind === 'tcpdump') packets = countPcap(`${outDir}/tcpdump.pcap`);
+  else {
+    const s = SUMMARY.exec(stderr);
+    if (!s) throw new Error(`${kind} run ${run}: no summary line in ${stderr}`);
+    packets = Number(s[1]);
+    bytesRead = Number(s[2]) * UNIT[s[3]];
+    engineS = Number(s[4]) / 1000;
+    // The index path must really use the indexes (a damaged index is scanned instead, with a warning).
+    const how = /(\d+) by index, (\d+) scanned/.exec(stderr);
+    if (kind !== 'scan' && (!how || how[2] !== '0')) throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  return { run, wallS: r.wallMs / 1000, cpuS: r.cpuMs / 1000, peakRssMb: r.peakRssBytes / 2 ** 20, hostBusyPct: r.hostBusy * 100, packets, bytesRead, engineS };
+}
+
+/** Self time per function from a V8 .cpuprofile, hottest first (idle/program/root left out). */
+export function hottestFunctions(profilePath: string, n = 8): { totalMs: number; gcMs: number; top: HotFunction[] } {
+  const p = JSON.parse(readFileSync(profilePath, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, { fn: string; where: string; us: number }>();
+  let total = 0;
+  let gc = 0;
+  p.samples.forEach((id, k) => {
+    const dt = p.timeDeltas[k] ?? 0;
+    const cf = byId.get(id)!.callFrame;
+    const fn = cf.functionName || '(anonymous)';
+    if (fn === '(idle)' || fn === '(program)' || fn === '(root)') return;
+    total += dt;
+    if (fn === '(garbage collector)') gc += dt;
+    const where = cf.url ? `${cf.url.replace(/^file:\/\//, '').replace(ROOT, '')}:${cf.lineNumber + 1}` : '(native)';
+    const key = `${fn} ${where}`;
+    const e = self.get(key) ?? { fn, where, us: 0 };
+    e.us += dt;
+    self.set(key, e);
+  });
+  const top = [...self.values()].sort((a, b) => b.us - a.us).slice(0, n).map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, pct: total ? (100 * e.us) / total : 0 }));
+  return { totalMs: total / 1000, gcMs: gc / 1000, top };
+}
+
+async function profile(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow): Promise<{ totalMs: number; gcMs: number; top: HotFunction[] }> {
+  const dir = `${ctx.work}/prof-${kind}`;
+  const outDir = `${ctx.work}/out-prof-${kind}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const c = command(ctx, kind, flow, outDir, ['--cpu-prof', '--cpu-prof-dir', dir]);
+  const m = spawnMeasured(c.cmd, c.args, { stdoutFile: `${ctx.work}/logs/prof-${kind}.out`, stderrFile: `${ctx.work}/logs/prof-${kind}.err` });
+  const r = await m.done;
+  if (r.code !== 0) throw new Error(`profiling ${kind} exited ${r.code ?? r.signal}`);
+  rmSync(outDir, { recursive: true, force: true });
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written for ${kind}`);
+  return hottestFunctions(`${dir}/${file}`);
+}
+
+async function removeOutput(uri: string): Promise<void> {
+  const { root, path } = parseStorageUri(uri);
+  const storage = openStorage(root);
+  try {
+    await storage.delete(path, true);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Runs the query benchmark on a running stack with dist/ built; returns the figures. */
+export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptions> = {}): Promise<QueryBenchFigures> {
+  const o: QueryBenchOptions = { ...DEFAULT_QUERY_BENCH, ...options };
+  if (!existsSync(`${ROOT}dist/cli/pcap-query.js`)) throw new Error('dist/ is not built: run `npm run build` first');
+  const machine = await machineFacts(ep);
+  const stamp = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const work = `/tmp/pcapline-query-bench/${stamp}`;
+  mkdirSync(`${work}/logs`, { recursive: true });
+  const topic = `pcap-bench-query-${stamp}`;
+  const out = o.target === 'hdfs' ? `${ep.webhdfsUrl}/pcapline-query-bench/${stamp}/input` : `${work}/store/input`;
+  const capture = `${work}/capture.pcap`;
+  try {
+    o.log(`generating ${fmt.int(o.packets)} packets (${o.flows} flows, seed ${o.seed})`);
+    let t = Date.now();
+    const gen = await generate(capture, o);
+    const generateS = (Date.now() - t) / 1000;
+    o.log(`${fmt.mb(gen.bytes)} MB capture in ${generateS.toFixed(1)} s; ingesting into ${o.target} (${o.partitions} partitions, numPackets ${o.filePackets})`);
+    const ing = await ingest(ep, o, capture, topic, out);
+    const storedBytes = ing.sealed.reduce((n, f) => n + f.bytes, 0);
+    o.log(`ingested in ${ing.seconds.toFixed(1)} s (replay ${ing.replayS.toFixed(1)} s): ${ing.sealed.length} files, ${fmt.mb(storedBytes)} MB`);
+
+    // One flow among all: an untagged IPv4 TCP flow (so the BPF needs no vlan clause), a few
+    // hundred packets, i.e. well under 0.1% of the capture.
+    const candidates = gen.flows.filter((f) => f.flow.ipVersion === 4 && f.flow.protocol === 6 && f.flow.vlan < 0 && f.packets >= 200);
+    const chosen = candidates.sort((a, b) => a.packets - b.packets)[0];
+    if (!chosen) throw new Error('no suitable flow in the capture');
+    const f = chosen.flow;
+    const flow = { id: f.id, packets: chosen.packets, description: `tcp ${f.srcAddr}:${f.srcPort} <-> ${f.dstAddr}:${f.dstPort}` };
+    o.log(`selective query: flow ${f.id}, ${flow.description}, ${chosen.packets} packets`);
+
+    const ctx: Ctx = { o, work, capture, bp: o.target === 'hdfs' ? out : `file://${out}`, startMs: gen.first / 1_000_000n, endMs: gen.last / 1_000_000n + 1n };
+    const runs = new Map<QueryKind, QueryRun[]>(KINDS.map((k) => [k, []]));
+    for (let run = 1; run <= o.runs; run++) {
+      for (const kind of KINDS) {
+        const r = await runOnce(ctx, kind, f, run);
+        runs.get(kind)!.push(r);
+        o.log(`run ${run}/${o.runs} ${kind}: ${r.wallS.toFixed(2)} s wall${r.engineS === null ? '' : ` (engine ${r.engineS.toFixed(2)} s)`}, ${fmt.int(r.packets)} packets${r.bytesRead === null ? '' : `, ${fmt.mb(r.bytesRead)} MB read`}`);
+      }
+    }
+    for (const kind of ['index', 'scan', 'tcpdump'] as const) {
+      for (const r of runs.get(kind)!) {
+        if (r.packets !== chosen.packets) throw new Error(`${kind} run ${r.run} returned ${r.packets} packets, the flow has ${chosen.packets}`);
+      }
+    }
+    const queries: QueryFigure[] = KINDS.map((kind) => {
+      const rs = runs.get(kind)!;
+      const med = (g: (r: QueryRun) => number | null) => {
+        const xs = rs.map(g).filter((x): x is number => x !== null);
+        return xs.length ? median(xs) : null;
+      };
+      const c = command(ctx, kind, f, '<out>');
+      return {
+        kind, label: LABEL[kind], command: [c.cmd === process.execPath ? 'node' : c.cmd, ...c.args.map((a) => a.replace(ROOT, ''))].join(' '), runs: rs,
+        median: { wallS: med((r) => r.wallS)!, cpuS: med((r) => r.cpuS)!, peakRssMb: med((r) => r.peakRssMb)!, engineS: med((r) => r.engineS), bytesRead: med((r) => r.bytesRead) },
+        packets: rs[0].packets,
+      };
+    });
+    const profiles: QueryBenchFigures['profiles'] = [];
+    if (o.profile) {
+      for (const kind of ['index', 'broad'] as const) {
+        const p = await profile(ctx, kind, f);
+        profiles.push({ kind, ...p });
+        o.log(`profile ${kind}: hottest ${p.top[0]?.fn} (${p.top[0]?.where}) ${p.top[0]?.pct.toFixed(1)}% of ${p.totalMs.toFixed(0)} ms busy`);
+      }
+    }
+    const { log: _log, ...plain } = o;
+    return {
+      machine, options: plain, capture: { packets: o.packets, bytes: gen.bytes, generateS },
+      ingest: { target: o.target, seconds: ing.seconds, replayS: ing.replayS, files: ing.sealed.length, storedBytes },
+      flow, queries, profiles,
+    };
+  } finally {
+    if (!o.keep) {
+      const admin = new Kafka({ clientId: 'bench-query', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
+      await admin.connect().then(async () => {
+        await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+        await admin.deleteGroups([`${topic}-g`]).catch(() => {});
+      }).catch(() => {}).finally(() => admin.disconnect());
+      if (o.target === 'hdfs') await removeOutput(out).catch(() => {});
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}
+
+export function queryTable(f: QueryBenchFigures): string {
+  const s = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
+  return table(
+    ['query (median of runs)', 'runs', 'wall s', 'engine s', 'CPU s', 'peak RSS MiB', 'MB read', 'packets'],
+    f.queries.map((q) => [
+      q.label, String(q.runs.length), s(q.median.wallS), s(q.median.engineS), s(q.median.cpuS), fmt.int(q.median.peakRssMb),
+      q.median.bytesRead === null ? '-' : fmt.mb(q.median.bytesRead), fmt.int(q.packets),
+    ]),
+  );
+}
+
+export function profileTable(f: QueryBenchFigures): string {
+  return f.profiles.map((p) => `${LABEL[p.kind]}: ${p.totalMs.toFixed(0)} ms on CPU (GC ${p.gcMs.toFixed(0)} ms); hottest by self time:\n` +
+    p.top.map((h) => `  ${h.pct.toFixed(1).padStart(5)}%  ${h.selfMs.toFixed(0).padStart(6)} ms  ${h.fn}  ${h.where}`).join('\n')).join('\n\n');
+}
+
+export function parseQueryBenchArgs(argv: string[]): Partial<QueryBenchOptions> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      packets: { type: 'string' }, partitions: { type: 'string' }, 'num-packets': { type: 'string' }, flows: { type: 'string' },
+      seed: { type: 'string' }, runs: { type: 'string' }, target: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string | undefined, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} needs an integer >= ${min}`);
+    return Number(v);
+  };
+  const o: Partial<QueryBenchOptions> = { profile: !values['no-profile'], keep: values.keep! };
+  const set = <K extends keyof QueryBenchOptions>(k: K, v: QueryBenchOptions[K] | undefined) => { if (v !== undefined) o[k] = v; };
+  set('packets', int('packets', values.packets, 1000));
+  set('partitions', int('partitions', values.partitions, 1));
+  set('filePackets', int('num-packets', values['num-packets'], 1));
+  set('flows', int('flows', values.flows, 2));
+  set('seed', int('seed', values.seed, 0));
+  set('runs', int('runs', values.runs, 1));
+  if (values.target !== undefined) {
+    if (values.target !== 'hdfs' && values.target !== 'local') throw new Error('--target is hdfs or local');
+    o.target = values.target;
+  }
+  return o;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const options = parseQueryBenchArgs(argv);
+  const ep = ensureStack();
+  buildDist();
+  const f = await benchQuery(ep, options);
+  const path = writeResults('query', f);
+  process.stdout.write(
+    `\nQuery benchmark: ${fmt.int(f.capture.packets)} packets (${fmt.mb(f.capture.bytes)} MB capture), ingested by the topology into ${f.ingest.target} ` +
+      `in ${f.ingest.seconds.toFixed(1)} s: ${f.ingest.files} files, ${fmt.mb(f.ingest.storedBytes)} MB. Selective flow: ${f.flow.description} (${f.flow.packets} packets).\n` +
+      `Machine: ${f.machine.cores} cores ${f.machine.cpuModel}, load ${f.machine.loadAvg1m.toFixed(2)} at start (shared: figures are indicative).\n\n` +
+      `${queryTable(f)}\n\n${profileTable(f)}\n\nresults: ${path}\n`,
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench/query: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
