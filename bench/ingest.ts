@@ -47,7 +47,7 @@ export interface IngestOptions {
 }
 
 export const DEFAULT_INGEST: IngestOptions = {
-  packets: 1_000_000, partitions: 4, runs: 3, seed: 1, minSize: 64, maxSize: 1500, filePackets: 1000,
+  packets: 1_000_000, partitions: 4, runs: 3, seed: 1, minSize: 64, maxSize: 1500, filePackets: 100_000,
   targets: ['local', 'hdfs', 'kcat'], overrides: {}, keep: false, log: (l) => void process.stderr.write(`[bench] ${l}\n`),
 };
 

@@ -9,12 +9,13 @@
  * exports a function returning its figures; this file only sequences them. The core codec figures
  * are `npm run bench:core` (bench/core.ts prints and exports nothing).
  */
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { benchIngest, buildForBench, describeCapture, ingestTable, DEFAULT_INGEST, type IngestFigures } from './ingest.js';
 import { benchQuery, profileTable, queryTable, type QueryBenchFigures } from './query.js';
 import { ensureStack, machineFacts, writeResults } from './lib.js';
 
-const SUITES = ['ingest', 'query'] as const;
+const SUITES = ['ingest', 'query', 'core'] as const;
 type Suite = (typeof SUITES)[number];
 
 function args() {
@@ -64,7 +65,8 @@ async function main(): Promise<number> {
   };
   const ingest: IngestFigures | undefined = await attempt('ingest', () => benchIngest(ep, common));
   const query: QueryBenchFigures | undefined = await attempt('query', () => benchQuery(ep, common));
-  const out = writeResults('bench', { kind: 'bench', startedAt, finishedAt: new Date().toISOString(), machine, ingest, query, failures });
+  const core = await attempt('core', async () => benchCore());
+  const out = writeResults('bench', { kind: 'bench', startedAt, finishedAt: new Date().toISOString(), machine, ingest, query, core, failures });
   process.stdout.write(`\nmachine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, node ${machine.node}, ${machine.java}, ` +
     `Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg at start ${machine.loadAvg1m.toFixed(2)} ` +
     '(a shared machine: other work competes for the CPU, so figures are indicative)\n');
@@ -74,9 +76,25 @@ async function main(): Promise<number> {
     process.stdout.write(`${queryTable(query)}\n`);
     if (query.profiles.length) process.stdout.write(`\n${profileTable(query)}\n`);
   }
+  if (core) process.stdout.write(`\nCore (one core): decode+encode ${core.figures.map((f) => `${f.frameBytes}-byte frames ${f.mpps} M pkt/s`).join(', ')}\n${core.output}`);
   for (const [suite, message] of Object.entries(failures)) process.stdout.write(`\n${suite}: FAILED: ${message}\n`);
   process.stdout.write(`\nfigures: ${out}\n`);
   return Object.keys(failures).length ? 1 : 0;
+}
+
+/** bench/core.ts prints its figures; run it in its own process (it measures one core) and keep what it printed. */
+function benchCore(): { output: string; figures: { frameBytes: number; mpps: number }[] } {
+  const output = execFileSync(process.execPath, ['--import', 'tsx', 'bench/core.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const figures: { frameBytes: number; mpps: number }[] = [];
+  let size = 0;
+  for (const line of output.split('\n')) {
+    const s = /^\s*(\d+)-byte frames/.exec(line);
+    if (s) size = Number(s[1]);
+    const d = /decode\+encode[^\d]*([\d.]+) M pkt\/s/.exec(line);
+    if (d && size) figures.push({ frameBytes: size, mpps: Number(d[1]) });
+  }
+  if (figures.length < 2) throw new Error('bench/core.ts printed no decode+encode figures');
+  return { output, figures };
 }
 
 main().then((code) => process.exit(code), (err: unknown) => {
