@@ -1,4 +1,5 @@
 import avro from 'avsc';
+import { readIndexColumns } from './packet-index-reader.js';
 
 /**
  * The per-file packet index (an Avro object container file, written with avsc).
@@ -95,15 +96,29 @@ export function parseIndexFileName(name: string): { dataFile: string; minTsNs: b
 /** Index entries held column by column in typed arrays: ~50 bytes a packet, no object per packet. */
 export class IndexColumns {
   count = 0;
-  ts = new BigInt64Array(1024);
-  pos = new Float64Array(1024);
-  len = new Uint32Array(1024);
-  protocol = new Int16Array(1024);
-  src = new Int32Array(1024);
-  dst = new Int32Array(1024);
-  srcPort = new Int32Array(1024);
-  dstPort = new Int32Array(1024);
-  vlan = new Int32Array(1024);
+  ts: BigInt64Array;
+  pos: Float64Array;
+  len: Uint32Array;
+  protocol: Int16Array;
+  src: Int32Array;
+  dst: Int32Array;
+  srcPort: Int32Array;
+  dstPort: Int32Array;
+  vlan: Int32Array;
+
+  /** `capacity`: entries expected (a reader knows the count from the summary); grows when exceeded. */
+  constructor(capacity = 1024) {
+    const n = Math.max(1, capacity);
+    this.ts = new BigInt64Array(n);
+    this.pos = new Float64Array(n);
+    this.len = new Uint32Array(n);
+    this.protocol = new Int16Array(n);
+    this.src = new Int32Array(n);
+    this.dst = new Int32Array(n);
+    this.srcPort = new Int32Array(n);
+    this.dstPort = new Int32Array(n);
+    this.vlan = new Int32Array(n);
+  }
 
   push(tsNs: bigint, pos: number, len: number, protocol: number, src: number, dst: number, srcPort: number, dstPort: number, vlan: number): void {
     if (this.count === this.ts.length) this.grow();
@@ -213,6 +228,11 @@ export interface DecodedIndex {
 
 /** Reads a whole index file (indexes are small next to their data) into columns. */
 export async function decodeIndex(file: Buffer): Promise<DecodedIndex> {
+  return readIndexColumns(file);
+}
+
+/** The same through avsc's generic decoder: the reference the columnar reader is tested against. */
+export async function decodeIndexWithAvsc(file: Buffer): Promise<DecodedIndex> {
   const decoder = new avro.streams.BlockDecoder({ parseHook: () => indexEntryType } as unknown as avro.DecoderOptions);
   const columns = new IndexColumns();
   let summary: IndexSummary | undefined;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeIndex, IndexBuilder, indexFileName, parseIndexFileName, type IndexSummary } from '../../src/formats/packet-index.js';
+import { decodeIndex, decodeIndexWithAvsc, IndexBuilder, indexFileName, parseIndexFileName, type IndexSummary } from '../../src/formats/packet-index.js';
 
 async function encode(builder: IndexBuilder, summary: IndexSummary): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -32,6 +32,25 @@ test('an index of 200k entries round-trips exactly (entries are not overwritten 
     assert.equal(c.vlan[i], i % 11 ? -1 : 100);
   }
   assert.equal(decoded.addresses.length, 251, 'addresses are interned');
+});
+
+test('the columnar index reader agrees with avsc on every entry, including large and negative numbers', async () => {
+  const b = new IndexBuilder();
+  const big = (1n << 62n) + 12345n; // > 2^53: must survive exactly
+  const values = [1n, 2n ** 53n + 1n, big, 7_258_118_399_999_999_999n];
+  for (let i = 0; i < 5000; i++) b.add(values[i % values.length] + BigInt(i), 95 + i * 1500, 1500, i % 256, `192.168.${i % 256}.1`, null, -1, i % 65536, -1);
+  const summary: IndexSummary = { version: 1, dataFile: 'f', topic: 't', partition: 0, firstOffset: '0', lastOffset: '4999', minTsNs: b.minTsNs.toString(), maxTsNs: b.maxTsNs.toString(), count: 5000, dataLength: 95 + 5000 * 1500 };
+  const file = await encode(b, summary);
+  const ours = await decodeIndex(file);
+  const reference = await decodeIndexWithAvsc(file);
+  assert.deepEqual(ours.summary, reference.summary);
+  assert.deepEqual(ours.addresses, reference.addresses);
+  assert.equal(ours.columns.count, reference.columns.count);
+  for (const k of ['ts', 'pos', 'len', 'protocol', 'src', 'dst', 'srcPort', 'dstPort', 'vlan'] as const) {
+    assert.deepEqual([...ours.columns[k].subarray(0, 5000)], [...reference.columns[k].subarray(0, 5000)], k);
+  }
+  assert.equal(ours.columns.ts[2], big + 2n);
+  await assert.rejects(decodeIndex(file.subarray(0, file.length - 30)), /truncated|torn|sync/);
 });
 
 test('a torn index (count differs from the summary) is refused', async () => {
