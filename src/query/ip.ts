@@ -5,6 +5,7 @@
  * (node:net BlockList would do the CIDR part, but it re-parses a string per call and cannot take
  * raw bytes.)
  */
+import { formatIpv6 } from '../formats/ip-text.js';
 
 /** Strict dotted quad → unsigned 32-bit value, or -1. Leading zeros are refused ("010" is octal to some tools). */
 export function parseIPv4(s: string, from = 0, to = s.length): number {
@@ -102,32 +103,19 @@ export function parseIPv6(s: string, out: Uint16Array): boolean {
   return true;
 }
 
-/** RFC 5952 text for 8 words: lower case, longest run (≥ 2) of zero words compressed, leftmost on ties. */
+/**
+ * Canonical text for 8 words, exactly as the packet decoder writes addresses (formats/ip-text), so
+ * that an address given on the command line compares equal to the decoded one: RFC 5952 lower case
+ * with the longest zero run compressed, and the dotted tails tshark prints for IPv4-mapped and
+ * IPv4-compatible addresses.
+ */
 export function formatIPv6(words: ArrayLike<number>): string {
-  // IPv4-mapped addresses are written with a dotted-quad tail (RFC 5952 §5).
-  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
-    return `::ffff:${words[6] >> 8}.${words[6] & 255}.${words[7] >> 8}.${words[7] & 255}`;
+  const bytes = new Uint8Array(16);
+  for (let k = 0; k < 8; k++) {
+    bytes[2 * k] = (words[k] >> 8) & 0xff;
+    bytes[2 * k + 1] = words[k] & 0xff;
   }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (k: number) => words[k].toString(16);
-  if (bestStart < 0) return Array.from({ length: 8 }, (_, k) => hex(k)).join(':');
-  const head = Array.from({ length: bestStart }, (_, k) => hex(k)).join(':');
-  const tail = Array.from({ length: 8 - bestStart - bestLen }, (_, k) => hex(bestStart + bestLen + k)).join(':');
-  return `${head}::${tail}`;
+  return formatIpv6(bytes, 0);
 }
 
 /** Text for raw address bytes (4 or 16), or null for anything else. */

@@ -27,6 +27,11 @@ test('formatIPv6 is RFC 5952 (checked against the WHATWG URL serializer on rando
   for (let k = 0; k < 2000; k++) {
     for (let i = 0; i < 8; i++) w[i] = rnd() % 4 === 0 ? rnd() : 0; // plenty of zero runs
     if (w[5] === 0xffff && w.slice(0, 5).every((x) => x === 0)) continue; // mapped: URL writes hex
+    // IPv4-compatible (::a.b.c.d, deprecated): written with a dotted tail as tshark and the decoder do.
+    if (w.slice(0, 6).every((x) => x === 0) && w[6] !== 0) {
+      assert.equal(formatIPv6(w), `::${w[6] >> 8}.${w[6] & 255}.${w[7] >> 8}.${w[7] & 255}`);
+      continue;
+    }
     const text = formatIPv6(w);
     const viaUrl = new URL(`http://[${text}]/`).hostname.slice(1, -1);
     assert.equal(text, viaUrl);
@@ -36,6 +41,7 @@ test('formatIPv6 is RFC 5952 (checked against the WHATWG URL serializer on rando
   assert.equal(formatIPv6([0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]), '2001:db8::1:0:0:1');
   assert.equal(formatIPv6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]), '2001:db8:0:1:1:1:1:1');
   assert.equal(formatIPv6([0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001]), '::ffff:10.0.0.1');
+  assert.equal(formatIPv6([0, 0, 0, 0, 0, 0, 0x0102, 0x0304]), '::1.2.3.4', 'same text as the packet decoder');
 });
 
 test('addressBytesToText', () => {
