@@ -21,8 +21,7 @@ import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Endpoints } from '../src/lib/endpoints.js';
 import { SyntheticCapture } from '../src/formats/synthetic.js';
-import { openStorage, parseStorageUri } from '../src/storage/index.js';
-import { buildDist, ensureStack, fmt, freePort, machineFacts, median, ROOT, sleep, spawnMeasured, table, writeResults } from './lib.js';
+import { buildDist, ensureStack, fmt, freePort, machineFacts, median, removeOutput, ROOT, sleep, spawnMeasured, table, writeResults } from './lib.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -323,15 +322,6 @@ async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
   };
 }
 
-async function removeOutput(uri: string): Promise<void> {
-  const { root, path } = parseStorageUri(uri);
-  const storage = openStorage(root);
-  try {
-    await storage.delete(path, true);
-  } finally {
-    await storage.close();
-  }
-}
 
 function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run'> {
   const med = (f: (r: RunFigures) => number | null) => {

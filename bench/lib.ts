@@ -1,3 +1,4 @@
+import { openStorage, parseStorageUri } from '../src/storage/index.js';
 /** Helpers shared by the benchmarks: stack, build, measured child processes, machine facts, tables. */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -210,3 +211,14 @@ export const fmt = {
   mb: (bytes: number): string => (bytes / 1e6).toFixed(1),
   mib: (bytes: number): string => (bytes / 2 ** 20).toFixed(0),
 };
+
+/** Deletes a benchmark's output directory (a storage URI), whichever back end it is on. */
+export async function removeOutput(uri: string): Promise<void> {
+  const { root, path } = parseStorageUri(uri);
+  const storage = openStorage(root);
+  try {
+    await storage.delete(path, true);
+  } finally {
+    await storage.close();
+  }
+}

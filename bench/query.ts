@@ -27,8 +27,7 @@ import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
 import { replay } from '../src/cli/replay.js';
-import { openStorage, parseStorageUri } from '../src/storage/index.js';
-import { buildDist, ensureStack, fmt, machineFacts, median, ROOT, spawnMeasured, table, writeResults, type MachineFacts } from './lib.js';
+import { buildDist, ensureStack, fmt, machineFacts, median, removeOutput, ROOT, spawnMeasured, table, writeResults, type MachineFacts } from './lib.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -280,15 +279,6 @@ async function profile(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow): Promise<
   return hottestFunctions(`${dir}/${file}`);
 }
 
-async function removeOutput(uri: string): Promise<void> {
-  const { root, path } = parseStorageUri(uri);
-  const storage = openStorage(root);
-  try {
-    await storage.delete(path, true);
-  } finally {
-    await storage.close();
-  }
-}
 
 /** Runs the query benchmark on a running stack with dist/ built; returns the figures. */
 export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptions> = {}): Promise<QueryBenchFigures> {

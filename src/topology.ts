@@ -7,7 +7,7 @@ import type { Storage } from './storage/types.js';
 import { KafkaSpout, type SpoutBatch } from './spout/kafka-spout.js';
 import { SinkLayout } from './sink/layout.js';
 import { Ledger } from './sink/ledger.js';
-import { LostClaimError, PartitionSink, type SealedFile } from './sink/partition-sink.js';
+import { LostClaimError, PartitionSink } from './sink/partition-sink.js';
 import { RecordEncoder, type RejectedRecord } from './sink/record-encoder.js';
 import { Mutex } from './lib/mutex.js';
 import { IngestMetrics, serveMetrics } from './lib/metrics.js';

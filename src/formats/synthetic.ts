@@ -133,7 +133,6 @@ export class SyntheticCapture {
 
   constructor(options: SyntheticOptions = {}) {
     this.r = new Prng(options.seed ?? 1);
-    const r = this.r;
     const nFlows = Math.max(1, options.flows ?? 64);
     this.meanGapUs = 1e6 / Math.max(options.rate ?? 10_000, 1e-9);
     this.tsUs = (options.startNs ?? 1_704_067_200_000_000_000n) / 1000n;

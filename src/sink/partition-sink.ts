@@ -84,7 +84,7 @@ export class PartitionSink {
       this.open = null;
     }
     this.skippedThrough = null;
-    const { storage, ledger, layout, topic, partition } = this.o;
+    const { ledger, topic, partition } = this.o;
     const committed = await this.o.fetchCommitted();
     let expected = base;
     for (const marker of await ledger.list(topic, partition)) {

@@ -116,7 +116,6 @@ const ms = (ns: bigint): bigint => ns / 1_000_000n;
 const epoch = (msValue: bigint): string => `${msValue / 1000n}.${String(msValue % 1000n).padStart(3, '0')}`;
 const portIs = (dir: 'src' | 'dst', p: number | string): string => `(tcp.${dir}port == ${p} || udp.${dir}port == ${p})`;
 const portIn = (dir: 'src' | 'dst', set: string): string => `(tcp.${dir}port in {${set}} || udp.${dir}port in {${set}})`;
-const ipField = (addr: string, dir: 'src' | 'dst'): string => `${addr.includes(':') ? 'ipv6' : 'ip'}.${dir}`;
 const l4 = (proto: number): string => (proto === 6 ? 'tcp' : 'udp');
 
 interface Case {
