@@ -78,7 +78,9 @@ export async function replay(o: ReplayOptions, onProgress?: (sent: number) => vo
 async function main(argv: string[]): Promise<number> {
   const args = await yargs(argv)
     .scriptName('pcap-replay')
-    .usage('$0 -i capture.pcap -t topic [options]\n\nPublishes a pcap file to Kafka as a packet sensor does (key = 8-byte big-endian timestamp, value = frame).')
+    .usage('$0 -i capture.pcap -t topic [options]')
+    .epilogue('Publishes a pcap file to Kafka as a packet sensor does (pycapa, fastcapa):\nkey = the packet time as an 8-byte big-endian unsigned integer, value = the frame.')
+    .wrap(null)
     .parserConfiguration({ 'short-option-groups': false })
     .option('i', { alias: 'input', type: 'string', demandOption: true, describe: 'pcap file (µs or ns, either byte order)' })
     .option('t', { alias: 'topic', type: 'string', default: 'pcap', describe: 'Kafka topic' })

@@ -11,7 +11,14 @@ import { createLogger } from '../lib/log.js';
 async function main(argv: string[]): Promise<number> {
   const args = await yargs(argv)
     .scriptName('start-pcap-topology')
-    .usage('$0 [-c config/pcap.properties] [-D key=value ...]\n\nDrains packets from Kafka into rolled, Metron-compatible packet files (HDFS or local), exactly once.')
+    .usage('$0 [-c config/pcap.properties] [-D key=value ...]')
+    .epilogue([
+      'Drains packets from Kafka into rolled, Metron-compatible packet files (HDFS or local), exactly once.',
+      'Every key is listed with its meaning in config/pcap.properties.',
+      'SIGINT/SIGTERM: seal, commit, exit 0. Exit 2: a bad argument or configuration key.',
+      'Exit 1: an unrecoverable error; run it under a supervisor that restarts it (nothing is lost).',
+    ].join('\n'))
+    .wrap(null)
     .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
     .option('c', { alias: 'config', type: 'string', describe: 'Java .properties file (see config/pcap.properties)' })
     .option('D', { type: 'string', array: true, describe: 'override one key: -D kafka.pcap.numPackets=10000' })
