@@ -3,6 +3,7 @@
  * shape of an index entry the filter can pre-check before any packet bytes are read.
  */
 import type { PacketFields } from '../formats/packet-fields.js';
+import type { IndexEntry } from '../formats/packet-index.js';
 
 /**
  * The 5-tuple and time of one packet as an index entry holds them. Field names match PacketFields,
@@ -23,18 +24,10 @@ export interface FlowKey {
 }
 
 /**
- * An index entry as src/formats/packet-index.ts stores it: addresses are ids into the file's
- * address table (-1 when the packet has no IP addresses). IndexEntry fits this shape.
+ * The flow part of an index entry (src/formats/packet-index.ts): addresses are ids into the file's
+ * address table (-1 when the packet has no IP addresses).
  */
-export interface IndexedFlow {
-  tsNs: bigint;
-  protocol: number;
-  src: number;
-  dst: number;
-  srcPort: number;
-  dstPort: number;
-  vlan: number;
-}
+export type IndexedFlow = Omit<IndexEntry, 'pos' | 'len'>;
 
 export interface PacketFilter {
   readonly kind: 'fixed' | 'query';
