@@ -25,3 +25,16 @@ export function stackCommand(command: 'stop-datanode' | 'start-datanode' | 'stop
 /** A name unique to this run, for topics and paths, so suites never see each other's data. */
 export const uniqueName = (prefix: string): string =>
   `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** True when KAFKA_BROKERS and WEBHDFS_URL point the tests at a cluster of the user's own. */
+export const usingExternalCluster = (): boolean => Boolean(process.env.KAFKA_BROKERS && process.env.WEBHDFS_URL);
+
+/**
+ * A classpath with Hadoop's own jars, for interop checks that read local files with Hadoop's tools:
+ * the local stack's, or (with an external cluster) the same jars fetched into the cache.
+ */
+export function hadoopClasspath(reported: string | undefined): string {
+  if (reported) return reported;
+  execFileSync('bash', [stackScript, 'fetch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return `${process.env.PCAPLINE_CACHE ?? `${process.env.HOME}/.cache/pcapline`}/hadoop-3.4.2/lib/*`;
+}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { ensureStack, uniqueName } from '../helpers/stack.js';
+import { ensureStack, hadoopClasspath, uniqueName } from '../helpers/stack.js';
 import { main as inspector } from '../../src/cli/inspector.js';
 import { metronPcapValue } from '../../src/formats/pcap-record.js';
 import { SequenceFileReader, SequenceFileWriter, type SeqRecord } from '../../src/formats/sequencefile.js';
@@ -27,8 +27,7 @@ let ep: Endpoints;
 let classpath: string;
 before(() => {
   ep = ensureStack();
-  assert.ok(ep.hadoopClasspath, 'the stack reports HADOOP_CLASSPATH');
-  classpath = ep.hadoopClasspath;
+  classpath = hadoopClasspath(ep.hadoopClasspath);
 });
 
 /** BytesWritable.toString(): lower-case hex bytes separated by single spaces. */

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureStack, stackCommand, uniqueName } from '../helpers/stack.js';
+import { ensureStack, stackCommand, uniqueName, usingExternalCluster } from '../helpers/stack.js';
 import { createTopic, kafkaClient, produce, readStore, tsKey, udpFrame, type TestRecord } from '../helpers/ingest.js';
 import { assertExactlyOnce, TopologyProcess, waitForDrain } from '../helpers/topology-process.js';
 import { applyConfig, defaultConfig } from '../../src/config/topology-config.js';
@@ -110,7 +110,10 @@ test('malformed records (FROM_VALUE): truncated and empty pcaps are rejected, th
   assert.equal(files.reduce((n, f) => n + f.records.length, 0), good);
 });
 
-test('HDFS outage: the DataNode stops for 30 s mid-ingest; no crash, no loss, no duplicate, ingest resumes', { timeout: 600_000 }, async () => {
+test('HDFS outage: the DataNode stops for 30 s mid-ingest; no crash, no loss, no duplicate, ingest resumes', {
+  timeout: 600_000,
+  skip: usingExternalCluster() ? 'stops and starts the local stack\'s DataNode: not done to a cluster of your own' : false,
+}, async () => {
   const topic = uniqueName('outage');
   const group = uniqueName('outage-g');
   const out = `${endpoints.webhdfsUrl}/${uniqueName('outage')}/pcap`;
