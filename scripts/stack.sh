@@ -211,6 +211,6 @@ case "${1:-}" in
   stop-kafka) stop kafka ;;
   start-kafka)
     alive kafka || { kafka_java; start kafka "${KJ[@]}" kafka.Kafka "$WORK/server.properties"
-      : > /dev/null; wait_until 120 Kafka kafka_ready || die "kafka did not come back" kafka; } ;;
+      wait_until 120 Kafka kafka_ready || die "kafka did not come back" kafka; } ;;
   *) echo "usage: $0 up|status|down|fetch|stop-datanode|start-datanode|stop-kafka|start-kafka" >&2; exit 2 ;;
 esac

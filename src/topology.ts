@@ -170,24 +170,27 @@ export class Topology extends EventEmitter {
   }
 
   /** Where consumption of a partition starts when storage holds nothing newer. */
-  private async baseOffset(partition: number): Promise<bigint> {
+  private async baseOffset(partition: number): Promise<{ base: bigint; committed: bigint | null }> {
     const { start } = this.config;
     const first = !this.everAssigned.has(partition);
     this.everAssigned.add(partition);
     const committed = await this.spout.committed(partition);
     if (first && (start === 'EARLIEST' || start === 'LATEST') || committed === null) {
       const { low, high } = await this.spout.offsets(partition);
-      if (start === 'EARLIEST' || (committed === null && start === 'UNCOMMITTED_EARLIEST')) return low;
-      if (start === 'LATEST' || committed === null) return high;
+      if (start === 'EARLIEST' || (committed === null && start === 'UNCOMMITTED_EARLIEST')) return { base: low, committed };
+      if (start === 'LATEST' || committed === null) return { base: high, committed };
     }
-    return committed!;
+    return { base: committed!, committed };
   }
 
   /** Reconciles a partition if it has not been since it was (re)assigned or failed; returns the resume offset. */
   private async ensureReconciled(partition: number): Promise<bigint> {
     const sink = this.sinkFor(partition);
     if (sink.nextOffset !== null) return sink.nextOffset;
-    const resume = await this.retry(`reconcile partition ${partition}`, async () => sink.reconcile(await this.baseOffset(partition)));
+    const resume = await this.retry(`reconcile partition ${partition}`, async () => {
+      const { base, committed } = await this.baseOffset(partition);
+      return sink.reconcile(base, committed);
+    });
     this.log.info({ partition, resume: String(resume) }, 'partition reconciled');
     if (!this.stopping) this.spout.seek(partition, resume);
     return resume;
@@ -195,7 +198,7 @@ export class Topology extends EventEmitter {
 
   private async onBatch(batch: SpoutBatch): Promise<void> {
     await this.withPartition(batch.partition, async () => {
-      if (!this.spout.assigned.includes(batch.partition) || this.stopping) return;
+      if (!this.spout.owns(batch.partition) || this.stopping) return;
       const sink = this.sinkFor(batch.partition);
       try {
         const resume = await this.ensureReconciled(batch.partition);
@@ -256,7 +259,7 @@ export class Topology extends EventEmitter {
     await sink.abandon().catch(() => {});
     sink.nextOffset = null;
     this.pendingDeadLetters.delete(partition);
-    if (this.stopping || !this.spout.assigned.includes(partition)) return;
+    if (this.stopping || !this.spout.owns(partition)) return;
     await sleep(500);
     await this.ensureReconciled(partition).catch((e) => this.log.warn({ partition, err: (e as Error).message }, 'reconcile failed; will retry on the next batch'));
   }
@@ -324,7 +327,7 @@ export class Topology extends EventEmitter {
 
   private watchdog(): void {
     const stalledFor = Date.now() - this.spout.lastFetchAt;
-    if (!this.stopping && stalledFor > this.config.watchdogMs && this.spout.assigned.length > 0) {
+    if (!this.stopping && stalledFor > this.config.watchdogMs && this.spout.assignedCount > 0) {
       this.fatal(new Error(`no fetch completed for ${Math.round(stalledFor / 1000)} s (consumer stalled)`));
     }
   }

@@ -27,7 +27,6 @@ export class OpenFile {
   private buffer: Buffer;
   private chunkLength = 0;
   private created = false;
-  private storedBytes = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -88,12 +87,7 @@ export class OpenFile {
     } else {
       await this.storage.append(this.tmpPath, body);
     }
-    this.storedBytes += body.length;
     this.chunkLength = 0;
-  }
-
-  get bytesStored(): number {
-    return this.storedBytes;
   }
 
   /** Best-effort removal of the in-progress file after a failure or a lost claim. */

@@ -76,16 +76,16 @@ export class PartitionSink {
    * Reconciles storage with Kafka for this partition and returns the offset to consume from.
    * `base` is where consumption would start without any stored state (committed offset, or the
    * start mode's earliest/latest). Cost: one listing of this partition's ledger and in-progress
-   * directories, both small, whatever the number of stored files.
+   * directories, both small, whatever the number of stored files. `committed` is the group's
+   * committed offset (null when none), read once by the caller that also derived `base` from it.
    */
-  async reconcile(base: bigint): Promise<bigint> {
+  async reconcile(base: bigint, committed: bigint | null): Promise<bigint> {
     if (this.open) {
       await this.open.discard();
       this.open = null;
     }
     this.skippedThrough = null;
     const { ledger, topic, partition } = this.o;
-    const committed = await this.o.fetchCommitted();
     let expected = base;
     for (const marker of await ledger.list(topic, partition)) {
       if (marker.lastN < expected) {

@@ -156,8 +156,13 @@ export class KafkaSpout {
     });
   }
 
-  get assigned(): number[] {
-    return [...this.assignment];
+  /** Whether this member holds the partition in the current generation. */
+  owns(partition: number): boolean {
+    return this.assignment.has(partition);
+  }
+
+  get assignedCount(): number {
+    return this.assignment.size;
   }
 
   async commit(partition: number, nextOffset: bigint): Promise<void> {
