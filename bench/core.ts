@@ -5,11 +5,11 @@
  *   read    = streaming SequenceFile reader over 64 KiB chunks + decode (a query scanning a file)
  * for 64-byte and 1500-byte frames from the synthetic generator (IPv4/IPv6/VLAN/TCP/UDP/ICMP mix).
  */
-import { decodePcapValue } from '../src/formats/decode.js';
-import { createPacketFields } from '../src/formats/packet-fields.js';
-import { metronPcapValue } from '../src/formats/pcap-record.js';
-import { SequenceFileReader, SequenceFileWriter } from '../src/formats/sequencefile.js';
-import { SyntheticCapture } from '../src/formats/synthetic.js';
+import { decodePcapValue } from '../src/packet/decode.js';
+import { createPacketFields } from '../src/packet/packet-fields.js';
+import { metronPcapValue } from '../src/formats/pcap/pcap-record.js';
+import { SequenceFileReader, SequenceFileWriter } from '../src/formats/sequencefile/index.js';
+import { SyntheticCapture } from '../test/support/synthetic.js';
 import { createScheme } from '../src/scheme/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
@@ -56,7 +56,11 @@ async function main(): Promise<void> {
     const d = frames(size, N);
     const values = d.frames.map((fr, i) => metronPcapValue(d.ts[i], fr));
     let sinkBytes = 0;
-    const sink = { write: (c: Buffer): void => void (sinkBytes += c.length) };
+    const sink = {
+      write: (c: Buffer): void => {
+        sinkBytes += c.length;
+      },
+    };
 
     const encode = await measure(N, () => {
       const w = new SequenceFileWriter(sink);

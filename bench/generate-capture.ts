@@ -4,14 +4,14 @@
  * Prints a one-line summary and the first flows (so a selective query can target one).
  */
 import { parseArgs } from 'node:util';
-import { writeSyntheticPcap } from '../src/formats/synthetic.js';
+import { writeSyntheticPcap } from '../test/support/synthetic.js';
 
 function fail(msg: string): never {
   process.stderr.write(`generate-capture: ${msg}\n`);
   process.exit(2);
 }
 
-let values;
+let values: Record<string, string | undefined>;
 try {
   ({ values } = parseArgs({
     options: {

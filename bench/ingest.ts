@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Endpoints } from '../src/lib/endpoints.js';
-import { SyntheticCapture } from '../src/formats/synthetic.js';
+import { SyntheticCapture } from '../test/support/synthetic.js';
 import { buildDist, ensureStack, fmt, freePort, machineFacts, median, removeOutput, ROOT, sleep, spawnMeasured, table, writeResults } from './lib.js';
 
 const { Kafka, logLevel } = kafkajs;

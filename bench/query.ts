@@ -21,8 +21,8 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
 import type { Endpoints } from '../src/lib/endpoints.js';
-import { SyntheticCapture, type SyntheticFlow } from '../src/formats/synthetic.js';
-import { PcapFileWriter } from '../src/formats/pcap-file.js';
+import { SyntheticCapture, type SyntheticFlow } from '../test/support/synthetic.js';
+import { PcapFileWriter } from '../src/formats/pcap/pcap-file.js';
 import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
@@ -183,7 +183,7 @@ const SUMMARY = /pcap-query: (\d+) packets written .*?([\d.]+) (B|KiB|MiB|GiB) r
 const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 function command(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, outDir: string, extraNode: string[] = []): { cmd: string; args: string[]; node: boolean } {
-  const cli = `${ROOT}dist/cli/pcap-query.js`;
+  const cli = `${ROOT}dist/cli/pcap-query/main.js`;
   const window = ['-st', String(ctx.startMs), '-et', String(ctx.endMs), '-bp', ctx.bp];
   const tuple = ['-sa', flow.srcAddr, '-sp', String(flow.srcPort), '-da', flow.dstAddr, '-dp', String(flow.dstPort), '-p', 'tcp', '-ir'];
   switch (kind) {
@@ -230,7 +230,7 @@ async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: numb
     engineS = Number(s[4]) / 1000;
     // The index path must really use the indexes (a damaged index is scanned instead, with a warning).
     const how = /(\d+) by index, (\d+) scanned/.exec(stderr);
-    if (kind !== 'scan' && (!how || how[2] !== '0')) throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
+    if (kind !== 'scan' && (how?.[2] !== '0')) throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
   }
   rmSync(outDir, { recursive: true, force: true });
   return { run, wallS: r.wallMs / 1000, cpuS: r.cpuMs / 1000, peakRssMb: r.peakRssBytes / 2 ** 20, hostBusyPct: r.hostBusy * 100, packets, bytesRead, engineS };
@@ -283,7 +283,7 @@ async function profile(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow): Promise<
 /** Runs the query benchmark on a running stack with dist/ built; returns the figures. */
 export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptions> = {}): Promise<QueryBenchFigures> {
   const o: QueryBenchOptions = { ...DEFAULT_QUERY_BENCH, ...options };
-  if (!existsSync(`${ROOT}dist/cli/pcap-query.js`)) throw new Error('dist/ is not built: run `npm run build` first');
+  if (!existsSync(`${ROOT}dist/cli/pcap-query/main.js`)) throw new Error('dist/ is not built: run `npm run build` first');
   const machine = await machineFacts(ep);
   const stamp = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const work = `/tmp/pcapline-query-bench/${stamp}`;
@@ -293,7 +293,7 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
   const capture = `${work}/capture.pcap`;
   try {
     o.log(`generating ${fmt.int(o.packets)} packets (${o.flows} flows, seed ${o.seed})`);
-    let t = Date.now();
+    const t = Date.now();
     const gen = await generate(capture, o);
     const generateS = (Date.now() - t) / 1000;
     o.log(`${fmt.mb(gen.bytes)} MB capture in ${generateS.toFixed(1)} s; ingesting into ${o.target} (${o.partitions} partitions, numPackets ${o.filePackets})`);

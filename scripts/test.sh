@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}; shift || true
 
+source scripts/test-tools.sh
+ensure_test_tools
+
 echo "== type check"; npx tsc -p tsconfig.json --noEmit
 echo "== build"; npm run -s build
 

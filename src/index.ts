@@ -9,11 +9,11 @@ export {
   applyConfig, defaultConfig, loadTopologyConfig, parseOverrides, ConfigError, CONFIG_KEYS,
   type TopologyConfig, type StartMode, type TsScheme, type Granularity,
 } from './config/topology-config.js';
-export { QueryEngine, listDataFiles, type MatchedPacket, type QuerySpec, type QueryStats } from './query/engine.js';
-export { writePages, writeStream, type OutputLimits, type OutputResult } from './query/output.js';
-export { compileFixedFilter, type FixedFilterSpec } from './query/fixed-filter.js';
-export { compileQuery } from './query/expr/compile.js';
-export type { PacketFilter } from './query/filter.js';
+export { QueryEngine, listDataFiles, type MatchedPacket, type QuerySpec, type QueryStats } from './query/engine/engine.js';
+export { writePages, writeStream, type OutputLimits, type OutputResult } from './query/engine/output.js';
+export { compileFixedFilter, type FixedFilterSpec } from './query/filter/fixed-filter.js';
+export { compileQuery } from './query/filter/expr/compile.js';
+export type { PacketFilter } from './query/filter/filter.js';
 export { resolveTimeWindow, parseTime } from './query/time.js';
 export { QueryError } from './query/errors.js';
 export { openStorage, parseStorageUri } from './storage/index.js';
@@ -22,7 +22,7 @@ export { StorageError } from './storage/errors.js';
 export { replay, type ReplayOptions } from './cli/replay.js';
 
 import { openStorage } from './storage/index.js';
-import { QueryEngine, type MatchedPacket, type QuerySpec } from './query/engine.js';
+import { QueryEngine, type MatchedPacket, type QuerySpec } from './query/engine/engine.js';
 
 /** Runs a query against a store URI and yields matching packets in time order. */
 export async function* query(spec: QuerySpec & { store: string }): AsyncGenerator<MatchedPacket> {

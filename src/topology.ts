@@ -135,7 +135,10 @@ export class Topology extends EventEmitter {
 
   private withPartition<T>(partition: number, fn: () => Promise<T>): Promise<T> {
     let lock = this.locks.get(partition);
-    if (!lock) this.locks.set(partition, (lock = new Mutex()));
+    if (!lock) {
+      lock = new Mutex();
+      this.locks.set(partition, lock);
+    }
     return lock.run(fn);
   }
 
@@ -216,7 +219,10 @@ export class Topology extends EventEmitter {
   private async consume(sink: PartitionSink, batch: SpoutBatch): Promise<void> {
     const { metrics } = this;
     let encoder = this.encoders.get(batch.partition);
-    if (!encoder) this.encoders.set(batch.partition, (encoder = new RecordEncoder(this.config.tsScheme, this.config.granularity)));
+    if (!encoder) {
+      encoder = new RecordEncoder(this.config.tsScheme, this.config.granularity);
+      this.encoders.set(batch.partition, encoder);
+    }
     for (const message of batch.messages) {
       if (!batch.shouldContinue() || this.stopping) return;
       const offset = BigInt(message.offset);
@@ -286,7 +292,10 @@ export class Topology extends EventEmitter {
     }));
     sent.catch(() => {}); // awaited (and its failure surfaced) before the next commit
     let pending = this.pendingDeadLetters.get(partition);
-    if (!pending) this.pendingDeadLetters.set(partition, (pending = []));
+    if (!pending) {
+      pending = [];
+      this.pendingDeadLetters.set(partition, pending);
+    }
     pending.push(sent);
   }
 

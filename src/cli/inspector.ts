@@ -8,17 +8,18 @@
  * on stderr for bad arguments or unreadable input (PCAPLINE_DEBUG=1 adds the stack trace).
  */
 import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { peekSource, type ByteSource } from '../formats/byte-queue.js';
-import { decodeFrame, decodePcapValue } from '../formats/decode.js';
-import { formatInspectorLine, formatMalformedLine, packetFieldsToJson } from '../formats/metron-line.js';
-import { createPacketFields, type PacketFields } from '../formats/packet-fields.js';
-import { PcapFileReader } from '../formats/pcap-file.js';
-import { MAGIC_PCAPNG, pcapMagicAt, readU32 } from '../formats/pcap-record.js';
-import { SequenceFileReader } from '../formats/sequencefile-reader.js';
+import { decodeFrame, decodePcapValue } from '../packet/decode.js';
+import { formatInspectorLine, formatMalformedLine, packetFieldsToJson } from '../packet/metron-line.js';
+import { createPacketFields, type PacketFields } from '../packet/packet-fields.js';
+import { PcapFileReader } from '../formats/pcap/pcap-file.js';
+import { MAGIC_PCAPNG, pcapMagicAt, readU32 } from '../formats/pcap/pcap-record.js';
+import { SequenceFileReader } from '../formats/sequencefile/reader.js';
 
 const NAME = 'pcap-inspector';
 const USAGE = `usage: ${NAME} -i <file> [-n N] [--json]
@@ -81,7 +82,7 @@ async function openInput(input: string): Promise<{ stream: Readable; close: () =
     }
   }
   const path = /^file:\/\//i.test(input) ? fileURLToPath(input) : input;
-  let st;
+  let st: Stats;
   try {
     st = await stat(path);
   } catch (err) {
@@ -102,7 +103,7 @@ class LineOut {
     });
   }
   async line(s: string): Promise<void> {
-    this.buf += s + '\n';
+    this.buf += `${s}\n`;
     if (this.buf.length >= 64 * 1024) await this.flush();
   }
   async flush(): Promise<void> {

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import yargs from 'yargs';
 import kafkajs from 'kafkajs';
-import { readPcapFile, PcapFileError } from '../formats/pcap-file.js';
-import { LINKTYPE_ETHERNET } from '../formats/decode.js';
+import { readPcapFile, PcapFileError } from '../formats/pcap/pcap-file.js';
+import { LINKTYPE_ETHERNET } from '../packet/decode.js';
 import { endpointsOrDefault } from '../lib/endpoints.js';
 
 const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;

@@ -4,7 +4,7 @@
  * that is not exactly 8 bytes is refused instead of being read as a smaller or truncated number,
  * and the unit conversion cannot wrap (the range check catches it).
  */
-import { LINKTYPE_ETHERNET } from '../formats/pcap-record.js';
+import { LINKTYPE_ETHERNET } from '../formats/pcap/pcap-record.js';
 import { checkTimestamp, reject, type Scheme, type TimestampRange, type TsGranularity } from './types.js';
 
 const NS_PER_UNIT: Record<TsGranularity, bigint> = {

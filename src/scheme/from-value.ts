@@ -5,7 +5,7 @@
  * not) and the value is stored unchanged. A value we cannot trust (too short, unknown magic,
  * lengths that do not add up, a second packet) is refused rather than stored.
  */
-import { isPcapValueProblem, parsePcapValue } from '../formats/pcap-record.js';
+import { isPcapValueProblem, parsePcapValue } from '../formats/pcap/pcap-record.js';
 import { checkTimestamp, reject, type Scheme, type TimestampRange } from './types.js';
 
 export function fromValueScheme(range: TimestampRange): Scheme {

@@ -5,8 +5,8 @@
  *   const r = scheme(message.key, message.value);
  *   if (!r.ok) count(r.reason); else index(appendToSequenceFile(writer, r), recordLengthOf(r), ...);
  */
-import { recordLengthForFrame, recordLengthForValue } from '../formats/sequencefile-format.js';
-import type { SequenceFileWriter } from '../formats/sequencefile-writer.js';
+import { recordLengthForFrame, recordLengthForValue } from '../formats/sequencefile/format.js';
+import type { SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import { fromKeyScheme } from './from-key.js';
 import { fromValueScheme } from './from-value.js';
 import { DEFAULT_TIMESTAMP_RANGE, type Scheme, type SchemeRecord, type TimestampRange, type TsGranularity, type TsScheme } from './types.js';

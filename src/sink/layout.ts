@@ -1,4 +1,4 @@
-import { INDEX_DIR, indexFileName } from '../formats/packet-index.js';
+import { INDEX_DIR, indexFileName } from '../formats/index/packet-index-format.js';
 
 /**
  * Where the sink keeps things under the output directory `out`. Only finished data files are

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.js';
-import { IndexBuilder } from '../formats/packet-index.js';
-import { SequenceFileWriter } from '../formats/sequencefile-writer.js';
+import { IndexBuilder } from '../formats/index/packet-index.js';
+import { SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import type { SinkLayout } from './layout.js';
 
 /**

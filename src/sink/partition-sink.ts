@@ -1,9 +1,9 @@
 import type { Storage } from '../storage/types.js';
 import { isStorageError } from '../storage/errors.js';
 import { formatPcapFileName } from '../formats/file-name.js';
-import type { IndexSummary } from '../formats/packet-index.js';
+import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
-import { Ledger, type LoadedMarker, type SealMarker } from './ledger.js';
+import type { Ledger, LoadedMarker, SealMarker } from './ledger.js';
 import { OpenFile } from './open-file.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 

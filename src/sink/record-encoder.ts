@@ -1,6 +1,6 @@
 import { createScheme, recordLengthOf, type Scheme, type SchemeRecord, type TsGranularity, type TsScheme, type RejectReason } from '../scheme/index.js';
-import { decodeFrame } from '../formats/decode.js';
-import { createPacketFields } from '../formats/packet-fields.js';
+import { decodeFrame } from '../packet/decode.js';
+import { createPacketFields } from '../packet/packet-fields.js';
 import type { OpenFile } from './open-file.js';
 
 export interface RejectedRecord {

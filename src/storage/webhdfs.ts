@@ -18,6 +18,7 @@ export interface WebHdfsOptions {
 /** Percent-encodes each segment: the webhdfs package puts paths into URLs raw ('%', '?', '#', UTF-8 break). */
 const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
 
+// biome-ignore lint/suspicious/noExplicitAny: WebHDFS JSON bodies, read field by field by each caller
 const parseJson = (body: Buffer): any => (body.length ? JSON.parse(body.toString()) : null);
 
 /** A connection reset before any answer: the usual cause is a kept-alive socket the server just closed. */
@@ -89,6 +90,7 @@ export class WebHdfsStorage implements Storage {
   }
 
   /** A NameNode call that must answer 2xx; returns its JSON (null for an empty body). */
+  // biome-ignore lint/suspicious/noExplicitAny: the parsed JSON body (see parseJson)
   private async nn(op: string, path: string, method: string, url: string): Promise<any> {
     const res = await this.http(op, path, method, url);
     if (res.status < 200 || res.status > 299) throw remoteError(op, path, res.status, res.body);
@@ -213,7 +215,8 @@ export class WebHdfsStorage implements Storage {
           return;
         }
         const expected = Number(res.headers['content-length'] ?? NaN);
-        const stream = (out = new PassThrough());
+        const stream = new PassThrough();
+        out = stream;
         let received = 0;
         let ended = false;
         // `request` fails a socket idle for `timeout` ms, and a paused download is idle: stop the

@@ -1,9 +1,10 @@
 import kafkajs from 'kafkajs';
 import { openStorage, parseStorageUri } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/types.js';
-import { readSequenceFile } from '../../src/formats/sequencefile.js';
+import { readSequenceFile } from '../../src/formats/sequencefile/index.js';
 import { parsePcapFileName } from '../../src/formats/file-name.js';
-import { decodeIndex, INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../../src/formats/packet-index.js';
+import { INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../../src/formats/index/packet-index-format.js';
+import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
 
 const { Kafka, logLevel } = kafkajs;
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createTopic, produce, tsKey } from './ingest.js';
 import { uniqueName } from './stack.js';
 import type { Endpoints } from '../../src/lib/endpoints.js';
-import { readSequenceFile } from '../../src/formats/sequencefile.js';
+import { readSequenceFile } from '../../src/formats/sequencefile/index.js';
 import { applyConfig, defaultConfig } from '../../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../../src/topology.js';
 import { createLogger } from '../../src/lib/log.js';
@@ -21,7 +21,7 @@ import { replay } from '../../src/cli/replay.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const SAMPLE_PATH = fileURLToPath(new URL('../fixtures/PCAPExampleOutput', import.meta.url));
-const QUERY_CLI = `${REPO}src/cli/pcap-query.ts`;
+const QUERY_CLI = `${REPO}src/cli/pcap-query/main.ts`;
 /** tsx's loader by absolute URL, so the CLI can run with any working directory. */
 const TSX = import.meta.resolve('tsx');
 
@@ -86,7 +86,7 @@ function mtimes(dir: string, match: RegExp, pick: (a: number, b: number) => numb
 
 /**
  * `bin/pcap-query` (the shipped entry, dist/) when dist/ was built after the last change under src/
- * (`npm test` builds first), else src/cli/pcap-query.ts through tsx (a test file run on its own
+ * (`npm test` builds first), else src/cli/pcap-query/main.ts through tsx (a test file run on its own
  * after an edit). PCAPLINE_TEST_CLI=src|dist forces one. dist/ starts about twice as fast.
  */
 function queryCommand(): string[] {
@@ -94,7 +94,7 @@ function queryCommand(): string[] {
   let useDist = forced === 'dist';
   if (forced === undefined) {
     try {
-      useDist = existsSync(`${REPO}dist/cli/pcap-query.js`) &&
+      useDist = existsSync(`${REPO}dist/cli/pcap-query/main.js`) &&
         mtimes(`${REPO}src`, /\.(ts|js|peggy)$/, Math.max, 0) <= mtimes(`${REPO}dist`, /\.js$/, Math.min, Infinity);
     } catch {
       useDist = false;

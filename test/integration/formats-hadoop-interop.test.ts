@@ -14,9 +14,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ensureStack, hadoopClasspath, uniqueName } from '../helpers/stack.js';
 import { main as inspector } from '../../src/cli/inspector.js';
-import { metronPcapValue } from '../../src/formats/pcap-record.js';
-import { SequenceFileReader, SequenceFileWriter, type SeqRecord } from '../../src/formats/sequencefile.js';
-import { SyntheticCapture } from '../../src/formats/synthetic.js';
+import { metronPcapValue } from '../../src/formats/pcap/pcap-record.js';
+import { SequenceFileReader, SequenceFileWriter, type SeqRecord } from '../../src/formats/sequencefile/index.js';
+import { SyntheticCapture } from '../support/synthetic.js';
 import type { Endpoints } from '../../src/lib/endpoints.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 

@@ -45,7 +45,10 @@ test('exactly once under SIGKILL: 200k packets, 4 partitions, killed at 6 random
   const config = topologyConfig(topic, group, out);
   // A seeded schedule of kill moments, so a failure can be replayed.
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   for (let kill = 0; kill < 6; kill++) {
     const proc = new TopologyProcess(config, logFile);
     await sleep(2500 + rand() * 6000);

@@ -6,7 +6,7 @@ import { assertExactlyOnce, TopologyProcess, waitForDrain } from '../helpers/top
 import { applyConfig, defaultConfig } from '../../src/config/topology-config.js';
 import { Topology, type BadRecord } from '../../src/topology.js';
 import { createLogger } from '../../src/lib/log.js';
-import { metronPcapValue } from '../../src/formats/pcap-record.js';
+import { metronPcapValue } from '../../src/formats/pcap/pcap-record.js';
 
 let endpoints: ReturnType<typeof ensureStack>;
 before(() => { endpoints = ensureStack(); });

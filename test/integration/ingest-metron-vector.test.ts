@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureStack, uniqueName } from '../helpers/stack.js';
 import { createTopic, produce, readStore, tsKey } from '../helpers/ingest.js';
-import { readSequenceFile } from '../../src/formats/sequencefile.js';
+import { readSequenceFile } from '../../src/formats/sequencefile/index.js';
 import { defaultConfig, applyConfig } from '../../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../../src/topology.js';
 import { createLogger } from '../../src/lib/log.js';
@@ -14,7 +14,7 @@ import { SAMPLE_PATH } from '../helpers/fixtures.js';
 const SAMPLE = SAMPLE_PATH;
 
 interface SampleRecord { tsNs: bigint; value: Buffer }
-let sample: SampleRecord[] = [];
+const sample: SampleRecord[] = [];
 let endpoints: ReturnType<typeof ensureStack>;
 
 before(async () => {

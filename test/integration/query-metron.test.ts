@@ -104,7 +104,10 @@ const tsharkChecked = new Map<string, Promise<number>>();
 function tsharkOnce(file: string, bytes: Buffer): Promise<number> {
   const key = sha256(bytes);
   let p = tsharkChecked.get(key);
-  if (!p) tsharkChecked.set(key, (p = tsharkCount(file)));
+  if (!p) {
+    p = tsharkCount(file);
+    tsharkChecked.set(key, p);
+  }
   return p;
 }
 

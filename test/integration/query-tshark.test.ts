@@ -23,9 +23,9 @@ import { ensureStack, uniqueName } from '../helpers/stack.js';
 import {
   firstDifference, ingestPcap, parsePcap, pcapQuery, tsharkFilter, type PcapPacketRead,
 } from '../helpers/query.js';
-import { SyntheticCapture, type SyntheticFlow } from '../../src/formats/synthetic.js';
-import { PcapFileWriter } from '../../src/formats/pcap-file.js';
-import { buildFrame } from '../../src/formats/frame-builder.js';
+import { SyntheticCapture, type SyntheticFlow } from '../support/synthetic.js';
+import { PcapFileWriter } from '../../src/formats/pcap/pcap-file.js';
+import { buildFrame } from '../support/frame-builder.js';
 
 const PACKETS = 100_000;
 const PARTITIONS = 3;

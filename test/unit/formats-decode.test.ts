@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { describe, it } from 'node:test';
-import { decodeFrame, decodePcapValue } from '../../src/formats/decode.js';
-import { buildFrame, buildIpPacket, type FrameSpec } from '../../src/formats/frame-builder.js';
-import { formatIpv6, ipv4Text, ipv6Text } from '../../src/formats/ip-text.js';
-import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
-import { metronPcapValue } from '../../src/formats/pcap-record.js';
-import { SequenceFileReader } from '../../src/formats/sequencefile.js';
+import { decodeFrame, decodePcapValue } from '../../src/packet/decode.js';
+import { buildFrame, buildIpPacket, type FrameSpec } from '../support/frame-builder.js';
+import { formatIpv6, ipv4Text, ipv6Text } from '../../src/packet/ip-text.js';
+import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
+import { metronPcapValue } from '../../src/formats/pcap/pcap-record.js';
+import { SequenceFileReader } from '../../src/formats/sequencefile/index.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const v4 = (s: string): Uint8Array => Uint8Array.from(s.split('.').map(Number));

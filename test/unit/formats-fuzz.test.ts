@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeFrame, decodePcapValue, SUPPORTED_LINK_TYPES } from '../../src/formats/decode.js';
-import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
-import { metronPcapValue } from '../../src/formats/pcap-record.js';
-import { Prng } from '../../src/formats/prng.js';
-import { isRecordProblem, parseRecordAt, SequenceFileWriter } from '../../src/formats/sequencefile.js';
-import { SyntheticCapture } from '../../src/formats/synthetic.js';
+import { decodeFrame, decodePcapValue, SUPPORTED_LINK_TYPES } from '../../src/packet/decode.js';
+import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
+import { metronPcapValue } from '../../src/formats/pcap/pcap-record.js';
+import { Prng } from '../support/prng.js';
+import { isRecordProblem, parseRecordAt, SequenceFileWriter } from '../../src/formats/sequencefile/index.js';
+import { SyntheticCapture } from '../support/synthetic.js';
 import { REJECT_REASONS, createScheme, type RejectReason, type Scheme } from '../../src/scheme/index.js';
 
 const ITERATIONS = 100_000;

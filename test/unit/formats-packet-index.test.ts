@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeIndex, decodeIndexWithAvsc, IndexBuilder, indexFileName, parseIndexFileName, type IndexSummary } from '../../src/formats/packet-index.js';
+import { decodeIndexWithAvsc, IndexBuilder } from '../../src/formats/index/packet-index.js';
+import { indexFileName, parseIndexFileName, type IndexSummary } from '../../src/formats/index/packet-index-format.js';
+import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
 
 async function encode(builder: IndexBuilder, summary: IndexSummary): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -7,7 +7,7 @@ import {
   PcapFileWriter,
   encodePcapFile,
   type PcapPacket,
-} from '../../src/formats/pcap-file.js';
+} from '../../src/formats/pcap/pcap-file.js';
 
 async function* chunks(buf: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, Math.min(buf.length, i + size));

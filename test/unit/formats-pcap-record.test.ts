@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { describe, it } from 'node:test';
-import { SequenceFileReader } from '../../src/formats/sequencefile.js';
+import { SequenceFileReader } from '../../src/formats/sequencefile/index.js';
 import {
   METRON_GLOBAL_HEADER,
   comparePcapValues,
@@ -10,7 +10,7 @@ import {
   parsePcapValue,
   pcapValueTimeNs,
   writeMetronHeaders,
-} from '../../src/formats/pcap-record.js';
+} from '../../src/formats/pcap/pcap-record.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const SAMPLE = SAMPLE_PATH;

@@ -14,8 +14,8 @@ import {
   recordLengthForFrame,
   recordLengthForValue,
   type SeqRecord,
-} from '../../src/formats/sequencefile.js';
-import { metronPcapValue, pcapValueTimeNs } from '../../src/formats/pcap-record.js';
+} from '../../src/formats/sequencefile/index.js';
+import { metronPcapValue, pcapValueTimeNs } from '../../src/formats/pcap/pcap-record.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const SAMPLE = SAMPLE_PATH;
@@ -225,18 +225,18 @@ describe('SequenceFile writer', () => {
     const frames = Array.from({ length: 100 }, (_, i) => Buffer.alloc(70 + i * 11, i));
     const one = memorySink();
     const w1 = new SequenceFileWriter(one, { syncMarker: MARKER });
-    frames.forEach((f, i) => w1.appendFrame(BigInt(i + 1), f));
+    for (const [i, f] of frames.entries()) w1.appendFrame(BigInt(i + 1), f);
 
     const a = memorySink();
     const wa = new SequenceFileWriter(a, { syncMarker: MARKER });
-    frames.slice(0, 40).forEach((f, i) => wa.appendFrame(BigInt(i + 1), f));
+    for (const [i, f] of frames.slice(0, 40).entries()) wa.appendFrame(BigInt(i + 1), f);
     const r = new SequenceFileReader(chunks(a.bytes(), 1000));
     await readAll(r);
     const h = await r.header();
     const b = memorySink();
     const wb = new SequenceFileWriter(b, { syncMarker: h.syncMarker, resume: { position: r.summary.validEnd, lastSyncPosition: r.summary.lastSyncEnd } });
     assert.equal(b.chunks.length, 0, 'no header when resuming');
-    frames.slice(40).forEach((f, i) => wb.appendFrame(BigInt(i + 41), f));
+    for (const [i, f] of frames.slice(40).entries()) wb.appendFrame(BigInt(i + 41), f);
     assert.deepEqual(Buffer.concat([a.bytes(), b.bytes()]), one.bytes());
   });
 });

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { decodeFrame } from '../../src/formats/decode.js';
-import { createPacketFields } from '../../src/formats/packet-fields.js';
-import { Prng } from '../../src/formats/prng.js';
-import { SyntheticCapture } from '../../src/formats/synthetic.js';
+import { decodeFrame } from '../../src/packet/decode.js';
+import { createPacketFields } from '../../src/packet/packet-fields.js';
+import { Prng } from '../support/prng.js';
+import { SyntheticCapture } from '../support/synthetic.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'pcapline-synth-'));

@@ -8,12 +8,12 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { decodeFrame, decodePcapValue } from '../../src/formats/decode.js';
-import { buildFrame, buildIpPacket, type FrameSpec } from '../../src/formats/frame-builder.js';
-import { createPacketFields } from '../../src/formats/packet-fields.js';
-import { PcapFileReader, PcapFileWriter, type PcapPacket } from '../../src/formats/pcap-file.js';
-import { SequenceFileReader } from '../../src/formats/sequencefile.js';
-import { writeSyntheticPcap } from '../../src/formats/synthetic.js';
+import { decodeFrame, decodePcapValue } from '../../src/packet/decode.js';
+import { buildFrame, buildIpPacket, type FrameSpec } from '../support/frame-builder.js';
+import { createPacketFields } from '../../src/packet/packet-fields.js';
+import { PcapFileReader, PcapFileWriter, type PcapPacket } from '../../src/formats/pcap/pcap-file.js';
+import { SequenceFileReader } from '../../src/formats/sequencefile/index.js';
+import { writeSyntheticPcap } from '../support/synthetic.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcapline-tshark-'));
@@ -122,7 +122,10 @@ describe('tshark agrees with what we write and decode', () => {
     const file = join(dir, 'edge.pcap');
     const w = new PcapFileWriter(createWriteStream(file));
     let ts = 1_700_000_000_000_000_000n;
-    for (const s of specs) await w.writePacket((ts += 1_000_123n), buildFrame(s));
+    for (const s of specs) {
+      ts += 1_000_123n;
+      await w.writePacket(ts, buildFrame(s));
+    }
     await w.end();
     const s = await compareWithTshark(file);
     assert.equal(s.packets, specs.length);

@@ -7,10 +7,10 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/inspector.js';
-import { buildFrame } from '../../src/formats/frame-builder.js';
-import { formatMetronDate } from '../../src/formats/metron-line.js';
-import { encodePcapFile } from '../../src/formats/pcap-file.js';
-import { SequenceFileWriter } from '../../src/formats/sequencefile.js';
+import { buildFrame } from '../support/frame-builder.js';
+import { formatMetronDate } from '../../src/packet/metron-line.js';
+import { encodePcapFile } from '../../src/formats/pcap/pcap-file.js';
+import { SequenceFileWriter } from '../../src/formats/sequencefile/index.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -108,7 +108,7 @@ describe('pcap-inspector on our files', () => {
   it('reads a LongWritable SequenceFile we wrote (ICMP with addresses, IPv6 text, non-IP)', async () => {
     const chunks: Buffer[] = [];
     const w = new SequenceFileWriter({ write: (c) => void chunks.push(c) });
-    frames.forEach((f, i) => w.appendFrame(ts0 + BigInt(i) * 1_000_000_000n, f));
+    for (const [i, f] of frames.entries()) w.appendFrame(ts0 + BigInt(i) * 1_000_000_000n, f);
     const file = join(dir, 'ours.seq');
     writeFileSync(file, Buffer.concat(chunks));
     const r = await run(['-i', file]);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileByteseek } from '../../src/query/byteseek.js';
+import { compileByteseek } from '../../src/query/filter/byteseek.js';
 import { QueryError } from '../../src/query/errors.js';
 
 /** Sample record #12 of PCAPExampleOutput (Metron's REALPACKET): 24+16 pcap header bytes, then the frame. */

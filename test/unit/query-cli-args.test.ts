@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseQueryArgs, queryHelp, defaultPrefix, type QueryRequest } from '../../src/query/cli-args.js';
+import { parseQueryArgs, queryHelp, defaultPrefix, type QueryRequest } from '../../src/cli/pcap-query/args.js';
 import { QueryError, formatQueryError } from '../../src/query/errors.js';
-import { createPacketFields } from '../../src/formats/packet-fields.js';
+import { createPacketFields } from '../../src/packet/packet-fields.js';
 
 const NOW = new Date('2026-03-01T12:34:56Z');
 const HEX = '09855b4ae3204dee8b63760d65198da3';

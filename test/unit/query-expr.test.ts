@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
-import { compileQuery, parseQuery } from '../../src/query/expr/compile.js';
+import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
+import { compileQuery, parseQuery } from '../../src/query/filter/expr/compile.js';
 import { QueryError } from '../../src/query/errors.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
@@ -78,7 +78,7 @@ test('the generated parser is up to date with grammar.peggy (run npm run gen:par
   try {
     execFileSync('bash', [join(ROOT, 'scripts/gen-parser.sh'), dir], { cwd: ROOT, stdio: 'pipe' });
     for (const f of ['parser.js', 'parser.d.ts']) {
-      assert.equal(readFileSync(join(dir, f), 'utf8'), readFileSync(join(ROOT, 'src/query/expr', f), 'utf8'), `${f} is stale`);
+      assert.equal(readFileSync(join(dir, f), 'utf8'), readFileSync(join(ROOT, 'src/query/filter/expr', f), 'utf8'), `${f} is stale`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -282,7 +282,7 @@ test('compile errors carry the column (and line) of the problem', () => {
 });
 
 test('no user input is evaluated as JavaScript', () => {
-  for (const f of ['src/query/expr/compile.ts', 'src/query/expr/parser.js', 'src/query/byteseek.ts']) {
+  for (const f of ['src/query/filter/expr/compile.ts', 'src/query/filter/expr/parser.js', 'src/query/filter/byteseek.ts']) {
     const src = readFileSync(join(ROOT, f), 'utf8');
     assert.doesNotMatch(src, /new Function|\beval\(/, f);
   }

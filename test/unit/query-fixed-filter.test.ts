@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPacketFields, type PacketFields } from '../../src/formats/packet-fields.js';
-import { compileFixedFilter, fixedSpecFromMetronFields, type FixedFilterSpec } from '../../src/query/fixed-filter.js';
+import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
+import { compileFixedFilter, fixedSpecFromMetronFields, type FixedFilterSpec } from '../../src/query/filter/fixed-filter.js';
 import { QueryError } from '../../src/query/errors.js';
 
 const EMPTY = Buffer.alloc(0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
-import { parseIPv4, parseIPv6, formatIPv6, addressBytesToText, compileAddressMatcher } from '../../src/query/ip.js';
+import { parseIPv4, parseIPv6, formatIPv6, addressBytesToText, compileAddressMatcher } from '../../src/query/filter/ip.js';
 
 test('parseIPv4: strict dotted quads', () => {
   assert.equal(parseIPv4('0.0.0.0'), 0);
@@ -21,7 +21,10 @@ test('parseIPv6 agrees with node:net on validity', () => {
 
 test('formatIPv6 is RFC 5952 (checked against the WHATWG URL serializer on random addresses)', () => {
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8) & 0xffff;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >> 8) & 0xffff;
+  };
   const w = new Uint16Array(8);
   const back = new Uint16Array(8);
   for (let k = 0; k < 2000; k++) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pageFileName, parsePageFileName, PageSplitter, splitIntoPages, paginate } from '../../src/query/pages.js';
+import { pageFileName, parsePageFileName, PageSplitter, splitIntoPages, paginate } from '../../src/query/engine/pages.js';
 
 test('page names: pcap-data-<prefix>+NNNN.pcap, %04d growing past 9999', () => {
   const prefix = '201807181911-09855b4ae3204dee8b63760d65198da3';

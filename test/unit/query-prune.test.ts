@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { selectFiles, isHiddenPath, type ListedFile } from '../../src/query/prune.js';
+import { selectFiles, isHiddenPath, type ListedFile } from '../../src/query/engine/prune.js';
 
 const UUID = 'pcap-9-1495134910';
 const f = (ts: bigint | string, partition = 0, dir = '/apath', topic = 'pcap5', extra: Partial<ListedFile> = {}): ListedFile => {
@@ -66,8 +66,8 @@ test('differs from Metron: a single file newer than the window is not read (it c
 });
 
 test('equal name times: both files are candidates for a window at that time', () => {
-  const a = { ...f(ts2), path: '/apath/pcap_pcap5_' + ts2 + '_0_a', name: 'pcap_pcap5_' + ts2 + '_0_a' };
-  const b = { ...f(ts2), path: '/apath/pcap_pcap5_' + ts2 + '_0_b', name: 'pcap_pcap5_' + ts2 + '_0_b' };
+  const a = { ...f(ts2), path: `/apath/pcap_pcap5_${ts2}_0_a`, name: `pcap_pcap5_${ts2}_0_a` };
+  const b = { ...f(ts2), path: `/apath/pcap_pcap5_${ts2}_0_b`, name: `pcap_pcap5_${ts2}_0_b` };
   assert.equal(selectFiles([a, b, f(ts3)], { startNs: ts2, endNs: ts2 }).selected.length, 2);
 });
 

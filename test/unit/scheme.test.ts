@@ -11,8 +11,8 @@ import {
   recordLengthOf,
   type SchemeResult,
 } from '../../src/scheme/index.js';
-import { SequenceFileWriter, isRecordProblem, parseRecordAt } from '../../src/formats/sequencefile.js';
-import { metronPcapValue } from '../../src/formats/pcap-record.js';
+import { SequenceFileWriter, isRecordProblem, parseRecordAt } from '../../src/formats/sequencefile/index.js';
+import { metronPcapValue } from '../../src/formats/pcap/pcap-record.js';
 
 const key = (n: bigint): Buffer => {
   const b = Buffer.alloc(8);

@@ -8,7 +8,7 @@
  * its bytes.
  */
 import { randomBytes } from 'node:crypto';
-import { METRON_HEADERS_LENGTH, writeMetronHeaders } from './pcap-record.js';
+import { METRON_HEADERS_LENGTH, writeMetronHeaders } from '../pcap/pcap-record.js';
 import {
   HADOOP2_SYNC_INTERVAL,
   SYNC_ESCAPE_LENGTH,
@@ -16,7 +16,7 @@ import {
   encodeHeader,
   recordLengthForFrame,
   recordLengthForValue,
-} from './sequencefile-format.js';
+} from './format.js';
 
 /**
  * Where the bytes go. `write` is called synchronously, in file order. The writer never modifies a

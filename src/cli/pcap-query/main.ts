@@ -1,11 +1,11 @@
 import { SingleBar } from 'cli-progress';
-import { parseQueryArgs, type QueryRequest } from '../query/cli-args.js';
-import { QueryError, formatQueryError } from '../query/errors.js';
-import { QueryEngine, type QueryStats } from '../query/engine.js';
-import { writePages, writeStream, type OutputResult } from '../query/output.js';
-import { openStorage } from '../storage/index.js';
-import { StorageError } from '../storage/errors.js';
-import { endpointsOrDefault } from '../lib/endpoints.js';
+import { parseQueryArgs, type QueryRequest } from './args.js';
+import { QueryError, formatQueryError } from '../../query/errors.js';
+import { QueryEngine, type QueryStats } from '../../query/engine/engine.js';
+import { writePages, writeStream, type OutputResult } from '../../query/engine/output.js';
+import { openStorage } from '../../storage/index.js';
+import { StorageError } from '../../storage/errors.js';
+import { endpointsOrDefault } from '../../lib/endpoints.js';
 
 /**
  * pcap-query fixed|query [options]: Metron's query CLI, without MapReduce. Exit 0 on success

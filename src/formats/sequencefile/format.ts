@@ -6,7 +6,7 @@
  * keyLength, key bytes, value bytes. A recordLength of -1 is a sync escape: the 16-byte marker
  * follows.
  */
-import { pcapValueTimeNs } from './pcap-record.js';
+import { pcapValueTimeNs } from '../pcap/pcap-record.js';
 
 export const SEQ_MAGIC = Buffer.from('SEQ', 'latin1');
 export const SEQ_VERSION = 6;

@@ -2,8 +2,8 @@
  * What the query engine needs from a compiled filter (fixed `-sa…-pf` or expression `-q`), and the
  * shape of an index entry the filter can pre-check before any packet bytes are read.
  */
-import type { PacketFields } from '../formats/packet-fields.js';
-import type { IndexEntry } from '../formats/packet-index.js';
+import type { PacketFields } from '../../packet/packet-fields.js';
+import type { IndexEntry } from '../../formats/index/packet-index-format.js';
 
 /**
  * The 5-tuple and time of one packet as an index entry holds them. Field names match PacketFields,

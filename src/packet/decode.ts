@@ -11,7 +11,7 @@
  */
 import { ipv4Text, ipv6Text } from './ip-text.js';
 import { resetPacketFields, type PacketFields } from './packet-fields.js';
-import { LINKTYPE_ETHERNET, METRON_HEADERS_LENGTH, PCAP_GLOBAL_HEADER_LENGTH, pcapMagicAt, readU32 } from './pcap-record.js';
+import { LINKTYPE_ETHERNET, METRON_HEADERS_LENGTH, PCAP_GLOBAL_HEADER_LENGTH, pcapMagicAt, readU32 } from '../formats/pcap/pcap-record.js';
 
 export { LINKTYPE_ETHERNET };
 export const LINKTYPE_NULL = 0;
@@ -110,7 +110,7 @@ export function decodePcapValue(buf: Uint8Array, out: PacketFields, offset = 0, 
   const incl = readU32(buf, h + 8, le);
   const orig = readU32(buf, h + 12, le);
   const avail = length - METRON_HEADERS_LENGTH;
-  const captured = incl <= avail ? incl : avail;
+  const captured = Math.min(incl , avail);
   decodeFrame(buf, h + 16, captured, linkType, out);
   out.tsNs = BigInt(sec) * 1_000_000_000n + BigInt(magic.nanos ? frac : frac * 1000);
   out.origLength = orig;
@@ -277,16 +277,25 @@ function decodeIpv6(buf: Uint8Array, p: number, end: number, out: PacketFields):
       case 0: // hop-by-hop options
       case 43: // routing
       case 60: // destination options
-        if (ipEnd - q < 2) return truncatedExt(out, next);
+        if (ipEnd - q < 2) {
+          truncatedExt(out, next);
+          return;
+        }
         len = (buf[q + 1] + 1) * 8;
         break;
       case 51: // authentication header: length in 4-byte units, minus 2
-        if (ipEnd - q < 2) return truncatedExt(out, next);
+        if (ipEnd - q < 2) {
+          truncatedExt(out, next);
+          return;
+        }
         len = (buf[q + 1] + 2) * 4;
         break;
       case 44: {
         // fragment header: next(1) reserved(1) offset<<3|flags(2) id(4)
-        if (ipEnd - q < 8) return truncatedExt(out, next);
+        if (ipEnd - q < 8) {
+          truncatedExt(out, next);
+          return;
+        }
         const fragOffset = u16(buf, q + 2) & 0xfff8;
         out.fragment = true;
         out.fragmentOffset = fragOffset;
@@ -303,7 +312,10 @@ function decodeIpv6(buf: Uint8Array, p: number, end: number, out: PacketFields):
         decodeTransport(buf, q, ipEnd, next, out);
         return;
     }
-    if (q + len > ipEnd) return truncatedExt(out, next);
+    if (q + len > ipEnd) {
+          truncatedExt(out, next);
+          return;
+        }
     next = buf[q];
     q += len;
   }

@@ -13,9 +13,9 @@
  *  - addresses exist for every IP packet; a field the packet lacks (ports on ICMP, VLAN on an
  *    untagged frame) is null, and null is only equal to null.
  */
-import type { PacketFields } from '../../formats/packet-fields.js';
+import type { PacketFields } from '../../../packet/packet-fields.js';
 import { compileByteseek, type ByteMatcher } from '../byteseek.js';
-import { QueryError, caretExcerpt } from '../errors.js';
+import { QueryError, caretExcerpt } from '../../errors.js';
 import { bindAddressTable, type FlowKey, type PacketFilter } from '../filter.js';
 import { compileAddressMatcher, type AddressMatcher } from '../ip.js';
 import { parseProtocol } from '../protocols.js';
@@ -256,7 +256,7 @@ class Compiler {
     let ev: Ev;
     if (r.ty === 'list') {
       const items = r.constant?.value as Value[] | undefined;
-      if (items !== undefined && items.every(isPrimitive)) {
+      if (items?.every(isPrimitive)) {
         // Set membership uses SameValueZero: typed, like ==.
         const set = new Set<Value>(items);
         ev = (c) => set.has(L(c));
@@ -337,7 +337,7 @@ class Compiler {
                 m = 'problem' in r ? null : r;
                 if (cache.size < 1000) cache.set(cidr, m);
               }
-              if (m !== null && m.matches(a)) return true;
+              if (m?.matches(a)) return true;
             }
             return false;
           },

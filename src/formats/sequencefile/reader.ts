@@ -8,7 +8,7 @@
  * failing, so a query over a growing file returns every complete record. Real corruption (a bad
  * sync marker, impossible lengths) is a SequenceFileError with the file position.
  */
-import { ByteQueue, type ByteSource } from './byte-queue.js';
+import { ByteQueue, type ByteSource } from '../byte-queue.js';
 import {
   DEFAULT_MAX_RECORD_LENGTH,
   SYNC_ESCAPE_LENGTH,
@@ -18,7 +18,7 @@ import {
   parseRecordAt,
   type SeqRecord,
   type SequenceFileHeader,
-} from './sequencefile-format.js';
+} from './format.js';
 
 export interface SequenceFileReaderOptions {
   /** Largest record accepted before the file is declared corrupt (default 64 MiB). */

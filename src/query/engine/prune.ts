@@ -14,7 +14,7 @@
  * Name-time pruning assumes packet time grows within a partition. Metron's writer rolled on a
  * backwards timestamp, which keeps that true for its files; ours keep an index instead.
  */
-import { parsePcapFileName } from '../formats/file-name.js';
+import { parsePcapFileName } from '../../formats/file-name.js';
 
 export interface ListedFile {
   /** Full path inside the store. */
@@ -95,7 +95,10 @@ export function selectFiles(files: Iterable<ListedFile>, window: TimeWindow, opt
     }
     const key = `${parsed.topic}\u0000${parsed.partition}`;
     let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = []));
+    if (g === undefined) {
+      g = [];
+      groups.set(key, g);
+    }
     g.push({ file, topic: parsed.topic, partition: parsed.partition, ts: parsed.tsNs });
   }
 

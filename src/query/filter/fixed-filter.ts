@@ -9,7 +9,7 @@
  * port together); protocol is never swapped; the byte pattern is applied after the header test.
  */
 import { compileByteseek, type ByteMatcher } from './byteseek.js';
-import { QueryError } from './errors.js';
+import { QueryError } from '../errors.js';
 import type { FlowKey, IndexedFlow, PacketFilter } from './filter.js';
 import { compileAddressMatcher, type AddressMatcher } from './ip.js';
 import { parseProtocol, PROTOCOL_NAMES_HINT } from './protocols.js';

@@ -7,8 +7,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { buildFrame, type FrameSpec, type Ipv6ExtHeader, type L4Spec, type VlanTag } from './frame-builder.js';
-import { formatIpv6 } from './ip-text.js';
-import { PcapFileWriter } from './pcap-file.js';
+import { formatIpv6 } from '../../src/packet/ip-text.js';
+import { PcapFileWriter } from '../../src/formats/pcap/pcap-file.js';
 import { Prng } from './prng.js';
 
 export interface SyntheticOptions {

@@ -1,5 +1,11 @@
 import { inflateRawSync } from 'node:zlib';
-import { ADDRESSES_KEY, IndexColumns, SUMMARY_KEY, type DecodedIndex, type IndexSummary } from './packet-index.js';
+import {
+  ADDRESSES_KEY,
+  type DecodedIndex,
+  IndexColumns,
+  type IndexSummary,
+  SUMMARY_KEY,
+} from './packet-index-format.js';
 
 /**
  * A columnar reader for our index files: it decodes Avro's container format and the fixed entry
@@ -121,4 +127,9 @@ export function readIndexColumns(file: Buffer): DecodedIndex {
   columns.count = i;
   if (i !== summary.count) throw new Error(`index holds ${i} entries but its summary says ${summary.count} (torn index)`);
   return { summary, addresses, columns };
+}
+
+/** Reads a whole index file (indexes are small next to their data) into columns. */
+export async function decodeIndex(file: Buffer): Promise<DecodedIndex> {
+  return readIndexColumns(file);
 }

@@ -5,7 +5,7 @@
  * (node:net BlockList would do the CIDR part, but it re-parses a string per call and cannot take
  * raw bytes.)
  */
-import { formatIpv6 } from '../formats/ip-text.js';
+import { formatIpv6 } from '../../packet/ip-text.js';
 
 /** Strict dotted quad → unsigned 32-bit value, or -1. Leading zeros are refused ("010" is octal to some tools). */
 export function parseIPv4(s: string, from = 0, to = s.length): number {

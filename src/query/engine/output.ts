@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { PcapFileWriter } from '../formats/pcap-file.js';
-import { PCAP_PACKET_HEADER_LENGTH } from '../formats/pcap-record.js';
+import { PcapFileWriter } from '../../formats/pcap/pcap-file.js';
+import { PCAP_PACKET_HEADER_LENGTH } from '../../formats/pcap/pcap-record.js';
 import type { MatchedPacket } from './engine.js';
 import { pageFileName, PageSplitter } from './pages.js';
 

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { ByteQueue, type ByteSource } from './byte-queue.js';
+import { ByteQueue, type ByteSource } from '../byte-queue.js';
 import {
   MAGIC_PCAPNG,
   PCAP_GLOBAL_HEADER_LENGTH,

@@ -17,7 +17,7 @@
  * a fixed-length pattern a table-driven scan, anything else a Pike VM (linear in the input, so a
  * pattern like `(.*)*` cannot blow up on a hostile packet).
  */
-import { QueryError, caretExcerpt } from './errors.js';
+import { QueryError, caretExcerpt } from '../errors.js';
 
 export interface ByteMatcher {
   /** The pattern as given. */
@@ -458,7 +458,7 @@ function bytesMatcher(pattern: string, needle: Buffer): ByteMatcher {
 function fixedMatcher(pattern: string, classes: Cls[]): ByteMatcher {
   const n = classes.length;
   const table = new Uint8Array(n * 256);
-  classes.forEach((c, k) => table.set(c, k * 256));
+  for (let k = 0; k < n; k++) table.set(classes[k], k * 256);
   // Start the check at the most selective position: fewest accepted bytes rejects soonest.
   let anchor = 0;
   let best = 257;
@@ -580,7 +580,7 @@ function nfaMatcher(pattern: string, ast: Node, option: string | undefined): Byt
   const xs = Int32Array.from(x);
   const ys = Int32Array.from(y);
   const clsTable = new Uint8Array(classes.length * 256);
-  classes.forEach((c, k) => clsTable.set(c, k * 256));
+  for (let k = 0; k < classes.length; k++) clsTable.set(classes[k], k * 256);
   // Scratch state, allocated once per matcher.
   let cur = new Int32Array(size);
   let next = new Int32Array(size);

@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import yargs from 'yargs/yargs';
-import { QueryError } from './errors.js';
-import { compileQuery } from './expr/compile.js';
-import type { PacketFilter } from './filter.js';
-import { compileFixedFilter, type FixedFilterSpec } from './fixed-filter.js';
-import { resolveTimeWindow } from './time.js';
+import { QueryError } from '../../query/errors.js';
+import { compileQuery } from '../../query/filter/expr/compile.js';
+import type { PacketFilter } from '../../query/filter/filter.js';
+import { compileFixedFilter, type FixedFilterSpec } from '../../query/filter/fixed-filter.js';
+import { resolveTimeWindow } from '../../query/time.js';
 
 export type QueryMode = 'fixed' | 'query';
 

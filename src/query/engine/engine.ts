@@ -3,14 +3,15 @@
  * global time-ordered merge. Memory stays bounded: each file contributes at most one window of
  * packets at a time, and files are opened only when the merge reaches their first packet time.
  */
-import type { Storage } from '../storage/types.js';
-import { isStorageError } from '../storage/errors.js';
-import { decodeIndex, INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../formats/packet-index.js';
-import { parseRecordAt, isRecordProblem, SequenceFileReader } from '../formats/sequencefile.js';
-import { decodePcapValue } from '../formats/decode.js';
-import { createPacketFields, type PacketFields } from '../formats/packet-fields.js';
-import { parsePcapValue, isPcapValueProblem } from '../formats/pcap-record.js';
-import type { IndexedFlow, PacketFilter } from './filter.js';
+import type { Storage } from '../../storage/types.js';
+import { isStorageError } from '../../storage/errors.js';
+import { INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../../formats/index/packet-index-format.js';
+import { decodeIndex } from '../../formats/index/packet-index-reader.js';
+import { parseRecordAt, isRecordProblem, SequenceFileReader } from '../../formats/sequencefile/index.js';
+import { decodePcapValue } from '../../packet/decode.js';
+import { createPacketFields, type PacketFields } from '../../packet/packet-fields.js';
+import { parsePcapValue, isPcapValueProblem } from '../../formats/pcap/pcap-record.js';
+import type { IndexedFlow, PacketFilter } from '../filter/filter.js';
 import { selectFiles, type ListedFile, type SelectedFile } from './prune.js';
 import { MinHeap } from './min-heap.js';
 
