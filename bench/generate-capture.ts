@@ -48,5 +48,7 @@ process.stdout.write(
     `time ${new Date(Number(r.firstTsNs / 1_000_000n)).toISOString()} .. ${new Date(Number(r.lastTsNs / 1_000_000n)).toISOString()}\n`,
 );
 for (const f of r.flows.slice(0, 5)) {
-  process.stdout.write(`  flow ${f.id}: proto ${f.protocol} ${f.srcAddr}:${f.srcPort} -> ${f.dstAddr}:${f.dstPort}${f.vlan >= 0 ? ` vlan ${f.vlan}` : ''}\n`);
+  process.stdout.write(
+    `  flow ${f.id}: proto ${f.protocol} ${f.srcAddr}:${f.srcPort} -> ${f.dstAddr}:${f.dstPort}${f.vlan >= 0 ? ` vlan ${f.vlan}` : ''}\n`,
+  );
 }

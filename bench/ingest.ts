@@ -21,7 +21,20 @@ import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Endpoints } from '../src/lib/endpoints.js';
 import { SyntheticCapture } from '../test/support/synthetic.js';
-import { buildDist, ensureStack, fmt, freePort, machineFacts, median, removeOutput, ROOT, sleep, spawnMeasured, table, writeResults } from './lib.js';
+import {
+  buildDist,
+  ensureStack,
+  fmt,
+  freePort,
+  machineFacts,
+  median,
+  removeOutput,
+  ROOT,
+  sleep,
+  spawnMeasured,
+  table,
+  writeResults,
+} from './lib.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -46,8 +59,17 @@ export interface IngestOptions {
 }
 
 export const DEFAULT_INGEST: IngestOptions = {
-  packets: 1_000_000, partitions: 4, runs: 3, seed: 1, minSize: 64, maxSize: 1500, filePackets: 100_000,
-  targets: ['local', 'hdfs', 'kcat'], overrides: {}, keep: false, log: (l) => void process.stderr.write(`[bench] ${l}\n`),
+  packets: 1_000_000,
+  partitions: 4,
+  runs: 3,
+  seed: 1,
+  minSize: 64,
+  maxSize: 1500,
+  filePackets: 100_000,
+  targets: ['local', 'hdfs', 'kcat'],
+  overrides: {},
+  keep: false,
+  log: (l) => void process.stderr.write(`[bench] ${l}\n`),
 };
 
 export interface RunFigures {
@@ -87,7 +109,8 @@ const KEY_DELIM = Buffer.from('9d2bf04e61c7a83f5e0d17b26ca4e981', 'hex');
 const MSG_DELIM = Buffer.from('3c7e15a9f2086bd4e1573a0c98bf4d26', 'hex');
 const kcatEscape = (b: Buffer): string => [...b].map((x) => `\\x${x.toString(16).padStart(2, '0')}`).join('');
 
-const admin = (ep: Endpoints) => new Kafka({ clientId: 'pcapline-bench', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
+const admin = (ep: Endpoints) =>
+  new Kafka({ clientId: 'pcapline-bench', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
 
 /**
  * Generates the capture and produces it with one `kcat -P` per partition (librdkafka batches far
@@ -103,8 +126,28 @@ async function loadTopic(ep: Endpoints, topic: string, o: IngestOptions): Promis
   }
   const t0 = Date.now();
   const producers = Array.from({ length: o.partitions }, (_, p) => {
-    const child = spawn('kcat', ['-P', '-q', '-b', ep.kafkaBrokers, '-t', topic, '-p', String(p), '-K', kcatEscape(KEY_DELIM), '-D', kcatEscape(MSG_DELIM),
-      '-X', 'linger.ms=20', '-X', 'batch.num.messages=10000'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn(
+      'kcat',
+      [
+        '-P',
+        '-q',
+        '-b',
+        ep.kafkaBrokers,
+        '-t',
+        topic,
+        '-p',
+        String(p),
+        '-K',
+        kcatEscape(KEY_DELIM),
+        '-D',
+        kcatEscape(MSG_DELIM),
+        '-X',
+        'linger.ms=20',
+        '-X',
+        'batch.num.messages=10000',
+      ],
+      { stdio: ['pipe', 'ignore', 'inherit'] },
+    );
     const exited = new Promise<number | null>((resolve, reject) => child.once('error', reject).once('exit', resolve));
     return { child, exited, pending: [] as Buffer[], pendingBytes: 0 };
   });
@@ -124,7 +167,8 @@ async function loadTopic(ep: Endpoints, topic: string, o: IngestOptions): Promis
     // bucket ignores minSize > 128; header overhead can exceed a small maxSize): redraw those, so a
     // fixed-size run (--memory: 1500) really is fixed-size. Deterministic all the same.
     while (pkt.frame.length < o.minSize || pkt.frame.length > o.maxSize) {
-      if (++redrawn > 10 * (i + 100)) throw new Error(`the generator cannot make ${o.minSize}-${o.maxSize}-byte frames`);
+      if (++redrawn > 10 * (i + 100))
+        throw new Error(`the generator cannot make ${o.minSize}-${o.maxSize}-byte frames`);
       pkt = gen.next();
     }
     const key = Buffer.allocUnsafe(8);
@@ -157,7 +201,8 @@ async function loadTopic(ep: Endpoints, topic: string, o: IngestOptions): Promis
 
 function partitionCounts(o: IngestOptions): Map<number, bigint> {
   const m = new Map<number, bigint>();
-  for (let p = 0; p < o.partitions; p++) m.set(p, BigInt(Math.floor(o.packets / o.partitions) + (p < o.packets % o.partitions ? 1 : 0)));
+  for (let p = 0; p < o.partitions; p++)
+    m.set(p, BigInt(Math.floor(o.packets / o.partitions) + (p < o.packets % o.partitions ? 1 : 0)));
   return m;
 }
 
@@ -208,7 +253,9 @@ class DisturbedRun extends Error {}
 
 /** The stats of the topology's last log line ('topology stopped'), e.g. { packets_written: '1000' }. */
 function finalStats(logFile: string): Record<string, string> | null {
-  const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"topology stopped"'));
+  const lines = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"topology stopped"'));
   if (!lines.length) return null;
   const { stats } = JSON.parse(lines[lines.length - 1]) as { stats: string };
   return Object.fromEntries(stats.split(' ').map((kv) => kv.split('=') as [string, string]));
@@ -226,11 +273,19 @@ interface RunContext {
   disturbed: number;
 }
 
-async function runTopology(ctx: RunContext, target: 'local' | 'hdfs', run: number, attempt: number): Promise<RunFigures> {
+async function runTopology(
+  ctx: RunContext,
+  target: 'local' | 'hdfs',
+  run: number,
+  attempt: number,
+): Promise<RunFigures> {
   const { ep, topic, o, capture } = ctx;
   const groupId = `${topic}-${target}-${run}-${attempt}`;
   ctx.groups.push(groupId);
-  const out = target === 'local' ? `file://${ctx.work}/${target}-${run}-${attempt}` : `${ep.webhdfsUrl}${ctx.hdfsDir}/${target}-${run}-${attempt}`;
+  const out =
+    target === 'local'
+      ? `file://${ctx.work}/${target}-${run}-${attempt}`
+      : `${ep.webhdfsUrl}${ctx.hdfsDir}/${target}-${run}-${attempt}`;
   const port = await freePort();
   const defs: Record<string, string> = {
     'spout.kafka.topic.pcap': topic,
@@ -246,11 +301,21 @@ async function runTopology(ctx: RunContext, target: 'local' | 'hdfs', run: numbe
     ...o.overrides,
   };
   const logFile = `${ctx.work}/logs/${target}-${run}-${attempt}.log`;
-  const m = spawnMeasured(process.execPath, [`${ROOT}dist/cli/start-pcap-topology.js`, ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`])], {
-    stdoutFile: `${ctx.work}/logs/${target}-${run}-${attempt}.out`, stderrFile: logFile, env: { LOG_LEVEL: 'info' }, node: true,
-  });
+  const m = spawnMeasured(
+    process.execPath,
+    [`${ROOT}dist/cli/start-pcap-topology.js`, ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`])],
+    {
+      stdoutFile: `${ctx.work}/logs/${target}-${run}-${attempt}.out`,
+      stderrFile: logFile,
+      env: { LOG_LEVEL: 'info' },
+      node: true,
+    },
+  );
   let exited = false;
-  void m.done.then(() => (exited = true), () => (exited = true));
+  void m.done.then(
+    () => (exited = true),
+    () => (exited = true),
+  );
   let firstAt = 0;
   let retries = 0;
   const deadline = Date.now() + Math.max(300_000, o.packets * 2);
@@ -261,7 +326,9 @@ async function runTopology(ctx: RunContext, target: 'local' | 'hdfs', run: numbe
     if (Date.now() > deadline) {
       m.child.kill('SIGTERM');
       await m.done;
-      throw new Error(`${target} run ${run}: only ${live?.recordsIn ?? 0} of ${o.packets} records consumed in time; log ${logFile}`);
+      throw new Error(
+        `${target} run ${run}: only ${live?.recordsIn ?? 0} of ${o.packets} records consumed in time; log ${logFile}`,
+      );
     }
     if (!live) continue;
     retries = Math.max(retries, live.storageRetries || 0);
@@ -273,21 +340,32 @@ async function runTopology(ctx: RunContext, target: 'local' | 'hdfs', run: numbe
     }
   }
   const r = await m.done;
-  if (r.code !== 0) throw new Error(`${target} run ${run}: start-pcap-topology exited ${r.code ?? r.signal}; log ${logFile}`);
+  if (r.code !== 0)
+    throw new Error(`${target} run ${run}: start-pcap-topology exited ${r.code ?? r.signal}; log ${logFile}`);
   const stats = finalStats(logFile);
   const disturbed = retries > 0 || Number(stats?.records_in) > o.packets;
   if (!o.keep || disturbed) await removeOutput(out);
-  if (disturbed) throw new DisturbedRun(`${target} run ${run}: ${retries} storage/broker retries (records in ${stats?.records_in}); log ${logFile}`);
-  if (Number(stats?.packets_written) !== o.packets) throw new Error(`${target} run ${run}: wrote ${stats?.packets_written} of ${o.packets} packets; log ${logFile}`);
+  if (disturbed)
+    throw new DisturbedRun(
+      `${target} run ${run}: ${retries} storage/broker retries (records in ${stats?.records_in}); log ${logFile}`,
+    );
+  if (Number(stats?.packets_written) !== o.packets)
+    throw new Error(`${target} run ${run}: wrote ${stats?.packets_written} of ${o.packets} packets; log ${logFile}`);
   const done = await committed(ep, groupId, topic);
   for (const [p, n] of partitionCounts(o)) {
-    if (done.get(p) !== n) throw new Error(`${target} run ${run}: partition ${p} committed to ${done.get(p)}, expected ${n}`);
+    if (done.get(p) !== n)
+      throw new Error(`${target} run ${run}: partition ${p} committed to ${done.get(p)}, expected ${n}`);
   }
   const wallS = r.wallMs / 1000;
   return {
-    run, wallS, startupS: firstAt ? (firstAt - m.startedAt) / 1000 : null,
-    packetsPerS: o.packets / wallS, mbPerS: capture.frameBytes / 1e6 / wallS,
-    peakRssMb: r.peakRssBytes / 2 ** 20, cpuS: r.cpuMs / 1000, hostBusyPct: r.hostBusy * 100,
+    run,
+    wallS,
+    startupS: firstAt ? (firstAt - m.startedAt) / 1000 : null,
+    packetsPerS: o.packets / wallS,
+    mbPerS: capture.frameBytes / 1e6 / wallS,
+    peakRssMb: r.peakRssBytes / 2 ** 20,
+    cpuS: r.cpuMs / 1000,
+    hostBusyPct: r.hostBusy * 100,
   };
 }
 
@@ -306,9 +384,14 @@ async function runUndisturbed(ctx: RunContext, target: 'local' | 'hdfs', run: nu
 async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
   const { ep, topic, o, capture } = ctx;
   const file = `${ctx.work}/kcat-${run}.bin`;
-  const m = spawnMeasured('kcat', ['-C', '-q', '-b', ep.kafkaBrokers, '-t', topic, '-o', 'beginning', '-e', '-f', '%k%s'], {
-    stdoutFile: file, stderrFile: `${ctx.work}/logs/kcat-${run}.log`,
-  });
+  const m = spawnMeasured(
+    'kcat',
+    ['-C', '-q', '-b', ep.kafkaBrokers, '-t', topic, '-o', 'beginning', '-e', '-f', '%k%s'],
+    {
+      stdoutFile: file,
+      stderrFile: `${ctx.work}/logs/kcat-${run}.log`,
+    },
+  );
   const r = await m.done;
   if (r.code !== 0) throw new Error(`kcat run ${run} exited ${r.code ?? r.signal}`);
   const expected = o.packets * 8 + capture.frameBytes;
@@ -317,11 +400,16 @@ async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
   if (size !== expected) throw new Error(`kcat run ${run} dumped ${size} bytes, expected ${expected}`);
   const wallS = r.wallMs / 1000;
   return {
-    run, wallS, startupS: null, packetsPerS: o.packets / wallS, mbPerS: capture.frameBytes / 1e6 / wallS,
-    peakRssMb: r.peakRssBytes / 2 ** 20, cpuS: r.cpuMs / 1000, hostBusyPct: r.hostBusy * 100,
+    run,
+    wallS,
+    startupS: null,
+    packetsPerS: o.packets / wallS,
+    mbPerS: capture.frameBytes / 1e6 / wallS,
+    peakRssMb: r.peakRssBytes / 2 ** 20,
+    cpuS: r.cpuMs / 1000,
+    hostBusyPct: r.hostBusy * 100,
   };
 }
-
 
 function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run'> {
   const med = (f: (r: RunFigures) => number | null) => {
@@ -330,50 +418,83 @@ function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run'> {
   };
   const wallS = med((r) => r.wallS)!;
   return {
-    wallS, startupS: med((r) => r.startupS), packetsPerS: med((r) => r.packetsPerS)!, mbPerS: med((r) => r.mbPerS)!,
-    peakRssMb: med((r) => r.peakRssMb)!, cpuS: med((r) => r.cpuS)!, hostBusyPct: med((r) => r.hostBusyPct)!,
+    wallS,
+    startupS: med((r) => r.startupS),
+    packetsPerS: med((r) => r.packetsPerS)!,
+    mbPerS: med((r) => r.mbPerS)!,
+    peakRssMb: med((r) => r.peakRssMb)!,
+    cpuS: med((r) => r.cpuS)!,
+    hostBusyPct: med((r) => r.hostBusyPct)!,
   };
 }
 
 /** Runs the ingest benchmark on a running stack with dist/ built; returns the figures. */
 export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions> = {}): Promise<IngestFigures> {
   const o: IngestOptions = { ...DEFAULT_INGEST, ...options };
-  if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`)) throw new Error('dist/ is not built: run `npm run build` first');
+  if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`))
+    throw new Error('dist/ is not built: run `npm run build` first');
   const stamp = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const topic = `pcap-bench-${stamp}`;
   const work = `/tmp/pcapline-bench/${stamp}`;
   mkdirSync(`${work}/logs`, { recursive: true });
-  const ctx: RunContext = { ep, topic, o, work, hdfsDir: `/bench/${stamp}`, groups: [], disturbed: 0, capture: { packets: 0, frameBytes: 0, meanFrameBytes: 0, loadS: 0 } };
-  o.log(`loading ${fmt.int(o.packets)} packets (${o.minSize}-${o.maxSize} bytes, seed ${o.seed}) into ${topic} (${o.partitions} partitions)`);
+  const ctx: RunContext = {
+    ep,
+    topic,
+    o,
+    work,
+    hdfsDir: `/bench/${stamp}`,
+    groups: [],
+    disturbed: 0,
+    capture: { packets: 0, frameBytes: 0, meanFrameBytes: 0, loadS: 0 },
+  };
+  o.log(
+    `loading ${fmt.int(o.packets)} packets (${o.minSize}-${o.maxSize} bytes, seed ${o.seed}) into ${topic} (${o.partitions} partitions)`,
+  );
   try {
     ctx.capture = await loadTopic(ep, topic, o);
-    o.log(`loaded ${fmt.mb(ctx.capture.frameBytes)} MB of frames (mean ${ctx.capture.meanFrameBytes.toFixed(0)} B) in ${ctx.capture.loadS.toFixed(1)} s`);
+    o.log(
+      `loaded ${fmt.mb(ctx.capture.frameBytes)} MB of frames (mean ${ctx.capture.meanFrameBytes.toFixed(0)} B) in ${ctx.capture.loadS.toFixed(1)} s`,
+    );
     const runs = new Map<Target, RunFigures[]>(o.targets.map((t) => [t, []]));
     // Targets interleaved run by run, so drift in machine load spreads over all of them.
     for (let run = 1; run <= o.runs; run++) {
       for (const target of o.targets) {
         const f = target === 'kcat' ? await runKcat(ctx, run) : await runUndisturbed(ctx, target, run);
         runs.get(target)!.push(f);
-        o.log(`run ${run}/${o.runs} ${target}: ${f.wallS.toFixed(1)} s, ${fmt.int(f.packetsPerS)} packets/s, ${f.mbPerS.toFixed(1)} MB/s, peak RSS ${f.peakRssMb.toFixed(0)} MiB, host CPU ${f.hostBusyPct.toFixed(0)}% busy`);
+        o.log(
+          `run ${run}/${o.runs} ${target}: ${f.wallS.toFixed(1)} s, ${fmt.int(f.packetsPerS)} packets/s, ${f.mbPerS.toFixed(1)} MB/s, peak RSS ${f.peakRssMb.toFixed(0)} MiB, host CPU ${f.hostBusyPct.toFixed(0)}% busy`,
+        );
       }
     }
     const kcat = runs.get('kcat');
     const kcatPps = kcat?.length ? medianOf(kcat).packetsPerS : null;
     const { log: _log, ...plain } = o;
     return {
-      options: plain, topic, capture: ctx.capture, disturbedRuns: ctx.disturbed,
+      options: plain,
+      topic,
+      capture: ctx.capture,
+      disturbedRuns: ctx.disturbed,
       targets: [...runs].map(([target, rs]) => {
         const med = medianOf(rs);
-        return { target, runs: rs, median: med, vsKcat: kcatPps && target !== 'kcat' ? med.packetsPerS / kcatPps : null };
+        return {
+          target,
+          runs: rs,
+          median: med,
+          vsKcat: kcatPps && target !== 'kcat' ? med.packetsPerS / kcatPps : null,
+        };
       }),
     };
   } finally {
     if (!o.keep) {
       const a = admin(ep);
-      await a.connect().then(async () => {
-        await a.deleteTopics({ topics: [topic] }).catch(() => {});
-        await a.deleteGroups(ctx.groups).catch(() => {});
-      }).catch(() => {}).finally(() => a.disconnect());
+      await a
+        .connect()
+        .then(async () => {
+          await a.deleteTopics({ topics: [topic] }).catch(() => {});
+          await a.deleteGroups(ctx.groups).catch(() => {});
+        })
+        .catch(() => {})
+        .finally(() => a.disconnect());
       await removeOutput(`${ep.webhdfsUrl}${ctx.hdfsDir}`).catch(() => {});
       rmSync(work, { recursive: true, force: true });
     }
@@ -388,19 +509,45 @@ const TARGET_LABEL: Record<Target, string> = {
 
 export function ingestTable(f: IngestFigures): string {
   return table(
-    ['ingest (median of runs)', 'runs', 'wall s', 'start-up s', 'packets/s', 'MB/s', 'vs kcat', 'peak RSS MiB', 'CPU s', 'host CPU busy'],
+    [
+      'ingest (median of runs)',
+      'runs',
+      'wall s',
+      'start-up s',
+      'packets/s',
+      'MB/s',
+      'vs kcat',
+      'peak RSS MiB',
+      'CPU s',
+      'host CPU busy',
+    ],
     f.targets.map((t) => [
-      TARGET_LABEL[t.target], String(t.runs.length), fmt.f1(t.median.wallS), t.median.startupS === null ? '-' : fmt.f1(t.median.startupS),
-      fmt.int(t.median.packetsPerS), fmt.f1(t.median.mbPerS), t.vsKcat === null ? '-' : `${fmt.f2(t.vsKcat)}x`,
-      fmt.int(t.median.peakRssMb), fmt.f1(t.median.cpuS), `${fmt.int(t.median.hostBusyPct)}%`,
+      TARGET_LABEL[t.target],
+      String(t.runs.length),
+      fmt.f1(t.median.wallS),
+      t.median.startupS === null ? '-' : fmt.f1(t.median.startupS),
+      fmt.int(t.median.packetsPerS),
+      fmt.f1(t.median.mbPerS),
+      t.vsKcat === null ? '-' : `${fmt.f2(t.vsKcat)}x`,
+      fmt.int(t.median.peakRssMb),
+      fmt.f1(t.median.cpuS),
+      `${fmt.int(t.median.hostBusyPct)}%`,
     ]),
   );
 }
 
 export function describeCapture(f: IngestFigures): string {
   const o = f.options;
-  return `${fmt.int(f.capture.packets)} packets of ${o.minSize}-${o.maxSize} bytes (mean ${f.capture.meanFrameBytes.toFixed(0)} B, ${fmt.mb(f.capture.frameBytes)} MB), ` +
-    `${o.partitions} partitions, kafka.pcap.numPackets=${o.filePackets}${Object.keys(o.overrides).length ? `, ${Object.entries(o.overrides).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}`;
+  return (
+    `${fmt.int(f.capture.packets)} packets of ${o.minSize}-${o.maxSize} bytes (mean ${f.capture.meanFrameBytes.toFixed(0)} B, ${fmt.mb(f.capture.frameBytes)} MB), ` +
+    `${o.partitions} partitions, kafka.pcap.numPackets=${o.filePackets}${
+      Object.keys(o.overrides).length
+        ? `, ${Object.entries(o.overrides)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`
+        : ''
+    }`
+  );
 }
 
 export const MEMORY_BUDGET_MB = 300;
@@ -410,9 +557,16 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
   const { values } = parseArgs({
     args: argv,
     options: {
-      packets: { type: 'string' }, partitions: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' },
-      'num-packets': { type: 'string' }, 'min-size': { type: 'string' }, 'max-size': { type: 'string' },
-      targets: { type: 'string' }, memory: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+      packets: { type: 'string' },
+      partitions: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      'num-packets': { type: 'string' },
+      'min-size': { type: 'string' },
+      'max-size': { type: 'string' },
+      targets: { type: 'string' },
+      memory: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
       D: { type: 'string', short: 'D', multiple: true },
     },
     strict: true,
@@ -426,10 +580,20 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
   // Memory mode: the issue's case, numPackets=1M with 1500-byte packets; one partition so that one
   // open file really reaches 1M packets (index columns at their largest).
   const base: Partial<IngestOptions> = memory
-    ? { packets: 1_000_000, partitions: 1, runs: 1, minSize: 1500, maxSize: 1500, filePackets: 1_000_000, targets: ['local', 'hdfs'] }
+    ? {
+        packets: 1_000_000,
+        partitions: 1,
+        runs: 1,
+        minSize: 1500,
+        maxSize: 1500,
+        filePackets: 1_000_000,
+        targets: ['local', 'hdfs'],
+      }
     : {};
   const options: Partial<IngestOptions> = { ...base, keep: values.keep! };
-  const set = <K extends keyof IngestOptions>(k: K, v: IngestOptions[K] | undefined) => { if (v !== undefined) options[k] = v; };
+  const set = <K extends keyof IngestOptions>(k: K, v: IngestOptions[K] | undefined) => {
+    if (v !== undefined) options[k] = v;
+  };
   set('packets', int('packets', values.packets, 1));
   set('partitions', int('partitions', values.partitions, 1));
   set('runs', int('runs', values.runs, 1));
@@ -444,11 +608,13 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
     options.targets = ts as Target[];
   }
   if (values.D) {
-    options.overrides = Object.fromEntries(values.D.map((d) => {
-      const i = d.indexOf('=');
-      if (i <= 0) throw new Error(`-D ${d}: expected key=value`);
-      return [d.slice(0, i), d.slice(i + 1)];
-    }));
+    options.overrides = Object.fromEntries(
+      values.D.map((d) => {
+        const i = d.indexOf('=');
+        if (i <= 0) throw new Error(`-D ${d}: expected key=value`);
+        return [d.slice(0, i), d.slice(i + 1)];
+      }),
+    );
   }
   return { options, memory };
 }
@@ -458,7 +624,8 @@ export function buildForBench(log: (l: string) => void): void {
   try {
     buildDist();
   } catch {
-    if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`)) throw new Error('the build failed and dist/cli/start-pcap-topology.js is missing');
+    if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`))
+      throw new Error('the build failed and dist/cli/start-pcap-topology.js is missing');
     log('the build reported errors (see above); timing the dist/ that was emitted');
   }
 }
@@ -472,22 +639,34 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const figures = await benchIngest(ep, options);
   machine.loadAvg1m = Math.max(machine.loadAvg1m, (await machineFacts(ep)).loadAvg1m);
-  const out = writeResults(memory ? 'ingest-memory' : 'ingest', { kind: memory ? 'ingest-memory' : 'ingest', startedAt, machine, ingest: figures });
+  const out = writeResults(memory ? 'ingest-memory' : 'ingest', {
+    kind: memory ? 'ingest-memory' : 'ingest',
+    startedAt,
+    machine,
+    ingest: figures,
+  });
   process.stdout.write(`\n${describeCapture(figures)}\n`);
-  process.stdout.write(`machine: ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, ${machine.java}, Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg ${machine.loadAvg1m.toFixed(2)}\n\n`);
+  process.stdout.write(
+    `machine: ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, ${machine.java}, Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg ${machine.loadAvg1m.toFixed(2)}\n\n`,
+  );
   process.stdout.write(`${ingestTable(figures)}\n\n`);
   if (memory) {
     for (const t of figures.targets.filter((x) => x.target !== 'kcat')) {
       const peak = Math.max(...t.runs.map((r) => r.peakRssMb));
-      process.stdout.write(`peak RSS into ${t.target}: ${peak.toFixed(0)} MiB (budget ${MEMORY_BUDGET_MB} MB = ${(MEMORY_BUDGET_MB * 1e6 / 2 ** 20).toFixed(0)} MiB): ${peak * 2 ** 20 <= MEMORY_BUDGET_MB * 1e6 ? 'within' : 'OVER'}\n`);
+      process.stdout.write(
+        `peak RSS into ${t.target}: ${peak.toFixed(0)} MiB (budget ${MEMORY_BUDGET_MB} MB = ${((MEMORY_BUDGET_MB * 1e6) / 2 ** 20).toFixed(0)} MiB): ${peak * 2 ** 20 <= MEMORY_BUDGET_MB * 1e6 ? 'within' : 'OVER'}\n`,
+      );
     }
   }
   process.stdout.write(`figures: ${out}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(() => process.exit(0), (err: unknown) => {
-    process.stderr.write(`bench:ingest: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench:ingest: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -22,7 +22,8 @@ export function median(xs: number[]): number {
 /** A plain-text table: first column left-aligned, the rest right-aligned (they are figures). */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -36,7 +37,10 @@ export function ensureStack(): Endpoints {
 
 /** Compiles src/ to dist/ (the benchmarks time the shipped JavaScript, not tsx). */
 export function buildDist(): void {
-  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.build.json`], { stdio: 'inherit', cwd: ROOT });
+  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.build.json`], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -66,7 +70,12 @@ export interface MachineFacts {
 const firstLine = (cmd: string, args: string[]): string | null => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error) return null;
-  return `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim())?.trim() ?? null;
+  return (
+    `${r.stdout}${r.stderr}`
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? null
+  );
 };
 
 /** Versions as the running services report them (works for our stack and for docker-compose's). */
@@ -74,10 +83,14 @@ export async function machineFacts(ep: Endpoints): Promise<MachineFacts> {
   const nn = `http://${new URL(ep.webhdfsUrl).host}`;
   let hadoop: string | null = ep.hadoopVersion ?? null;
   try {
-    const r = await fetch(`${nn}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo`, { signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`${nn}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo`, {
+      signal: AbortSignal.timeout(5000),
+    });
     const j = (await r.json()) as { beans?: { SoftwareVersion?: string }[] };
     hadoop = j.beans?.[0]?.SoftwareVersion ?? hadoop;
-  } catch { /* version stays as recorded by stack.sh */ }
+  } catch {
+    /* version stays as recorded by stack.sh */
+  }
   return {
     cores: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -169,7 +182,9 @@ export function spawnMeasured(
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the full line)
-    } catch { /* exited between polls */ }
+    } catch {
+      /* exited between polls */
+    }
   }, 100);
   const done = new Promise<Measured>((resolve, reject) => {
     child.once('error', (e) => {
@@ -187,9 +202,18 @@ export function spawnMeasured(
         peakRssBytes = r.maxRssKb * 1024;
         cpuMs = r.cpuUs / 1000;
         rmSync(rusageFile, { force: true });
-      } catch { /* not a Node child, or it was killed: keep the polled figures */ }
+      } catch {
+        /* not a Node child, or it was killed: keep the polled figures */
+      }
       const capacity = cpu1.total - cpu0.total;
-      resolve({ code, signal, wallMs, peakRssBytes, cpuMs, hostBusy: capacity > 0 ? (cpu1.busy - cpu0.busy) / capacity : 0 });
+      resolve({
+        code,
+        signal,
+        wallMs,
+        peakRssBytes,
+        cpuMs,
+        hostBusy: capacity > 0 ? (cpu1.busy - cpu0.busy) / capacity : 0,
+      });
     });
   });
   return { child, startedAt, done };

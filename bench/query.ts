@@ -15,7 +15,18 @@
  * profiling on, (a) and (d) run once more under `node --cpu-prof` and the hottest functions (self
  * time) are listed.
  */
-import { createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +38,19 @@ import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
 import { replay } from '../src/cli/replay.js';
-import { buildDist, ensureStack, fmt, machineFacts, median, removeOutput, ROOT, spawnMeasured, table, writeResults, type MachineFacts } from './lib.js';
+import {
+  buildDist,
+  ensureStack,
+  fmt,
+  machineFacts,
+  median,
+  removeOutput,
+  ROOT,
+  spawnMeasured,
+  table,
+  writeResults,
+  type MachineFacts,
+} from './lib.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -51,7 +74,15 @@ export interface QueryBenchOptions {
 
 export const DEFAULT_QUERY_BENCH: QueryBenchOptions = {
   // 10 000 packets a file (config/pcap.properties ships Metron's 1000; --num-packets changes it).
-  packets: 1_000_000, partitions: 4, filePackets: 10_000, flows: 1000, seed: 5, runs: 3, target: 'hdfs', profile: true, keep: false,
+  packets: 1_000_000,
+  partitions: 4,
+  filePackets: 10_000,
+  flows: 1000,
+  seed: 5,
+  runs: 3,
+  target: 'hdfs',
+  profile: true,
+  keep: false,
   log: (l) => void process.stderr.write(`[bench:query] ${l}\n`),
 };
 
@@ -104,7 +135,10 @@ interface Ctx {
 }
 
 /** Generates the capture; returns per-flow packet counts. */
-async function generate(path: string, o: QueryBenchOptions): Promise<{ flows: { flow: SyntheticFlow; packets: number }[]; first: bigint; last: bigint; bytes: number }> {
+async function generate(
+  path: string,
+  o: QueryBenchOptions,
+): Promise<{ flows: { flow: SyntheticFlow; packets: number }[]; first: bigint; last: bigint; bytes: number }> {
   const gen = new SyntheticCapture({ seed: o.seed, flows: o.flows });
   const w = new PcapFileWriter(createWriteStream(path));
   const counts = new Map<number, number>();
@@ -122,20 +156,45 @@ async function generate(path: string, o: QueryBenchOptions): Promise<{ flows: { 
 }
 
 /** Replay into a fresh topic, then the topology in process until every packet is in a sealed file. */
-async function ingest(ep: Endpoints, o: QueryBenchOptions, capture: string, topic: string, out: string): Promise<{ sealed: SealedFile[]; replayS: number; seconds: number }> {
+async function ingest(
+  ep: Endpoints,
+  o: QueryBenchOptions,
+  capture: string,
+  topic: string,
+  out: string,
+): Promise<{ sealed: SealedFile[]; replayS: number; seconds: number }> {
   const t0 = Date.now();
-  const admin = new Kafka({ clientId: 'bench-query', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'bench-query',
+    brokers: ep.kafkaBrokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: o.partitions }], waitForLeaders: true });
   await admin.disconnect();
-  const sent = await replay({ input: capture, topic, brokers: ep.kafkaBrokers.split(','), granularity: 'MICROSECONDS', rate: 0, loop: 1, batch: 2000 });
+  const sent = await replay({
+    input: capture,
+    topic,
+    brokers: ep.kafkaBrokers.split(','),
+    granularity: 'MICROSECONDS',
+    rate: 0,
+    loop: 1,
+    batch: 2000,
+  });
   if (sent !== o.packets) throw new Error(`replayed ${sent} of ${o.packets} packets`);
   const replayS = (Date.now() - t0) / 1000;
   const config = defaultConfig({});
   applyConfig(config, {
-    'spout.kafka.topic.pcap': topic, 'kafka.bootstrap.servers': ep.kafkaBrokers, 'kafka.group.id': `${topic}-g`,
-    'kafka.pcap.start': 'EARLIEST', 'kafka.pcap.numPackets': String(o.filePackets), 'kafka.pcap.maxTimeMS': '0',
-    'kafka.pcap.idleTimeoutMS': '0', 'kafka.pcap.ts_granularity': 'MICROSECONDS', 'kafka.pcap.out': out, 'pcap.instance.id': 'bench',
+    'spout.kafka.topic.pcap': topic,
+    'kafka.bootstrap.servers': ep.kafkaBrokers,
+    'kafka.group.id': `${topic}-g`,
+    'kafka.pcap.start': 'EARLIEST',
+    'kafka.pcap.numPackets': String(o.filePackets),
+    'kafka.pcap.maxTimeMS': '0',
+    'kafka.pcap.idleTimeoutMS': '0',
+    'kafka.pcap.ts_granularity': 'MICROSECONDS',
+    'kafka.pcap.out': out,
+    'pcap.instance.id': 'bench',
   });
   const topology = await Topology.start(config, { log: createLogger('bench-query', 'warn') });
   const sealed: SealedFile[] = [];
@@ -182,21 +241,55 @@ function countPcap(path: string): number {
 const SUMMARY = /pcap-query: (\d+) packets written .*?([\d.]+) (B|KiB|MiB|GiB) read.*?, (\d+) ms\)$/m;
 const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
-function command(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, outDir: string, extraNode: string[] = []): { cmd: string; args: string[]; node: boolean } {
+function command(
+  ctx: Ctx,
+  kind: QueryKind,
+  flow: SyntheticFlow,
+  outDir: string,
+  extraNode: string[] = [],
+): { cmd: string; args: string[]; node: boolean } {
   const cli = `${ROOT}dist/cli/pcap-query/main.js`;
   const window = ['-st', String(ctx.startMs), '-et', String(ctx.endMs), '-bp', ctx.bp];
-  const tuple = ['-sa', flow.srcAddr, '-sp', String(flow.srcPort), '-da', flow.dstAddr, '-dp', String(flow.dstPort), '-p', 'tcp', '-ir'];
+  const tuple = [
+    '-sa',
+    flow.srcAddr,
+    '-sp',
+    String(flow.srcPort),
+    '-da',
+    flow.dstAddr,
+    '-dp',
+    String(flow.dstPort),
+    '-p',
+    'tcp',
+    '-ir',
+  ];
   switch (kind) {
     case 'index':
-      return { cmd: process.execPath, args: [...extraNode, cli, 'fixed', ...window, ...tuple, '-o', outDir, '-pre', 'bench'], node: true };
+      return {
+        cmd: process.execPath,
+        args: [...extraNode, cli, 'fixed', ...window, ...tuple, '-o', outDir, '-pre', 'bench'],
+        node: true,
+      };
     case 'scan':
-      return { cmd: process.execPath, args: [...extraNode, cli, 'fixed', ...window, ...tuple, '--no-index', '-o', outDir, '-pre', 'bench'], node: true };
+      return {
+        cmd: process.execPath,
+        args: [...extraNode, cli, 'fixed', ...window, ...tuple, '--no-index', '-o', outDir, '-pre', 'bench'],
+        node: true,
+      };
     case 'broad':
-      return { cmd: process.execPath, args: [...extraNode, cli, 'query', ...window, '-q', BROAD, '-o', outDir, '-pre', 'bench'], node: true };
+      return {
+        cmd: process.execPath,
+        args: [...extraNode, cli, 'query', ...window, '-q', BROAD, '-o', outDir, '-pre', 'bench'],
+        node: true,
+      };
     case 'tcpdump': {
       const a = `src host ${flow.srcAddr} and src port ${flow.srcPort} and dst host ${flow.dstAddr} and dst port ${flow.dstPort}`;
       const b = `src host ${flow.dstAddr} and src port ${flow.dstPort} and dst host ${flow.srcAddr} and dst port ${flow.srcPort}`;
-      return { cmd: 'tcpdump', args: ['-n', '-r', ctx.capture, '-w', `${outDir}/tcpdump.pcap`, `tcp and ((${a}) or (${b}))`], node: false };
+      return {
+        cmd: 'tcpdump',
+        args: ['-n', '-r', ctx.capture, '-w', `${outDir}/tcpdump.pcap`, `tcp and ((${a}) or (${b}))`],
+        node: false,
+      };
     }
   }
 }
@@ -214,7 +307,11 @@ async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: numb
   const outDir = `${ctx.work}/out-${kind}-${run}`;
   mkdirSync(outDir, { recursive: true });
   const c = command(ctx, kind, flow, outDir);
-  const m = spawnMeasured(c.cmd, c.args, { stdoutFile: `${ctx.work}/logs/${kind}-${run}.out`, stderrFile: `${ctx.work}/logs/${kind}-${run}.err`, node: c.node });
+  const m = spawnMeasured(c.cmd, c.args, {
+    stdoutFile: `${ctx.work}/logs/${kind}-${run}.out`,
+    stderrFile: `${ctx.work}/logs/${kind}-${run}.err`,
+    node: c.node,
+  });
   const r = await m.done;
   const stderr = readFileSync(`${ctx.work}/logs/${kind}-${run}.err`, 'utf8');
   if (r.code !== 0) throw new Error(`${kind} run ${run} exited ${r.code ?? r.signal}: ${stderr.trim()}`);
@@ -230,10 +327,20 @@ async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: numb
     engineS = Number(s[4]) / 1000;
     // The index path must really use the indexes (a damaged index is scanned instead, with a warning).
     const how = /(\d+) by index, (\d+) scanned/.exec(stderr);
-    if (kind !== 'scan' && (how?.[2] !== '0')) throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
+    if (kind !== 'scan' && how?.[2] !== '0')
+      throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
   }
   rmSync(outDir, { recursive: true, force: true });
-  return { run, wallS: r.wallMs / 1000, cpuS: r.cpuMs / 1000, peakRssMb: r.peakRssBytes / 2 ** 20, hostBusyPct: r.hostBusy * 100, packets, bytesRead, engineS };
+  return {
+    run,
+    wallS: r.wallMs / 1000,
+    cpuS: r.cpuMs / 1000,
+    peakRssMb: r.peakRssBytes / 2 ** 20,
+    hostBusyPct: r.hostBusy * 100,
+    packets,
+    bytesRead,
+    engineS,
+  };
 }
 
 /** Self time per function from a V8 .cpuprofile, hottest first (idle/program/root left out). */
@@ -260,17 +367,27 @@ export function hottestFunctions(profilePath: string, n = 8): { totalMs: number;
     e.us += dt;
     self.set(key, e);
   });
-  const top = [...self.values()].sort((a, b) => b.us - a.us).slice(0, n).map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, pct: total ? (100 * e.us) / total : 0 }));
+  const top = [...self.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, n)
+    .map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, pct: total ? (100 * e.us) / total : 0 }));
   return { totalMs: total / 1000, gcMs: gc / 1000, top };
 }
 
-async function profile(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow): Promise<{ totalMs: number; gcMs: number; top: HotFunction[] }> {
+async function profile(
+  ctx: Ctx,
+  kind: QueryKind,
+  flow: SyntheticFlow,
+): Promise<{ totalMs: number; gcMs: number; top: HotFunction[] }> {
   const dir = `${ctx.work}/prof-${kind}`;
   const outDir = `${ctx.work}/out-prof-${kind}`;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const c = command(ctx, kind, flow, outDir, ['--cpu-prof', '--cpu-prof-dir', dir]);
-  const m = spawnMeasured(c.cmd, c.args, { stdoutFile: `${ctx.work}/logs/prof-${kind}.out`, stderrFile: `${ctx.work}/logs/prof-${kind}.err` });
+  const m = spawnMeasured(c.cmd, c.args, {
+    stdoutFile: `${ctx.work}/logs/prof-${kind}.out`,
+    stderrFile: `${ctx.work}/logs/prof-${kind}.err`,
+  });
   const r = await m.done;
   if (r.code !== 0) throw new Error(`profiling ${kind} exited ${r.code ?? r.signal}`);
   rmSync(outDir, { recursive: true, force: true });
@@ -279,11 +396,11 @@ async function profile(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow): Promise<
   return hottestFunctions(`${dir}/${file}`);
 }
 
-
 /** Runs the query benchmark on a running stack with dist/ built; returns the figures. */
 export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptions> = {}): Promise<QueryBenchFigures> {
   const o: QueryBenchOptions = { ...DEFAULT_QUERY_BENCH, ...options };
-  if (!existsSync(`${ROOT}dist/cli/pcap-query/main.js`)) throw new Error('dist/ is not built: run `npm run build` first');
+  if (!existsSync(`${ROOT}dist/cli/pcap-query/main.js`))
+    throw new Error('dist/ is not built: run `npm run build` first');
   const machine = await machineFacts(ep);
   const stamp = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const work = `/tmp/pcapline-query-bench/${stamp}`;
@@ -296,32 +413,52 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
     const t = Date.now();
     const gen = await generate(capture, o);
     const generateS = (Date.now() - t) / 1000;
-    o.log(`${fmt.mb(gen.bytes)} MB capture in ${generateS.toFixed(1)} s; ingesting into ${o.target} (${o.partitions} partitions, numPackets ${o.filePackets})`);
+    o.log(
+      `${fmt.mb(gen.bytes)} MB capture in ${generateS.toFixed(1)} s; ingesting into ${o.target} (${o.partitions} partitions, numPackets ${o.filePackets})`,
+    );
     const ing = await ingest(ep, o, capture, topic, out);
     const storedBytes = ing.sealed.reduce((n, f) => n + f.bytes, 0);
-    o.log(`ingested in ${ing.seconds.toFixed(1)} s (replay ${ing.replayS.toFixed(1)} s): ${ing.sealed.length} files, ${fmt.mb(storedBytes)} MB`);
+    o.log(
+      `ingested in ${ing.seconds.toFixed(1)} s (replay ${ing.replayS.toFixed(1)} s): ${ing.sealed.length} files, ${fmt.mb(storedBytes)} MB`,
+    );
 
     // One flow among all: an untagged IPv4 TCP flow (so the BPF needs no vlan clause), a few
     // hundred packets, i.e. well under 0.1% of the capture.
-    const candidates = gen.flows.filter((f) => f.flow.ipVersion === 4 && f.flow.protocol === 6 && f.flow.vlan < 0 && f.packets >= 200);
+    const candidates = gen.flows.filter(
+      (f) => f.flow.ipVersion === 4 && f.flow.protocol === 6 && f.flow.vlan < 0 && f.packets >= 200,
+    );
     const chosen = candidates.sort((a, b) => a.packets - b.packets)[0];
     if (!chosen) throw new Error('no suitable flow in the capture');
     const f = chosen.flow;
-    const flow = { id: f.id, packets: chosen.packets, description: `tcp ${f.srcAddr}:${f.srcPort} <-> ${f.dstAddr}:${f.dstPort}` };
+    const flow = {
+      id: f.id,
+      packets: chosen.packets,
+      description: `tcp ${f.srcAddr}:${f.srcPort} <-> ${f.dstAddr}:${f.dstPort}`,
+    };
     o.log(`selective query: flow ${f.id}, ${flow.description}, ${chosen.packets} packets`);
 
-    const ctx: Ctx = { o, work, capture, bp: o.target === 'hdfs' ? out : `file://${out}`, startMs: gen.first / 1_000_000n, endMs: gen.last / 1_000_000n + 1n };
+    const ctx: Ctx = {
+      o,
+      work,
+      capture,
+      bp: o.target === 'hdfs' ? out : `file://${out}`,
+      startMs: gen.first / 1_000_000n,
+      endMs: gen.last / 1_000_000n + 1n,
+    };
     const runs = new Map<QueryKind, QueryRun[]>(KINDS.map((k) => [k, []]));
     for (let run = 1; run <= o.runs; run++) {
       for (const kind of KINDS) {
         const r = await runOnce(ctx, kind, f, run);
         runs.get(kind)!.push(r);
-        o.log(`run ${run}/${o.runs} ${kind}: ${r.wallS.toFixed(2)} s wall${r.engineS === null ? '' : ` (engine ${r.engineS.toFixed(2)} s)`}, ${fmt.int(r.packets)} packets${r.bytesRead === null ? '' : `, ${fmt.mb(r.bytesRead)} MB read`}`);
+        o.log(
+          `run ${run}/${o.runs} ${kind}: ${r.wallS.toFixed(2)} s wall${r.engineS === null ? '' : ` (engine ${r.engineS.toFixed(2)} s)`}, ${fmt.int(r.packets)} packets${r.bytesRead === null ? '' : `, ${fmt.mb(r.bytesRead)} MB read`}`,
+        );
       }
     }
     for (const kind of ['index', 'scan', 'tcpdump'] as const) {
       for (const r of runs.get(kind)!) {
-        if (r.packets !== chosen.packets) throw new Error(`${kind} run ${r.run} returned ${r.packets} packets, the flow has ${chosen.packets}`);
+        if (r.packets !== chosen.packets)
+          throw new Error(`${kind} run ${r.run} returned ${r.packets} packets, the flow has ${chosen.packets}`);
       }
     }
     const queries: QueryFigure[] = KINDS.map((kind) => {
@@ -332,8 +469,17 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
       };
       const c = command(ctx, kind, f, '<out>');
       return {
-        kind, label: LABEL[kind], command: [c.cmd === process.execPath ? 'node' : c.cmd, ...c.args.map((a) => a.replace(ROOT, ''))].join(' '), runs: rs,
-        median: { wallS: med((r) => r.wallS)!, cpuS: med((r) => r.cpuS)!, peakRssMb: med((r) => r.peakRssMb)!, engineS: med((r) => r.engineS), bytesRead: med((r) => r.bytesRead) },
+        kind,
+        label: LABEL[kind],
+        command: [c.cmd === process.execPath ? 'node' : c.cmd, ...c.args.map((a) => a.replace(ROOT, ''))].join(' '),
+        runs: rs,
+        median: {
+          wallS: med((r) => r.wallS)!,
+          cpuS: med((r) => r.cpuS)!,
+          peakRssMb: med((r) => r.peakRssMb)!,
+          engineS: med((r) => r.engineS),
+          bytesRead: med((r) => r.bytesRead),
+        },
         packets: rs[0].packets,
       };
     });
@@ -342,22 +488,36 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
       for (const kind of ['index', 'broad'] as const) {
         const p = await profile(ctx, kind, f);
         profiles.push({ kind, ...p });
-        o.log(`profile ${kind}: hottest ${p.top[0]?.fn} (${p.top[0]?.where}) ${p.top[0]?.pct.toFixed(1)}% of ${p.totalMs.toFixed(0)} ms busy`);
+        o.log(
+          `profile ${kind}: hottest ${p.top[0]?.fn} (${p.top[0]?.where}) ${p.top[0]?.pct.toFixed(1)}% of ${p.totalMs.toFixed(0)} ms busy`,
+        );
       }
     }
     const { log: _log, ...plain } = o;
     return {
-      machine, options: plain, capture: { packets: o.packets, bytes: gen.bytes, generateS },
+      machine,
+      options: plain,
+      capture: { packets: o.packets, bytes: gen.bytes, generateS },
       ingest: { target: o.target, seconds: ing.seconds, replayS: ing.replayS, files: ing.sealed.length, storedBytes },
-      flow, queries, profiles,
+      flow,
+      queries,
+      profiles,
     };
   } finally {
     if (!o.keep) {
-      const admin = new Kafka({ clientId: 'bench-query', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
-      await admin.connect().then(async () => {
-        await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-        await admin.deleteGroups([`${topic}-g`]).catch(() => {});
-      }).catch(() => {}).finally(() => admin.disconnect());
+      const admin = new Kafka({
+        clientId: 'bench-query',
+        brokers: ep.kafkaBrokers.split(','),
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      await admin
+        .connect()
+        .then(async () => {
+          await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+          await admin.deleteGroups([`${topic}-g`]).catch(() => {});
+        })
+        .catch(() => {})
+        .finally(() => admin.disconnect());
       if (o.target === 'hdfs') await removeOutput(out).catch(() => {});
       rmSync(work, { recursive: true, force: true });
     }
@@ -369,24 +529,43 @@ export function queryTable(f: QueryBenchFigures): string {
   return table(
     ['query (median of runs)', 'runs', 'wall s', 'engine s', 'CPU s', 'peak RSS MiB', 'MB read', 'packets'],
     f.queries.map((q) => [
-      q.label, String(q.runs.length), s(q.median.wallS), s(q.median.engineS), s(q.median.cpuS), fmt.int(q.median.peakRssMb),
-      q.median.bytesRead === null ? '-' : fmt.mb(q.median.bytesRead), fmt.int(q.packets),
+      q.label,
+      String(q.runs.length),
+      s(q.median.wallS),
+      s(q.median.engineS),
+      s(q.median.cpuS),
+      fmt.int(q.median.peakRssMb),
+      q.median.bytesRead === null ? '-' : fmt.mb(q.median.bytesRead),
+      fmt.int(q.packets),
     ]),
   );
 }
 
 export function profileTable(f: QueryBenchFigures): string {
-  return f.profiles.map((p) => `${LABEL[p.kind]}: ${p.totalMs.toFixed(0)} ms on CPU (GC ${p.gcMs.toFixed(0)} ms); hottest by self time:\n` +
-    p.top.map((h) => `  ${h.pct.toFixed(1).padStart(5)}%  ${h.selfMs.toFixed(0).padStart(6)} ms  ${h.fn}  ${h.where}`).join('\n')).join('\n\n');
+  return f.profiles
+    .map(
+      (p) =>
+        `${LABEL[p.kind]}: ${p.totalMs.toFixed(0)} ms on CPU (GC ${p.gcMs.toFixed(0)} ms); hottest by self time:\n` +
+        p.top
+          .map((h) => `  ${h.pct.toFixed(1).padStart(5)}%  ${h.selfMs.toFixed(0).padStart(6)} ms  ${h.fn}  ${h.where}`)
+          .join('\n'),
+    )
+    .join('\n\n');
 }
 
 export function parseQueryBenchArgs(argv: string[]): Partial<QueryBenchOptions> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      packets: { type: 'string' }, partitions: { type: 'string' }, 'num-packets': { type: 'string' }, flows: { type: 'string' },
-      seed: { type: 'string' }, runs: { type: 'string' }, target: { type: 'string' },
-      'no-profile': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+      packets: { type: 'string' },
+      partitions: { type: 'string' },
+      'num-packets': { type: 'string' },
+      flows: { type: 'string' },
+      seed: { type: 'string' },
+      runs: { type: 'string' },
+      target: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -396,7 +575,9 @@ export function parseQueryBenchArgs(argv: string[]): Partial<QueryBenchOptions> 
     return Number(v);
   };
   const o: Partial<QueryBenchOptions> = { profile: !values['no-profile'], keep: values.keep! };
-  const set = <K extends keyof QueryBenchOptions>(k: K, v: QueryBenchOptions[K] | undefined) => { if (v !== undefined) o[k] = v; };
+  const set = <K extends keyof QueryBenchOptions>(k: K, v: QueryBenchOptions[K] | undefined) => {
+    if (v !== undefined) o[k] = v;
+  };
   set('packets', int('packets', values.packets, 1000));
   set('partitions', int('partitions', values.partitions, 1));
   set('filePackets', int('num-packets', values['num-packets'], 1));

@@ -11,7 +11,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { benchIngest, buildForBench, describeCapture, ingestTable, DEFAULT_INGEST, type IngestFigures } from './ingest.js';
+import {
+  benchIngest,
+  buildForBench,
+  describeCapture,
+  ingestTable,
+  DEFAULT_INGEST,
+  type IngestFigures,
+} from './ingest.js';
 import { benchQuery, profileTable, queryTable, type QueryBenchFigures } from './query.js';
 import { ensureStack, machineFacts, writeResults } from './lib.js';
 
@@ -21,8 +28,11 @@ type Suite = (typeof SUITES)[number];
 function args() {
   const { values } = parseArgs({
     options: {
-      packets: { type: 'string' }, partitions: { type: 'string' }, runs: { type: 'string' },
-      only: { type: 'string', default: SUITES.join(',') }, keep: { type: 'boolean', default: false },
+      packets: { type: 'string' },
+      partitions: { type: 'string' },
+      runs: { type: 'string' },
+      only: { type: 'string', default: SUITES.join(',') },
+      keep: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -32,7 +42,8 @@ function args() {
     return Number(v);
   };
   const only = values.only!.split(',').map((s) => s.trim());
-  if (!only.length || only.some((s) => !(SUITES as readonly string[]).includes(s))) throw new Error(`--only takes a comma-separated list of ${SUITES.join(', ')}`);
+  if (!only.length || only.some((s) => !(SUITES as readonly string[]).includes(s)))
+    throw new Error(`--only takes a comma-separated list of ${SUITES.join(', ')}`);
   // Options left out keep each benchmark's own default.
   const common: { packets?: number; partitions?: number; runs?: number; keep: boolean } = { keep: values.keep! };
   const packets = int('packets', values.packets, 1000);
@@ -66,17 +77,33 @@ async function main(): Promise<number> {
   const ingest: IngestFigures | undefined = await attempt('ingest', () => benchIngest(ep, common));
   const query: QueryBenchFigures | undefined = await attempt('query', () => benchQuery(ep, common));
   const core = await attempt('core', async () => benchCore());
-  const out = writeResults('bench', { kind: 'bench', startedAt, finishedAt: new Date().toISOString(), machine, ingest, query, core, failures });
-  process.stdout.write(`\nmachine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, node ${machine.node}, ${machine.java}, ` +
-    `Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg at start ${machine.loadAvg1m.toFixed(2)} ` +
-    '(a shared machine: other work competes for the CPU, so figures are indicative)\n');
+  const out = writeResults('bench', {
+    kind: 'bench',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine,
+    ingest,
+    query,
+    core,
+    failures,
+  });
+  process.stdout.write(
+    `\nmachine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, node ${machine.node}, ${machine.java}, ` +
+      `Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg at start ${machine.loadAvg1m.toFixed(2)} ` +
+      '(a shared machine: other work competes for the CPU, so figures are indicative)\n',
+  );
   if (ingest) process.stdout.write(`\nIngest: ${describeCapture(ingest)}\n${ingestTable(ingest)}\n`);
   if (query) {
-    process.stdout.write(`\nQuery: ${query.capture.packets} packets ingested into ${query.ingest.target}; selective flow ${query.flow.description} (${query.flow.packets} packets)\n`);
+    process.stdout.write(
+      `\nQuery: ${query.capture.packets} packets ingested into ${query.ingest.target}; selective flow ${query.flow.description} (${query.flow.packets} packets)\n`,
+    );
     process.stdout.write(`${queryTable(query)}\n`);
     if (query.profiles.length) process.stdout.write(`\n${profileTable(query)}\n`);
   }
-  if (core) process.stdout.write(`\nCore (one core): decode+encode ${core.figures.map((f) => `${f.frameBytes}-byte frames ${f.mpps} M pkt/s`).join(', ')}\n${core.output}`);
+  if (core)
+    process.stdout.write(
+      `\nCore (one core): decode+encode ${core.figures.map((f) => `${f.frameBytes}-byte frames ${f.mpps} M pkt/s`).join(', ')}\n${core.output}`,
+    );
   for (const [suite, message] of Object.entries(failures)) process.stdout.write(`\n${suite}: FAILED: ${message}\n`);
   process.stdout.write(`\nfigures: ${out}\n`);
   return Object.keys(failures).length ? 1 : 0;
@@ -84,7 +111,10 @@ async function main(): Promise<number> {
 
 /** bench/core.ts prints its figures; run it in its own process (it measures one core) and keep what it printed. */
 function benchCore(): { output: string; figures: { frameBytes: number; mpps: number }[] } {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', 'bench/core.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const output = execFileSync(process.execPath, ['--import', 'tsx', 'bench/core.ts'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const figures: { frameBytes: number; mpps: number }[] = [];
   let size = 0;
   for (const line of output.split('\n')) {
@@ -97,7 +127,10 @@ function benchCore(): { output: string; figures: { frameBytes: number; mpps: num
   return { output, figures };
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

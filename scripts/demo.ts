@@ -64,7 +64,11 @@ function drained(topology: Topology, expected: number, timeoutMs: number): Promi
       const m = topology.metrics;
       if (m.recordsIn >= expected) finish();
       else if (Date.now() - started > timeoutMs) {
-        finish(new DemoError(`only ${m.recordsIn} of ${expected} records consumed after ${secs(timeoutMs)}; see the warnings above`));
+        finish(
+          new DemoError(
+            `only ${m.recordsIn} of ${expected} records consumed after ${secs(timeoutMs)}; see the warnings above`,
+          ),
+        );
       }
     }, 100);
     function finish(err?: Error) {
@@ -80,10 +84,14 @@ function drained(topology: Topology, expected: number, timeoutMs: number): Promi
 /** Runs pcap-inspector as a user would (a separate process, reading straight from WebHDFS). */
 function inspect(url: string, n: number): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}src/cli/inspector.ts`, '-i', url, '-n', String(n)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', `${ROOT}src/cli/inspector.ts`, '-i', url, '-n', String(n)],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -113,9 +121,19 @@ async function main(): Promise<number> {
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
     const tReplay = Date.now();
-    const sent = await replay({ input: opts.capture, topic, brokers, granularity: 'MICROSECONDS', rate: 0, loop: 1, batch: 1000 });
+    const sent = await replay({
+      input: opts.capture,
+      topic,
+      brokers,
+      granularity: 'MICROSECONDS',
+      rate: 0,
+      loop: 1,
+      batch: 1000,
+    });
     if (sent === 0) throw new DemoError(`${opts.capture} holds no packets`);
-    say(`${sent} packets -> topic ${topic} (${opts.partitions} partitions) in ${secs(Date.now() - tReplay)}; key = µs timestamp, value = frame`);
+    say(
+      `${sent} packets -> topic ${topic} (${opts.partitions} partitions) in ${secs(Date.now() - tReplay)}; key = µs timestamp, value = frame`,
+    );
 
     step(3, `run the topology until the topic is drained -> ${out}`);
     const config = defaultConfig(process.env);
@@ -134,7 +152,9 @@ async function main(): Promise<number> {
     const sealed: SealedFile[] = [];
     let bad = 0;
     const tIngest = Date.now();
-    const topology = await Topology.start(config, { log: createLogger('pcap-topology', process.env.LOG_LEVEL ?? 'warn') });
+    const topology = await Topology.start(config, {
+      log: createLogger('pcap-topology', process.env.LOG_LEVEL ?? 'warn'),
+    });
     topology.on('sealed', (f: SealedFile) => sealed.push(f));
     topology.on('bad-record', () => bad++);
     try {
@@ -148,10 +168,15 @@ async function main(): Promise<number> {
     const [committed] = await admin.fetchOffsets({ groupId: topic, topics: [topic] });
     const ends = await admin.fetchTopicOffsets(topic);
     const behind = ends.filter((e) => committed.partitions.find((p) => p.partition === e.partition)?.offset !== e.high);
-    if (behind.length) throw new DemoError(`offsets not committed to the end on partitions ${behind.map((e) => e.partition).join(', ')}`);
+    if (behind.length)
+      throw new DemoError(
+        `offsets not committed to the end on partitions ${behind.map((e) => e.partition).join(', ')}`,
+      );
     const packets = sealed.reduce((n, f) => n + f.count, 0);
     if (packets + bad !== sent) throw new DemoError(`${packets} packets stored + ${bad} bad records != ${sent} sent`);
-    say(`consumed ${sent} records, sealed ${sealed.length} files, committed every partition to its end, in ${secs(ingestMs)}`);
+    say(
+      `consumed ${sent} records, sealed ${sealed.length} files, committed every partition to its end, in ${secs(ingestMs)}`,
+    );
 
     step(4, 'files written');
     // What a Metron-style listing of kafka.pcap.out sees: only finished data files.
@@ -159,7 +184,8 @@ async function main(): Promise<number> {
     const storage = openStorage(root);
     const listed = new Map<string, number>();
     try {
-      for await (const e of storage.list(path)) if (e.type === 'file' && !/^[._]/.test(e.name)) listed.set(e.name, e.length);
+      for await (const e of storage.list(path))
+        if (e.type === 'file' && !/^[._]/.test(e.name)) listed.set(e.name, e.length);
     } finally {
       await storage.close();
     }
@@ -169,11 +195,18 @@ async function main(): Promise<number> {
     say(`${'file'.padEnd(width)}  part  offsets        packets      bytes`);
     for (const f of sealed) {
       const offsets = `${f.firstOffset}-${f.lastOffset}`;
-      say(`${name(f).padEnd(width)}  ${String(f.partition).padStart(4)}  ${offsets.padEnd(13)}  ${String(f.count).padStart(7)}  ${String(f.bytes).padStart(9)}`);
-      if (listed.get(name(f)) !== f.bytes) throw new DemoError(`${name(f)}: the listing of ${out} shows ${listed.get(name(f)) ?? 'no such file'}, expected ${f.bytes} bytes`);
+      say(
+        `${name(f).padEnd(width)}  ${String(f.partition).padStart(4)}  ${offsets.padEnd(13)}  ${String(f.count).padStart(7)}  ${String(f.bytes).padStart(9)}`,
+      );
+      if (listed.get(name(f)) !== f.bytes)
+        throw new DemoError(
+          `${name(f)}: the listing of ${out} shows ${listed.get(name(f)) ?? 'no such file'}, expected ${f.bytes} bytes`,
+        );
     }
     const bytes = sealed.reduce((n, f) => n + f.bytes, 0);
-    say(`${sealed.length} files, ${packets} packets, ${mb(bytes)}; the listing of ${path} shows exactly these ${listed.size} files (indexes and state are under _index/ and _state/)`);
+    say(
+      `${sealed.length} files, ${packets} packets, ${mb(bytes)}; the listing of ${path} shows exactly these ${listed.size} files (indexes and state are under _index/ and _state/)`,
+    );
 
     const first = sealed[0];
     const url = `${ep.webhdfsUrl}${first.dataPath}`;
@@ -182,8 +215,12 @@ async function main(): Promise<number> {
     process.stdout.write(r.out);
     if (r.code !== 0) throw new DemoError(`pcap-inspector exited ${r.code}: ${r.err.trim()}`);
 
-    say(`\nDone in ${secs(Date.now() - t0)}: ${sent} packets replayed into Kafka, stored exactly once as ${sealed.length} Metron-compatible SequenceFiles under ${out}.`);
-    say(`The stack is still running. ${external ? 'Stop it as you started it (e.g. docker compose down).' : 'Stop it with: npm run stack:down'}`);
+    say(
+      `\nDone in ${secs(Date.now() - t0)}: ${sent} packets replayed into Kafka, stored exactly once as ${sealed.length} Metron-compatible SequenceFiles under ${out}.`,
+    );
+    say(
+      `The stack is still running. ${external ? 'Stop it as you started it (e.g. docker compose down).' : 'Stop it with: npm run stack:down'}`,
+    );
     return 0;
   } finally {
     await admin.disconnect();

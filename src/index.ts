@@ -6,10 +6,24 @@
  */
 export { Topology, type BadRecord, type SealedFile, type TopologyOptions } from './topology.js';
 export {
-  applyConfig, defaultConfig, loadTopologyConfig, parseOverrides, ConfigError, CONFIG_KEYS,
-  type TopologyConfig, type StartMode, type TsScheme, type Granularity,
+  applyConfig,
+  defaultConfig,
+  loadTopologyConfig,
+  parseOverrides,
+  ConfigError,
+  CONFIG_KEYS,
+  type TopologyConfig,
+  type StartMode,
+  type TsScheme,
+  type Granularity,
 } from './config/topology-config.js';
-export { QueryEngine, listDataFiles, type MatchedPacket, type QuerySpec, type QueryStats } from './query/engine/engine.js';
+export {
+  QueryEngine,
+  listDataFiles,
+  type MatchedPacket,
+  type QuerySpec,
+  type QueryStats,
+} from './query/engine/engine.js';
 export { writePages, writeStream, type OutputLimits, type OutputResult } from './query/engine/output.js';
 export { compileFixedFilter, type FixedFilterSpec } from './query/filter/fixed-filter.js';
 export { compileQuery } from './query/filter/expr/compile.js';

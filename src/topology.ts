@@ -53,7 +53,10 @@ export class Topology extends EventEmitter {
   private stopped: Promise<void> | null = null;
   metricsPort: number | null = null;
 
-  private constructor(readonly config: TopologyConfig, options: TopologyOptions) {
+  private constructor(
+    readonly config: TopologyConfig,
+    options: TopologyOptions,
+  ) {
     super();
     this.log = options.log ?? createLogger('pcap-topology');
     const { root, path } = parseStorageUri(config.out);
@@ -85,17 +88,21 @@ export class Topology extends EventEmitter {
 
   async begin(): Promise<void> {
     const { config } = this;
-    await this.retry('create the output directory', async () => {
-      try {
-        await this.storage.mkdirs(this.layout.out);
-      } catch (err) {
-        // A path that can never work (a file in the way, no permission) is a configuration error, not an outage.
-        if (err instanceof StorageError && !err.retriable && err.exception !== 'IOException') {
-          throw new ConfigError('kafka.pcap.out', `cannot create ${config.out}: ${err.message}`);
+    await this.retry(
+      'create the output directory',
+      async () => {
+        try {
+          await this.storage.mkdirs(this.layout.out);
+        } catch (err) {
+          // A path that can never work (a file in the way, no permission) is a configuration error, not an outage.
+          if (err instanceof StorageError && !err.retriable && err.exception !== 'IOException') {
+            throw new ConfigError('kafka.pcap.out', `cannot create ${config.out}: ${err.message}`);
+          }
+          throw err;
         }
-        throw err;
-      }
-    }, (err) => err instanceof ConfigError);
+      },
+      (err) => err instanceof ConfigError,
+    );
     await this.spout.connect();
     if (config.metricsPort !== undefined) {
       const { server, port } = await serveMetrics(this.metrics, config.metricsPort);
@@ -114,7 +121,11 @@ export class Topology extends EventEmitter {
         this.log.info({ partitions }, 'partitions assigned');
         for (const p of partitions) {
           this.withPartition(p, () => this.ensureReconciled(p)).catch((err) => {
-            if (!this.stopping) this.log.warn({ partition: p, err: (err as Error).message }, 'reconcile on assignment failed; retried on the next batch');
+            if (!this.stopping)
+              this.log.warn(
+                { partition: p, err: (err as Error).message },
+                'reconcile on assignment failed; retried on the next batch',
+              );
           });
         }
       },
@@ -122,7 +133,10 @@ export class Topology extends EventEmitter {
         this.log.info({ partitions }, 'partitions revoked');
         for (const p of partitions) {
           void this.withPartition(p, async () => {
-            await this.sinks.get(p)?.abandon().catch(() => {});
+            await this.sinks
+              .get(p)
+              ?.abandon()
+              .catch(() => {});
             this.sinks.delete(p);
             this.encoders.delete(p);
           });
@@ -130,7 +144,10 @@ export class Topology extends EventEmitter {
       },
       onCrash: (error) => this.fatal(error),
     });
-    this.log.info({ topic: config.topic, group: config.groupId, out: config.out, instance: config.instanceId }, 'topology started');
+    this.log.info(
+      { topic: config.topic, group: config.groupId, out: config.out, instance: config.instanceId },
+      'topology started',
+    );
   }
 
   private withPartition<T>(partition: number, fn: () => Promise<T>): Promise<T> {
@@ -163,7 +180,16 @@ export class Topology extends EventEmitter {
           this.metrics.filesSealed++;
           this.metrics.packetsWritten += file.count;
           this.metrics.bytesWritten += file.bytes;
-          this.log.info({ file: file.dataPath, partition, first: String(file.firstOffset), last: String(file.lastOffset), packets: file.count }, 'sealed');
+          this.log.info(
+            {
+              file: file.dataPath,
+              partition,
+              first: String(file.firstOffset),
+              last: String(file.lastOffset),
+              packets: file.count,
+            },
+            'sealed',
+          );
           this.emit('sealed', file);
         },
       });
@@ -178,9 +204,10 @@ export class Topology extends EventEmitter {
     const first = !this.everAssigned.has(partition);
     this.everAssigned.add(partition);
     const committed = await this.spout.committed(partition);
-    if (first && (start === 'EARLIEST' || start === 'LATEST') || committed === null) {
+    if ((first && (start === 'EARLIEST' || start === 'LATEST')) || committed === null) {
       const { low, high } = await this.spout.offsets(partition);
-      if (start === 'EARLIEST' || (committed === null && start === 'UNCOMMITTED_EARLIEST')) return { base: low, committed };
+      if (start === 'EARLIEST' || (committed === null && start === 'UNCOMMITTED_EARLIEST'))
+        return { base: low, committed };
       if (start === 'LATEST' || committed === null) return { base: high, committed };
     }
     return { base: committed!, committed };
@@ -248,7 +275,8 @@ export class Topology extends EventEmitter {
 
   private openRecords(): number {
     let n = 0;
-    for (const s of this.sinks.values()) if (s.openFile) n += Number(s.openFile.lastOffset - s.openFile.firstOffset) + 1;
+    for (const s of this.sinks.values())
+      if (s.openFile) n += Number(s.openFile.lastOffset - s.openFile.firstOffset) + 1;
     return n;
   }
 
@@ -259,37 +287,61 @@ export class Topology extends EventEmitter {
    */
   private async recover(sink: PartitionSink, err: unknown): Promise<void> {
     const partition = sink.partition;
-    if (err instanceof LostClaimError) this.log.warn({ partition, err: err.message }, 'lost a seal claim to another writer; reconciling');
-    else if (this.failureLogLimit.allow()) this.log.warn({ partition, err: (err as Error).message }, 'partition failed; will reconcile and retry');
+    if (err instanceof LostClaimError)
+      this.log.warn({ partition, err: err.message }, 'lost a seal claim to another writer; reconciling');
+    else if (this.failureLogLimit.allow())
+      this.log.warn({ partition, err: (err as Error).message }, 'partition failed; will reconcile and retry');
     this.metrics.storageRetries++;
     await sink.abandon().catch(() => {});
     sink.nextOffset = null;
     this.pendingDeadLetters.delete(partition);
     if (this.stopping || !this.spout.owns(partition)) return;
     await sleep(500);
-    await this.ensureReconciled(partition).catch((e) => this.log.warn({ partition, err: (e as Error).message }, 'reconcile failed; will retry on the next batch'));
+    await this.ensureReconciled(partition).catch((e) =>
+      this.log.warn({ partition, err: (e as Error).message }, 'reconcile failed; will retry on the next batch'),
+    );
   }
 
-  private badRecord(partition: number, offset: string, key: Buffer | null, value: Buffer | null, rejected: RejectedRecord): void {
+  private badRecord(
+    partition: number,
+    offset: string,
+    key: Buffer | null,
+    value: Buffer | null,
+    rejected: RejectedRecord,
+  ): void {
     this.metrics.bad(rejected.reason);
     if (this.badLogLimit.allow()) {
-      this.log.warn({ partition, offset, reason: rejected.reason, detail: rejected.detail, suppressed: this.badLogLimit.suppressed }, 'malformed record');
+      this.log.warn(
+        {
+          partition,
+          offset,
+          reason: rejected.reason,
+          detail: rejected.detail,
+          suppressed: this.badLogLimit.suppressed,
+        },
+        'malformed record',
+      );
     }
     this.emit('bad-record', { ...rejected, topic: this.config.topic, partition, offset } satisfies BadRecord);
     const dlq = this.config.deadLetterTopic;
     if (!dlq) return;
-    const sent = this.spout.producerFor().then((producer) => producer.send({
-      topic: dlq,
-      acks: -1,
-      messages: [{
-        key, value,
-        headers: {
-          'pcapline-reject-reason': rejected.reason,
-          'pcapline-reject-detail': rejected.detail,
-          'pcapline-source': `${this.config.topic}/${partition}/${offset}`,
-        },
-      }],
-    }));
+    const sent = this.spout.producerFor().then((producer) =>
+      producer.send({
+        topic: dlq,
+        acks: -1,
+        messages: [
+          {
+            key,
+            value,
+            headers: {
+              'pcapline-reject-reason': rejected.reason,
+              'pcapline-reject-detail': rejected.detail,
+              'pcapline-source': `${this.config.topic}/${partition}/${offset}`,
+            },
+          },
+        ],
+      }),
+    );
     sent.catch(() => {}); // awaited (and its failure surfaced) before the next commit
     let pending = this.pendingDeadLetters.get(partition);
     if (!pending) {
@@ -347,7 +399,11 @@ export class Topology extends EventEmitter {
   }
 
   /** Retries an operation with backoff until it succeeds, fails for good (`fatal`), or the topology stops. */
-  private async retry<T>(what: string, fn: () => Promise<T>, fatal: (err: unknown) => boolean = () => false): Promise<T> {
+  private async retry<T>(
+    what: string,
+    fn: () => Promise<T>,
+    fatal: (err: unknown) => boolean = () => false,
+  ): Promise<T> {
     let delay = 250;
     for (;;) {
       try {
@@ -355,7 +411,8 @@ export class Topology extends EventEmitter {
       } catch (err) {
         if (this.stopping || fatal(err)) throw err;
         this.metrics.storageRetries++;
-        if (this.failureLogLimit.allow()) this.log.warn({ err: (err as Error).message, retryInMs: delay }, `failed to ${what}; retrying`);
+        if (this.failureLogLimit.allow())
+          this.log.warn({ err: (err as Error).message, retryInMs: delay }, `failed to ${what}; retrying`);
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
@@ -368,15 +425,22 @@ export class Topology extends EventEmitter {
       this.stopping = true;
       this.spout.beginStop();
       for (const t of this.timers) clearInterval(t);
-      await Promise.all([...this.sinks].map(([partition, sink]) => this.withPartition(partition, async () => {
-        try {
-          await sink.seal();
-          await sink.commitSkipped();
-        } catch (err) {
-          this.log.warn({ partition, err: (err as Error).message }, 'could not seal on shutdown; the records will be re-read on restart');
-          await sink.abandon().catch(() => {});
-        }
-      })));
+      await Promise.all(
+        [...this.sinks].map(([partition, sink]) =>
+          this.withPartition(partition, async () => {
+            try {
+              await sink.seal();
+              await sink.commitSkipped();
+            } catch (err) {
+              this.log.warn(
+                { partition, err: (err as Error).message },
+                'could not seal on shutdown; the records will be re-read on restart',
+              );
+              await sink.abandon().catch(() => {});
+            }
+          }),
+        ),
+      );
       await this.spout.disconnect();
       await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
       await this.storage.close();

@@ -40,7 +40,11 @@ interface Args {
 function parseArgs(argv: string[]): Args | 'help' {
   let failure: string | null = null;
   const a = yargs(argv)
-    .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false, 'duplicate-arguments-array': false })
+    .parserConfiguration({
+      'short-option-groups': false,
+      'camel-case-expansion': false,
+      'duplicate-arguments-array': false,
+    })
     .option('i', { alias: 'input', type: 'string' })
     .option('n', { alias: 'num_packets', type: 'string' })
     .option('json', { type: 'boolean', default: false })
@@ -57,7 +61,8 @@ function parseArgs(argv: string[]): Args | 'help' {
   if (a.h) return 'help';
   if (a._.length > 0) throw new UsageError(`unexpected argument '${String(a._[0])}' (try --help)`);
   const input = a.i;
-  if (typeof input !== 'string' || input === '') throw new UsageError('missing -i <file>: the SequenceFile or pcap file to read');
+  if (typeof input !== 'string' || input === '')
+    throw new UsageError('missing -i <file>: the SequenceFile or pcap file to read');
   let limit = Number.POSITIVE_INFINITY;
   if (a.n !== undefined) {
     if (!/^\d+$/.test(String(a.n))) throw new UsageError(`-n must be a non-negative integer, got '${String(a.n)}'`);
@@ -87,7 +92,9 @@ async function openInput(input: string): Promise<{ stream: Readable; close: () =
     st = await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
+    throw new UsageError(
+      code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`,
+    );
   }
   if (st.isDirectory()) throw new UsageError(`${path} is a directory; give one data file`);
   return { stream: createReadStream(path, { highWaterMark: 256 * 1024 }), close: async () => undefined };
@@ -138,7 +145,12 @@ function renderer(json: boolean): Render {
     f.error !== null && f.ipVersion === 0 ? formatMalformedLine(n, tsNs, f.error) : formatInspectorLine(f);
 }
 
-async function inspectSequenceFile(source: ByteSource, args: Args, out: LineOut, warn: (s: string) => void): Promise<void> {
+async function inspectSequenceFile(
+  source: ByteSource,
+  args: Args,
+  out: LineOut,
+  warn: (s: string) => void,
+): Promise<void> {
   const reader = new SequenceFileReader(source);
   const header = await reader.header();
   const render = renderer(args.json);
@@ -155,7 +167,9 @@ async function inspectSequenceFile(source: ByteSource, args: Args, out: LineOut,
   }
   await reader.close();
   if (reader.summary.torn) {
-    warn(`note: the file ends inside a record (${reader.summary.tornBytes} bytes after offset ${reader.summary.validEnd}); is it still being written?`);
+    warn(
+      `note: the file ends inside a record (${reader.summary.tornBytes} bytes after offset ${reader.summary.validEnd}); is it still being written?`,
+    );
   }
 }
 
@@ -173,11 +187,18 @@ async function inspectPcapFile(source: ByteSource, args: Args, out: LineOut, war
     await out.line(render(f, n, p.position, p.tsNs));
   }
   await reader.close();
-  if (reader.summary.torn) warn(`note: the capture ends inside a packet (${reader.summary.tornBytes} bytes after offset ${reader.summary.validEnd})`);
+  if (reader.summary.torn)
+    warn(
+      `note: the capture ends inside a packet (${reader.summary.tornBytes} bytes after offset ${reader.summary.validEnd})`,
+    );
 }
 
 /** Runs the inspector; resolves to the exit status. Never throws. */
-export async function main(argv: string[], stdout: Writable = process.stdout, stderr: Writable = process.stderr): Promise<number> {
+export async function main(
+  argv: string[],
+  stdout: Writable = process.stdout,
+  stderr: Writable = process.stderr,
+): Promise<number> {
   const say = (s: string): void => {
     stderr.write(`${NAME}: ${s}\n`);
   };
@@ -201,7 +222,9 @@ export async function main(argv: string[], stdout: Writable = process.stdout, st
       if (head.length === 4 && readU32(head, 0, false) === MAGIC_PCAPNG) {
         throw new UsageError(`${args.input} is a pcapng file; convert it first: editcap -F pcap in.pcapng out.pcap`);
       }
-      throw new UsageError(`${args.input} is neither a SequenceFile nor a pcap file${head.length < 4 ? ' (too short)' : ''}`);
+      throw new UsageError(
+        `${args.input} is neither a SequenceFile nor a pcap file${head.length < 4 ? ' (too short)' : ''}`,
+      );
     }
     await out.flush();
     return 0;

@@ -12,12 +12,14 @@ async function main(argv: string[]): Promise<number> {
   const args = await yargs(argv)
     .scriptName('start-pcap-topology')
     .usage('$0 [-c config/pcap.properties] [-D key=value ...]')
-    .epilogue([
-      'Drains packets from Kafka into rolled, Metron-compatible packet files (HDFS or local), exactly once.',
-      'Every key is listed with its meaning in config/pcap.properties.',
-      'SIGINT/SIGTERM: seal, commit, exit 0. Exit 2: a bad argument or configuration key.',
-      'Exit 1: an unrecoverable error; run it under a supervisor that restarts it (nothing is lost).',
-    ].join('\n'))
+    .epilogue(
+      [
+        'Drains packets from Kafka into rolled, Metron-compatible packet files (HDFS or local), exactly once.',
+        'Every key is listed with its meaning in config/pcap.properties.',
+        'SIGINT/SIGTERM: seal, commit, exit 0. Exit 2: a bad argument or configuration key.',
+        'Exit 1: an unrecoverable error; run it under a supervisor that restarts it (nothing is lost).',
+      ].join('\n'),
+    )
     .wrap(null)
     .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
     .option('c', { alias: 'config', type: 'string', describe: 'Java .properties file (see config/pcap.properties)' })
@@ -26,7 +28,9 @@ async function main(argv: string[]): Promise<number> {
     .help('h')
     .alias('h', 'help')
     .version(false)
-    .fail((msg, err) => { throw new ConfigError('arguments', err?.message ?? msg); })
+    .fail((msg, err) => {
+      throw new ConfigError('arguments', err?.message ?? msg);
+    })
     .parseAsync();
   const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
   const log = createLogger('pcap-topology');
@@ -46,12 +50,21 @@ async function main(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping: sealing open files and committing');
-      topology.stop().then(() => resolve(0), (err) => { log.error({ err: (err as Error).message }, 'stop failed'); resolve(1); });
+      topology.stop().then(
+        () => resolve(0),
+        (err) => {
+          log.error({ err: (err as Error).message }, 'stop failed');
+          resolve(1);
+        },
+      );
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     topology.on('fatal', (err: Error) => {
-      log.error({ err: err.message }, 'exiting so a supervisor restarts the topology; uncommitted records will be re-read');
+      log.error(
+        { err: err.message },
+        'exiting so a supervisor restarts the topology; uncommitted records will be re-read',
+      );
       resolve(1);
     });
     topology.begin().catch((err) => {

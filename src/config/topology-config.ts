@@ -45,22 +45,32 @@ export interface TopologyConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, problem: string) {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
     super(`${key}: ${problem}`);
     this.name = 'ConfigError';
   }
 }
 
 type Setter = (c: TopologyConfig, value: string, key: string) => void;
-interface KeySpec { set: Setter; doc: string; example: string }
+interface KeySpec {
+  set: Setter;
+  doc: string;
+  example: string;
+}
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string, key: string): number => {
-  if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(key, `'${value}' is not an integer`);
-  const n = Number(value.trim());
-  if (n < min || n > max) throw new ConfigError(key, `${n} is out of range [${min}, ${max}]`);
-  return n;
-};
-const oneOf = <T extends string>(allowed: readonly T[], aliases: Record<string, T> = {}) =>
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (value: string, key: string): number => {
+    if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(key, `'${value}' is not an integer`);
+    const n = Number(value.trim());
+    if (n < min || n > max) throw new ConfigError(key, `${n} is out of range [${min}, ${max}]`);
+    return n;
+  };
+const oneOf =
+  <T extends string>(allowed: readonly T[], aliases: Record<string, T> = {}) =>
   (value: string, key: string): T => {
     const v = value.trim().toUpperCase();
     if ((allowed as readonly string[]).includes(v)) return v as T;
@@ -85,87 +95,239 @@ const startModes = ['EARLIEST', 'LATEST', 'UNCOMMITTED_EARLIEST', 'UNCOMMITTED_L
 /** Every accepted key, its meaning, and how it is parsed. config/pcap.properties documents the same. */
 export const CONFIG_KEYS: Record<string, KeySpec> = {
   'spout.kafka.topic.pcap': {
-    doc: 'Kafka topic the sensors publish packets to.', example: 'pcap',
+    doc: 'Kafka topic the sensors publish packets to.',
+    example: 'pcap',
     set: (c, v, k) => {
       c.topic = nonEmpty(v, k);
       if (!/^[A-Za-z0-9._-]+$/.test(c.topic)) throw new ConfigError(k, `'${v}' is not a valid Kafka topic name`);
     },
   },
   'kafka.bootstrap.servers': {
-    doc: 'Kafka bootstrap servers, comma separated (default: $KAFKA_BROKERS, else the local stack).', example: '127.0.0.1:9092',
+    doc: 'Kafka bootstrap servers, comma separated (default: $KAFKA_BROKERS, else the local stack).',
+    example: '127.0.0.1:9092',
     set: (c, v, k) => {
-      const servers = v.split(',').map((s) => s.trim()).filter(Boolean);
-      if (!servers.length || servers.some((s) => !/^[^:\s]+:\d+$/.test(s))) throw new ConfigError(k, `'${v}' is not a list of host:port`);
+      const servers = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!servers.length || servers.some((s) => !/^[^:\s]+:\d+$/.test(s)))
+        throw new ConfigError(k, `'${v}' is not a list of host:port`);
       c.bootstrapServers = servers;
     },
   },
-  'kafka.zk': { doc: 'Metron\'s ZooKeeper quorum. Ignored: brokers come from kafka.bootstrap.servers.', example: 'node1:2181', set: stormOnly },
-  'kafka.group.id': { doc: 'Consumer group shared by every topology process of this ingest.', example: 'pcap', set: (c, v, k) => { c.groupId = nonEmpty(v, k); } },
-  'kafka.pcap.start': {
-    doc: 'Where to start: UNCOMMITTED_EARLIEST (resume from the group\'s committed offsets, else the earliest), UNCOMMITTED_LATEST (resume, else the latest), EARLIEST or LATEST (when this process starts, ignore the committed offsets and start at the earliest/latest offset). Exactly-once holds in every mode: ranges the output directory already holds are never written twice (to re-ingest a topic, use a new kafka.pcap.out). Old names START, END, WHERE_I_LEFT_OFF are accepted.',
-    example: 'UNCOMMITTED_EARLIEST',
-    set: (c, v, k) => { c.start = oneOf(startModes, { START: 'EARLIEST', END: 'LATEST', WHERE_I_LEFT_OFF: 'UNCOMMITTED_EARLIEST' })(v, k); },
+  'kafka.zk': {
+    doc: "Metron's ZooKeeper quorum. Ignored: brokers come from kafka.bootstrap.servers.",
+    example: 'node1:2181',
+    set: stormOnly,
   },
-  'kafka.pcap.numPackets': { doc: 'Packets per file: a file rolls when it holds this many (checked before each append).', example: '1000', set: (c, v, k) => { c.numPackets = int(0)(v, k); } },
-  'kafka.pcap.maxTimeMS': { doc: 'A file rolls when a packet is at least this many ms (packet time) after its first packet; <= 0 disables.', example: '300000', set: (c, v, k) => { c.maxTimeMs = int(Number.MIN_SAFE_INTEGER)(v, k); } },
-  'kafka.pcap.idleTimeoutMS': { doc: 'A partition that receives nothing for this long (wall time) has its open file sealed; 0 disables.', example: '60000', set: (c, v, k) => { c.idleTimeoutMs = int(0)(v, k); } },
+  'kafka.group.id': {
+    doc: 'Consumer group shared by every topology process of this ingest.',
+    example: 'pcap',
+    set: (c, v, k) => {
+      c.groupId = nonEmpty(v, k);
+    },
+  },
+  'kafka.pcap.start': {
+    doc: "Where to start: UNCOMMITTED_EARLIEST (resume from the group's committed offsets, else the earliest), UNCOMMITTED_LATEST (resume, else the latest), EARLIEST or LATEST (when this process starts, ignore the committed offsets and start at the earliest/latest offset). Exactly-once holds in every mode: ranges the output directory already holds are never written twice (to re-ingest a topic, use a new kafka.pcap.out). Old names START, END, WHERE_I_LEFT_OFF are accepted.",
+    example: 'UNCOMMITTED_EARLIEST',
+    set: (c, v, k) => {
+      c.start = oneOf(startModes, { START: 'EARLIEST', END: 'LATEST', WHERE_I_LEFT_OFF: 'UNCOMMITTED_EARLIEST' })(v, k);
+    },
+  },
+  'kafka.pcap.numPackets': {
+    doc: 'Packets per file: a file rolls when it holds this many (checked before each append).',
+    example: '1000',
+    set: (c, v, k) => {
+      c.numPackets = int(0)(v, k);
+    },
+  },
+  'kafka.pcap.maxTimeMS': {
+    doc: 'A file rolls when a packet is at least this many ms (packet time) after its first packet; <= 0 disables.',
+    example: '300000',
+    set: (c, v, k) => {
+      c.maxTimeMs = int(Number.MIN_SAFE_INTEGER)(v, k);
+    },
+  },
+  'kafka.pcap.idleTimeoutMS': {
+    doc: 'A partition that receives nothing for this long (wall time) has its open file sealed; 0 disables.',
+    example: '60000',
+    set: (c, v, k) => {
+      c.idleTimeoutMs = int(0)(v, k);
+    },
+  },
   'kafka.pcap.ts_scheme': {
     doc: 'FROM_KEY: the key is an 8-byte big-endian timestamp. FROM_VALUE (alias FROM_PACKET): the value is a one-packet pcap whose header holds the time.',
-    example: 'FROM_KEY', set: (c, v, k) => { c.tsScheme = oneOf(['FROM_KEY', 'FROM_VALUE'] as const, { FROM_PACKET: 'FROM_VALUE' })(v, k); },
+    example: 'FROM_KEY',
+    set: (c, v, k) => {
+      c.tsScheme = oneOf(['FROM_KEY', 'FROM_VALUE'] as const, { FROM_PACKET: 'FROM_VALUE' })(v, k);
+    },
   },
   'kafka.pcap.ts_granularity': {
     doc: 'Unit of FROM_KEY timestamps: MILLISECONDS, MICROSECONDS (pycapa, fastcapa) or NANOSECONDS.',
-    example: 'MICROSECONDS', set: (c, v, k) => { c.granularity = oneOf(['MILLISECONDS', 'MICROSECONDS', 'NANOSECONDS'] as const)(v, k); },
+    example: 'MICROSECONDS',
+    set: (c, v, k) => {
+      c.granularity = oneOf(['MILLISECONDS', 'MICROSECONDS', 'NANOSECONDS'] as const)(v, k);
+    },
   },
   'kafka.pcap.out': {
     doc: 'Output directory as a storage URI: webhdfs://namenode:9870/path (HDFS), file:///path or a plain path (local).',
     example: '/apps/metron/pcap/input',
     set: (c, v, k) => {
       c.out = nonEmpty(v, k);
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c.out) && !/^(webhdfs|file):\/\//i.test(c.out)) throw new ConfigError(k, `'${v}': only webhdfs:// and file:// URIs (or a plain path) are supported`);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c.out) && !/^(webhdfs|file):\/\//i.test(c.out))
+        throw new ConfigError(k, `'${v}': only webhdfs:// and file:// URIs (or a plain path) are supported`);
     },
   },
-  'kafka.pcap.deadLetterTopic': { doc: 'If set, malformed records are copied here (original key and value; reason in the pcapline-reject-reason header).', example: '', set: (c, v) => { c.deadLetterTopic = v.trim() || undefined; } },
-  'hdfs.replication.factor': { doc: 'HDFS replication of the files written; <= 0 uses the cluster default.', example: '-1', set: (c, v, k) => { c.replication = int(-1, 512)(v, k); } },
-  'hdfs.sync.every': { doc: 'Metron\'s per-packet sync cadence. Ignored: data is made durable when a file is sealed, before offsets are committed.', example: '1', set: (_c, v, k) => { int(0)(v, k); } },
-  'pcap.instance.id': { doc: 'Last token of file names (pcap_<topic>_<ts>_<partition>_<id>); unique per process. Default: host name and process id. No "_".', example: '', set: (c, v, k) => {
-    const id = nonEmpty(v, k);
-    if (!/^[A-Za-z0-9.-]+$/.test(id)) throw new ConfigError(k, `'${v}' may only contain letters, digits, '.' and '-'`);
-    c.instanceId = id;
-  } },
-  'pcap.metrics.port': { doc: 'If set, a Prometheus text endpoint is served on 127.0.0.1:<port>/metrics (0 = ephemeral).', example: '', set: (c, v, k) => { c.metricsPort = v.trim() ? int(0, 65535)(v, k) : undefined; } },
-  'pcap.stats.intervalMS': { doc: 'Period of the one-line stats log; 0 disables.', example: '30000', set: (c, v, k) => { c.statsIntervalMs = int(0)(v, k); } },
-  'pcap.chunk.bytes': { doc: 'Bytes buffered per partition before they are appended to the in-progress file. Bounds memory whatever numPackets is.', example: '8388608', set: (c, v, k) => { c.chunkBytes = int(65536, 256 * 1024 * 1024)(v, k); } },
-  'kafka.session.timeout.ms': { doc: 'Consumer group session timeout.', example: '30000', set: (c, v, k) => { c.sessionTimeoutMs = int(6000, 1800000)(v, k); } },
-  'pcap.watchdog.ms': { doc: 'Exit non-zero (to be restarted by a supervisor) when no fetch completes for this long.', example: '120000', set: (c, v, k) => { c.watchdogMs = int(10000)(v, k); } },
+  'kafka.pcap.deadLetterTopic': {
+    doc: 'If set, malformed records are copied here (original key and value; reason in the pcapline-reject-reason header).',
+    example: '',
+    set: (c, v) => {
+      c.deadLetterTopic = v.trim() || undefined;
+    },
+  },
+  'hdfs.replication.factor': {
+    doc: 'HDFS replication of the files written; <= 0 uses the cluster default.',
+    example: '-1',
+    set: (c, v, k) => {
+      c.replication = int(-1, 512)(v, k);
+    },
+  },
+  'hdfs.sync.every': {
+    doc: "Metron's per-packet sync cadence. Ignored: data is made durable when a file is sealed, before offsets are committed.",
+    example: '1',
+    set: (_c, v, k) => {
+      int(0)(v, k);
+    },
+  },
+  'pcap.instance.id': {
+    doc: 'Last token of file names (pcap_<topic>_<ts>_<partition>_<id>); unique per process. Default: host name and process id. No "_".',
+    example: '',
+    set: (c, v, k) => {
+      const id = nonEmpty(v, k);
+      if (!/^[A-Za-z0-9.-]+$/.test(id))
+        throw new ConfigError(k, `'${v}' may only contain letters, digits, '.' and '-'`);
+      c.instanceId = id;
+    },
+  },
+  'pcap.metrics.port': {
+    doc: 'If set, a Prometheus text endpoint is served on 127.0.0.1:<port>/metrics (0 = ephemeral).',
+    example: '',
+    set: (c, v, k) => {
+      c.metricsPort = v.trim() ? int(0, 65535)(v, k) : undefined;
+    },
+  },
+  'pcap.stats.intervalMS': {
+    doc: 'Period of the one-line stats log; 0 disables.',
+    example: '30000',
+    set: (c, v, k) => {
+      c.statsIntervalMs = int(0)(v, k);
+    },
+  },
+  'pcap.chunk.bytes': {
+    doc: 'Bytes buffered per partition before they are appended to the in-progress file. Bounds memory whatever numPackets is.',
+    example: '8388608',
+    set: (c, v, k) => {
+      c.chunkBytes = int(65536, 256 * 1024 * 1024)(v, k);
+    },
+  },
+  'kafka.session.timeout.ms': {
+    doc: 'Consumer group session timeout.',
+    example: '30000',
+    set: (c, v, k) => {
+      c.sessionTimeoutMs = int(6000, 1800000)(v, k);
+    },
+  },
+  'pcap.watchdog.ms': {
+    doc: 'Exit non-zero (to be restarted by a supervisor) when no fetch completes for this long.',
+    example: '120000',
+    set: (c, v, k) => {
+      c.watchdogMs = int(10000)(v, k);
+    },
+  },
   'kafka.security.protocol': {
-    doc: 'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.', example: 'PLAINTEXT',
-    set: (c, v, k) => { c.security.protocol = oneOf(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const)(v, k); },
+    doc: 'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.',
+    example: 'PLAINTEXT',
+    set: (c, v, k) => {
+      c.security.protocol = oneOf(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const)(v, k);
+    },
   },
   'kafka.sasl.mechanism': {
-    doc: 'SASL mechanism: plain, scram-sha-256 or scram-sha-512.', example: '',
+    doc: 'SASL mechanism: plain, scram-sha-256 or scram-sha-512.',
+    example: '',
     set: (c, v, k) => {
       const m = v.trim().toLowerCase();
       if (!m) return;
-      if (m !== 'plain' && m !== 'scram-sha-256' && m !== 'scram-sha-512') throw new ConfigError(k, `'${v}' is not plain, scram-sha-256 or scram-sha-512`);
+      if (m !== 'plain' && m !== 'scram-sha-256' && m !== 'scram-sha-512')
+        throw new ConfigError(k, `'${v}' is not plain, scram-sha-256 or scram-sha-512`);
       c.security.saslMechanism = m;
     },
   },
-  'kafka.sasl.username': { doc: 'SASL user name.', example: '', set: (c, v) => { c.security.saslUsername = v; } },
-  'kafka.sasl.password': { doc: 'SASL password.', example: '', set: (c, v) => { c.security.saslPassword = v; } },
-  'kafka.ssl.ca.location': { doc: 'PEM file of the CA that signed the brokers\' certificates.', example: '', set: (c, v) => { c.security.sslCaFile = v.trim() || undefined; } },
-  'kafka.ssl.certificate.location': { doc: 'PEM client certificate (mutual TLS).', example: '', set: (c, v) => { c.security.sslCertFile = v.trim() || undefined; } },
-  'kafka.ssl.key.location': { doc: 'PEM client key (mutual TLS).', example: '', set: (c, v) => { c.security.sslKeyFile = v.trim() || undefined; } },
-  'kafka.ssl.reject.unauthorized': { doc: 'Verify the brokers\' certificates.', example: 'true', set: (c, v, k) => { c.security.sslRejectUnauthorized = bool(v, k); } },
+  'kafka.sasl.username': {
+    doc: 'SASL user name.',
+    example: '',
+    set: (c, v) => {
+      c.security.saslUsername = v;
+    },
+  },
+  'kafka.sasl.password': {
+    doc: 'SASL password.',
+    example: '',
+    set: (c, v) => {
+      c.security.saslPassword = v;
+    },
+  },
+  'kafka.ssl.ca.location': {
+    doc: "PEM file of the CA that signed the brokers' certificates.",
+    example: '',
+    set: (c, v) => {
+      c.security.sslCaFile = v.trim() || undefined;
+    },
+  },
+  'kafka.ssl.certificate.location': {
+    doc: 'PEM client certificate (mutual TLS).',
+    example: '',
+    set: (c, v) => {
+      c.security.sslCertFile = v.trim() || undefined;
+    },
+  },
+  'kafka.ssl.key.location': {
+    doc: 'PEM client key (mutual TLS).',
+    example: '',
+    set: (c, v) => {
+      c.security.sslKeyFile = v.trim() || undefined;
+    },
+  },
+  'kafka.ssl.reject.unauthorized': {
+    doc: "Verify the brokers' certificates.",
+    example: 'true',
+    set: (c, v, k) => {
+      c.security.sslRejectUnauthorized = bool(v, k);
+    },
+  },
   // Storm-only keys of Metron's shipped pcap.properties: accepted so existing files load.
-  'topology.workers': { doc: 'Storm only; ignored. Scale out by running more processes with the same kafka.group.id.', example: '1', set: stormOnly },
+  'topology.workers': {
+    doc: 'Storm only; ignored. Scale out by running more processes with the same kafka.group.id.',
+    example: '1',
+    set: stormOnly,
+  },
   'topology.worker.childopts': { doc: 'Storm only; ignored.', example: '', set: stormOnly },
   'topology.auto-credentials': { doc: 'Storm only; ignored.', example: '[]', set: stormOnly },
-  'kafka.spout.parallelism': { doc: 'Storm only; ignored. One process consumes every partition assigned to it.', example: '1', set: stormOnly },
+  'kafka.spout.parallelism': {
+    doc: 'Storm only; ignored. One process consumes every partition assigned to it.',
+    example: '1',
+    set: stormOnly,
+  },
 };
 
 /** Keys accepted for compatibility but without effect; `loadTopologyConfig` reports them as notices. */
-export const IGNORED_KEYS = new Set(['kafka.zk', 'hdfs.sync.every', 'topology.workers', 'topology.worker.childopts', 'topology.auto-credentials', 'kafka.spout.parallelism']);
+export const IGNORED_KEYS = new Set([
+  'kafka.zk',
+  'hdfs.sync.every',
+  'topology.workers',
+  'topology.worker.childopts',
+  'topology.auto-credentials',
+  'kafka.spout.parallelism',
+]);
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): TopologyConfig {
   return {
@@ -194,13 +356,20 @@ export function applyConfig(config: TopologyConfig, pairs: Record<string, string
   const notices: string[] = [];
   for (const [key, value] of Object.entries(pairs)) {
     const spec = CONFIG_KEYS[key];
-    if (!spec) throw new ConfigError(key, 'unknown configuration key (see config/pcap.properties for the accepted keys)');
+    if (!spec)
+      throw new ConfigError(key, 'unknown configuration key (see config/pcap.properties for the accepted keys)');
     spec.set(config, value, key);
     if (IGNORED_KEYS.has(key)) notices.push(`${key} is accepted for compatibility and ignored: ${spec.doc}`);
   }
   const sec = config.security;
-  if (sec.protocol.startsWith('SASL') && !(sec.saslMechanism && sec.saslUsername !== undefined && sec.saslPassword !== undefined)) {
-    throw new ConfigError('kafka.sasl.mechanism', `${sec.protocol} needs kafka.sasl.mechanism, kafka.sasl.username and kafka.sasl.password`);
+  if (
+    sec.protocol.startsWith('SASL') &&
+    !(sec.saslMechanism && sec.saslUsername !== undefined && sec.saslPassword !== undefined)
+  ) {
+    throw new ConfigError(
+      'kafka.sasl.mechanism',
+      `${sec.protocol} needs kafka.sasl.mechanism, kafka.sasl.username and kafka.sasl.password`,
+    );
   }
   return notices;
 }
@@ -210,14 +379,18 @@ export function parseOverrides(defs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const d of defs) {
     const i = d.indexOf('=');
-    if (i <= 0) throw new ConfigError(d, "a -D override must look like key=value");
+    if (i <= 0) throw new ConfigError(d, 'a -D override must look like key=value');
     out[d.slice(0, i).trim()] = d.slice(i + 1);
   }
   return out;
 }
 
 /** Loads a Java .properties file (if given) and -D overrides over the defaults, validating every key. */
-export function loadTopologyConfig(file: string | undefined, overrides: Record<string, string>, env = process.env): { config: TopologyConfig; notices: string[] } {
+export function loadTopologyConfig(
+  file: string | undefined,
+  overrides: Record<string, string>,
+  env = process.env,
+): { config: TopologyConfig; notices: string[] } {
   const config = defaultConfig(env);
   let fromFile: Record<string, string> = {};
   if (file) {

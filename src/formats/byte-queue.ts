@@ -116,7 +116,8 @@ export class ByteQueue {
   }
 
   private gather(n: number, ahead: number, consume: boolean): Buffer {
-    if (n + ahead > this.buffered) throw new RangeError(`ByteQueue: ${n + ahead} bytes requested, ${this.buffered} buffered`);
+    if (n + ahead > this.buffered)
+      throw new RangeError(`ByteQueue: ${n + ahead} bytes requested, ${this.buffered} buffered`);
     const c = this.chunks[0];
     const start = this.head + ahead;
     let out: Buffer;
@@ -171,7 +172,10 @@ const EMPTY = Buffer.alloc(0);
  * source that replays them followed by the rest: lets a tool sniff a file's magic and then hand
  * the whole stream to the right reader.
  */
-export async function peekSource(source: ByteSource, n: number): Promise<{ head: Buffer; source: AsyncIterable<Buffer> }> {
+export async function peekSource(
+  source: ByteSource,
+  n: number,
+): Promise<{ head: Buffer; source: AsyncIterable<Buffer> }> {
   const it = chunkIterator(source);
   const prefix: Buffer[] = [];
   let have = 0;

@@ -45,7 +45,8 @@ export function parsePcapFileName(name: string): PcapFileName | null {
  * in-progress files): both are programming errors, hence exceptions.
  */
 export function formatPcapFileName(topic: string, tsNs: bigint, partition: number, id: string): string {
-  if (id.length === 0 || id.includes('_') || id.includes('/')) throw new RangeError(`file id '${id}' must be non-empty without '_' or '/'`);
+  if (id.length === 0 || id.includes('_') || id.includes('/'))
+    throw new RangeError(`file id '${id}' must be non-empty without '_' or '/'`);
   if (topic.length === 0 || topic.includes('/')) throw new RangeError(`topic '${topic}' cannot be used in a file name`);
   if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`bad partition ${partition}`);
   return `${PREFIX}${topic}_${BigInt.asUintN(64, tsNs).toString()}_${partition}_${id}`;

@@ -18,7 +18,10 @@ function readStackEnv(): Record<string, string> {
   try {
     const text = readFileSync(`${stackDir()}/endpoints.env`, 'utf8');
     return Object.fromEntries(
-      text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
   } catch {
     return {};
@@ -56,6 +59,9 @@ export function endpointsOrDefault(): Endpoints {
   try {
     return endpoints();
   } catch {
-    return { kafkaBrokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', webhdfsUrl: toWebhdfsUri(process.env.WEBHDFS_URL ?? 'http://127.0.0.1:9870') };
+    return {
+      kafkaBrokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+      webhdfsUrl: toWebhdfsUri(process.env.WEBHDFS_URL ?? 'http://127.0.0.1:9870'),
+    };
   }
 }

@@ -12,7 +12,10 @@ export class RateLimiter {
   private windowStart = 0;
   private used = 0;
   suppressed = 0;
-  constructor(private readonly perInterval: number, private readonly intervalMs: number) {}
+  constructor(
+    private readonly perInterval: number,
+    private readonly intervalMs: number,
+  ) {}
 
   allow(now = Date.now()): boolean {
     if (now - this.windowStart >= this.intervalMs) {

@@ -25,15 +25,30 @@ export class IngestMetrics {
 
   prometheus(): string {
     const lines = [
-      '# HELP pcap_records_in_total Kafka records consumed.', '# TYPE pcap_records_in_total counter', `pcap_records_in_total ${this.recordsIn}`,
-      '# HELP pcap_packets_written_total Packets written to data files.', '# TYPE pcap_packets_written_total counter', `pcap_packets_written_total ${this.packetsWritten}`,
-      '# HELP pcap_bytes_written_total Bytes of finished data files.', '# TYPE pcap_bytes_written_total counter', `pcap_bytes_written_total ${this.bytesWritten}`,
-      '# HELP pcap_files_sealed_total Data files sealed and published.', '# TYPE pcap_files_sealed_total counter', `pcap_files_sealed_total ${this.filesSealed}`,
-      '# HELP pcap_storage_retries_total Storage or broker operations retried after a failure.', '# TYPE pcap_storage_retries_total counter', `pcap_storage_retries_total ${this.storageRetries}`,
-      '# HELP pcap_bad_records_total Malformed records, by reason.', '# TYPE pcap_bad_records_total counter',
+      '# HELP pcap_records_in_total Kafka records consumed.',
+      '# TYPE pcap_records_in_total counter',
+      `pcap_records_in_total ${this.recordsIn}`,
+      '# HELP pcap_packets_written_total Packets written to data files.',
+      '# TYPE pcap_packets_written_total counter',
+      `pcap_packets_written_total ${this.packetsWritten}`,
+      '# HELP pcap_bytes_written_total Bytes of finished data files.',
+      '# TYPE pcap_bytes_written_total counter',
+      `pcap_bytes_written_total ${this.bytesWritten}`,
+      '# HELP pcap_files_sealed_total Data files sealed and published.',
+      '# TYPE pcap_files_sealed_total counter',
+      `pcap_files_sealed_total ${this.filesSealed}`,
+      '# HELP pcap_storage_retries_total Storage or broker operations retried after a failure.',
+      '# TYPE pcap_storage_retries_total counter',
+      `pcap_storage_retries_total ${this.storageRetries}`,
+      '# HELP pcap_bad_records_total Malformed records, by reason.',
+      '# TYPE pcap_bad_records_total counter',
       ...[...this.badRecords].map(([reason, n]) => `pcap_bad_records_total{reason="${reason}"} ${n}`),
-      '# HELP pcap_consumer_lag Records in the topic not yet committed by the group.', '# TYPE pcap_consumer_lag gauge', `pcap_consumer_lag ${this.consumerLag}`,
-      '# HELP pcap_commit_lag Records consumed into open files, not yet durable and committed.', '# TYPE pcap_commit_lag gauge', `pcap_commit_lag ${this.commitLag}`,
+      '# HELP pcap_consumer_lag Records in the topic not yet committed by the group.',
+      '# TYPE pcap_consumer_lag gauge',
+      `pcap_consumer_lag ${this.consumerLag}`,
+      '# HELP pcap_commit_lag Records consumed into open files, not yet durable and committed.',
+      '# TYPE pcap_commit_lag gauge',
+      `pcap_commit_lag ${this.commitLag}`,
     ];
     return `${lines.join('\n')}\n`;
   }

@@ -11,7 +11,13 @@
  */
 import { ipv4Text, ipv6Text } from './ip-text.js';
 import { resetPacketFields, type PacketFields } from './packet-fields.js';
-import { LINKTYPE_ETHERNET, METRON_HEADERS_LENGTH, PCAP_GLOBAL_HEADER_LENGTH, pcapMagicAt, readU32 } from '../formats/pcap/pcap-record.js';
+import {
+  LINKTYPE_ETHERNET,
+  METRON_HEADERS_LENGTH,
+  PCAP_GLOBAL_HEADER_LENGTH,
+  pcapMagicAt,
+  readU32,
+} from '../formats/pcap/pcap-record.js';
 
 export { LINKTYPE_ETHERNET };
 export const LINKTYPE_NULL = 0;
@@ -40,8 +46,16 @@ export const PROTO_ICMPV6 = 58;
 
 /** Link types decodeFrame understands. */
 export const SUPPORTED_LINK_TYPES: readonly number[] = [
-  LINKTYPE_NULL, LINKTYPE_ETHERNET, DLT_RAW_ALT1, DLT_RAW_ALT2, LINKTYPE_RAW, LINKTYPE_LOOP,
-  LINKTYPE_LINUX_SLL, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2,
+  LINKTYPE_NULL,
+  LINKTYPE_ETHERNET,
+  DLT_RAW_ALT1,
+  DLT_RAW_ALT2,
+  LINKTYPE_RAW,
+  LINKTYPE_LOOP,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL2,
 ];
 
 const u16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
@@ -51,7 +65,13 @@ const u16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
  * `out` except `tsNs` (the caller owns the time) and returns true when the packet decoded without
  * error. `length` and `origLength` are set to `length`; offsets in `out` index into `buf`.
  */
-export function decodeFrame(buf: Uint8Array, offset: number, length: number, linkType: number, out: PacketFields): boolean {
+export function decodeFrame(
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  linkType: number,
+  out: PacketFields,
+): boolean {
   resetPacketFields(out);
   out.linkType = linkType;
   out.frameOffset = offset;
@@ -110,7 +130,7 @@ export function decodePcapValue(buf: Uint8Array, out: PacketFields, offset = 0, 
   const incl = readU32(buf, h + 8, le);
   const orig = readU32(buf, h + 12, le);
   const avail = length - METRON_HEADERS_LENGTH;
-  const captured = Math.min(incl , avail);
+  const captured = Math.min(incl, avail);
   decodeFrame(buf, h + 16, captured, linkType, out);
   out.tsNs = BigInt(sec) * 1_000_000_000n + BigInt(magic.nanos ? frac : frac * 1000);
   out.origLength = orig;
@@ -162,7 +182,8 @@ function decodeLink(buf: Uint8Array, p: number, end: number, linkType: number, o
         out.error = 'truncated loopback header';
         return;
       }
-      const fam = linkType === LINKTYPE_LOOP || (buf[p] === 0 && buf[p + 1] === 0) ? u16(buf, p + 2) : buf[p] | (buf[p + 1] << 8);
+      const fam =
+        linkType === LINKTYPE_LOOP || (buf[p] === 0 && buf[p + 1] === 0) ? u16(buf, p + 2) : buf[p] | (buf[p + 1] << 8);
       if (fam === 2) {
         out.etherType = ETHERTYPE_IPV4;
         decodeIpv4(buf, p + 4, end, out);
@@ -313,9 +334,9 @@ function decodeIpv6(buf: Uint8Array, p: number, end: number, out: PacketFields):
         return;
     }
     if (q + len > ipEnd) {
-          truncatedExt(out, next);
-          return;
-        }
+      truncatedExt(out, next);
+      return;
+    }
     next = buf[q];
     q += len;
   }

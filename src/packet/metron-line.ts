@@ -6,8 +6,18 @@
 import type { PacketFields } from './packet-fields.js';
 
 const MONTHS = [
-  'January', 'February', 'March', 'April', 'May', 'June',
-  'July', 'August', 'September', 'October', 'November', 'December',
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
 ];
 
 /**
@@ -45,6 +55,7 @@ export function formatMalformedLine(recordNumber: number, tsNs: bigint | null, m
 /** Every decoded field as a JSON-safe object (bigint time as a decimal string), for --json output. */
 export function packetFieldsToJson(f: PacketFields): Record<string, string | number | boolean | null> {
   const o: Record<string, string | number | boolean | null> = {};
-  for (const [k, v] of Object.entries(f)) o[k] = typeof v === 'bigint' ? v.toString() : (v as string | number | boolean | null);
+  for (const [k, v] of Object.entries(f))
+    o[k] = typeof v === 'bigint' ? v.toString() : (v as string | number | boolean | null);
   return o;
 }

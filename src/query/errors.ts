@@ -34,9 +34,10 @@ export const isQueryError = (err: unknown): err is QueryError => err instanceof 
 export function formatQueryError(err: QueryError, program = 'pcap-query'): string {
   let where = '';
   if (err.position !== undefined) {
-    where = err.line !== undefined && err.line > 1
-      ? ` (at line ${err.line}, column ${err.position})`
-      : ` (at column ${err.position})`;
+    where =
+      err.line !== undefined && err.line > 1
+        ? ` (at line ${err.line}, column ${err.position})`
+        : ` (at column ${err.position})`;
   }
   const opt = err.option === undefined ? '' : `${err.option}: `;
   // One line, whatever the message holds (a user's value may contain newlines).

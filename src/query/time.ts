@@ -62,7 +62,7 @@ function tokenize(pattern: string): Tok[] {
       const open = i++;
       let text = '';
       for (;;) {
-        if (i >= pattern.length) throw dfError(pattern, 'the quoted text that starts here is not closed with \'', open);
+        if (i >= pattern.length) throw dfError(pattern, "the quoted text that starts here is not closed with '", open);
         if (pattern[i] === "'") {
           if (pattern[i + 1] === "'") {
             text += "'";
@@ -212,7 +212,10 @@ export function javaPatternToLuxon(pattern: string): string {
 export function checkTimeZone(zone: string): string {
   const z = zone.trim();
   if (z === '' || !DateTime.now().setZone(z).isValid) {
-    throw new QueryError(`unknown time zone '${zone}'; give an IANA name like Europe/Paris, or UTC`, { option: '--tz', position: 1 });
+    throw new QueryError(`unknown time zone '${zone}'; give an IANA name like Europe/Paris, or UTC`, {
+      option: '--tz',
+      position: 1,
+    });
   }
   return z;
 }
@@ -241,7 +244,9 @@ export function parseTime(value: string, opts: TimeParseOptions): bigint {
   if (v === '') throw new QueryError('needs a time value', { option });
   if (opts.dateFormat === undefined) {
     if (!/^\d+$/.test(v)) {
-      const hint = /^-\d+$/.test(v) ? 'a time before 1970 is not allowed' : 'use -df <pattern> for dates, e.g. -df yyyy-MM-dd';
+      const hint = /^-\d+$/.test(v)
+        ? 'a time before 1970 is not allowed'
+        : 'use -df <pattern> for dates, e.g. -df yyyy-MM-dd';
       throw new QueryError(`'${value}' is not a time in epoch milliseconds (${hint})`, {
         option,
         position: Math.max(1, v.search(/\D/) + 1),
@@ -273,7 +278,10 @@ export function parseTime(value: string, opts: TimeParseOptions): bigint {
   if (jp.isoZone) input = input.replace(/(?<=[\d\s])Z(?![A-Za-z])/g, '+00');
   let dt = DateTime.fromFormat(input, fmt, { zone, locale: 'en-US' });
   if (!dt.isValid) {
-    const why = dt.invalidReason === 'unit out of range' && dt.invalidExplanation ? `: ${dt.invalidExplanation.replace(/^you specified /, '')}` : '';
+    const why =
+      dt.invalidReason === 'unit out of range' && dt.invalidExplanation
+        ? `: ${dt.invalidExplanation.replace(/^you specified /, '')}`
+        : '';
     throw new QueryError(`'${value}' does not match the date format '${jp.java}'${why}`, { option, position: 1 });
   }
   if (jp.twoDigitYear) {
@@ -302,14 +310,20 @@ export function resolveTimeWindow(input: TimeWindowInput): { startNs: bigint; en
   const timeZone = input.timeZone === undefined ? 'utc' : checkTimeZone(input.timeZone);
   const dateFormat = input.dateFormat === undefined ? undefined : compileJavaPattern(input.dateFormat);
   if (input.start === undefined || input.start.trim() === '') {
-    throw new QueryError('the start time is required (epoch milliseconds, or a date with -df)', { option: '-st/--start_time' });
+    throw new QueryError('the start time is required (epoch milliseconds, or a date with -df)', {
+      option: '-st/--start_time',
+    });
   }
   const startNs = parseTime(input.start, { option: '-st', dateFormat, timeZone, now: input.now });
   const endNs =
-    input.end === undefined ? BigInt(input.now.getTime()) * 1_000_000n : parseTime(input.end, { option: '-et', dateFormat, timeZone, now: input.now });
+    input.end === undefined
+      ? BigInt(input.now.getTime()) * 1_000_000n
+      : parseTime(input.end, { option: '-et', dateFormat, timeZone, now: input.now });
   if (endNs < startNs) {
     throw new QueryError(
-      input.end === undefined ? 'the start time is in the future (the end time defaults to now)' : 'the end time is before the start time',
+      input.end === undefined
+        ? 'the start time is in the future (the end time defaults to now)'
+        : 'the end time is before the start time',
       { option: input.end === undefined ? '-st' : '-et' },
     );
   }

@@ -20,13 +20,22 @@ export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange)
   const factor = NS_PER_UNIT[granularity];
   return (key, value) => {
     if (key === null || key === undefined) return reject('missing-key', MISSING_KEY_MESSAGE);
-    if (key.length !== 8) return reject('bad-key-length', `key has ${key.length} bytes, expected 8 (big-endian unsigned time)`);
+    if (key.length !== 8)
+      return reject('bad-key-length', `key has ${key.length} bytes, expected 8 (big-endian unsigned time)`);
     if (value === null || value === undefined || value.length === 0) {
       return reject('empty-value', value == null ? 'value is null' : 'value is empty');
     }
     const tsNs = key.readBigUInt64BE(0) * factor;
     const bad = checkTimestamp(tsNs, range);
     if (bad) return bad;
-    return { ok: true, tsNs, kind: 'frame', data: value, frameOffset: 0, frameLength: value.length, linkType: LINKTYPE_ETHERNET };
+    return {
+      ok: true,
+      tsNs,
+      kind: 'frame',
+      data: value,
+      frameOffset: 0,
+      frameLength: value.length,
+      linkType: LINKTYPE_ETHERNET,
+    };
   };
 }

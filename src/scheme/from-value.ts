@@ -16,7 +16,10 @@ export function fromValueScheme(range: TimestampRange): Scheme {
     const info = parsePcapValue(value, 0, value.length);
     if (isPcapValueProblem(info)) return reject(info.problem, info.detail);
     if (info.trailing !== 0) {
-      return reject('inconsistent-pcap', `${info.trailing} bytes after the first packet; a record must hold exactly one packet`);
+      return reject(
+        'inconsistent-pcap',
+        `${info.trailing} bytes after the first packet; a record must hold exactly one packet`,
+      );
     }
     const bad = checkTimestamp(info.tsNs, range);
     if (bad) return bad;

@@ -9,7 +9,14 @@ import { recordLengthForFrame, recordLengthForValue } from '../formats/sequencef
 import type { SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import { fromKeyScheme } from './from-key.js';
 import { fromValueScheme } from './from-value.js';
-import { DEFAULT_TIMESTAMP_RANGE, type Scheme, type SchemeRecord, type TimestampRange, type TsGranularity, type TsScheme } from './types.js';
+import {
+  DEFAULT_TIMESTAMP_RANGE,
+  type Scheme,
+  type SchemeRecord,
+  type TimestampRange,
+  type TsGranularity,
+  type TsScheme,
+} from './types.js';
 
 export * from './types.js';
 export { MISSING_KEY_MESSAGE } from './from-key.js';

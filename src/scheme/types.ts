@@ -75,5 +75,8 @@ export const reject = (reason: RejectReason, detail: string): SchemeRejection =>
 /** Range check shared by both schemes. */
 export function checkTimestamp(tsNs: bigint, range: TimestampRange): SchemeRejection | null {
   if (tsNs > range.minExclusiveNs && tsNs < range.maxExclusiveNs) return null;
-  return reject('timestamp-out-of-range', `timestamp ${tsNs} ns is outside (${range.minExclusiveNs}, ${range.maxExclusiveNs})`);
+  return reject(
+    'timestamp-out-of-range',
+    `timestamp ${tsNs} ns is outside (${range.minExclusiveNs}, ${range.maxExclusiveNs})`,
+  );
 }

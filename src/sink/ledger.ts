@@ -25,7 +25,10 @@ export type LoadedMarker = ReturnType<typeof parse> & { markerPath: string };
  * the store holds.
  */
 export class Ledger {
-  constructor(private readonly storage: Storage, private readonly layout: SinkLayout) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly layout: SinkLayout,
+  ) {}
 
   /** Returns false when another writer already claimed this first offset. */
   async claim(topic: string, partition: number, marker: SealMarker): Promise<boolean> {
@@ -42,7 +45,10 @@ export class Ledger {
   async read(topic: string, partition: number, firstOffset: bigint): Promise<LoadedMarker | null> {
     const path = this.layout.marker(topic, partition, firstOffset);
     try {
-      return { ...parse(JSON.parse((await this.storage.readBuffer(path)).toString('utf8')) as SealMarker), markerPath: path };
+      return {
+        ...parse(JSON.parse((await this.storage.readBuffer(path)).toString('utf8')) as SealMarker),
+        markerPath: path,
+      };
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return null;
       throw err;

@@ -41,7 +41,11 @@ export interface PartitionSinkOptions {
 
 /** Thrown when another writer owns the data we were about to publish: the partition must be reconciled again. */
 export class LostClaimError extends Error {
-  constructor(readonly topic: string, readonly partition: number, detail: string) {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    detail: string,
+  ) {
     super(`${topic}/${partition}: ${detail}`);
     this.name = 'LostClaimError';
   }
@@ -193,7 +197,8 @@ export class PartitionSink {
       let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
       // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
       // time); never overwrite: disambiguate the id with the first offset.
-      if (await storage.stat(layout.dataFile(dataName))) dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
+      if (await storage.stat(layout.dataFile(dataName)))
+        dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
       const dataPath = layout.dataFile(dataName);
       const indexPath = layout.indexFile(dataName, index.minTsNs, index.maxTsNs);
       unpublishedIndex = indexPath;
@@ -214,11 +219,18 @@ export class PartitionSink {
       // (each WebHDFS create/append costs a block close, ~0.4 s on HDFS 3.4).
       await Promise.all([
         file.flush(),
-        storage.mkdirs(layout.indexDir()).then(() => storage.create(indexPath, index.encode(summary), { overwrite: true })),
+        storage
+          .mkdirs(layout.indexDir())
+          .then(() => storage.create(indexPath, index.encode(summary), { overwrite: true })),
       ]);
       const marker: SealMarker = {
-        first: file.firstOffset.toString(), last: file.lastOffset.toString(), tmpPath: file.tmpPath,
-        dataPath, indexPath, count: index.count, instanceId,
+        first: file.firstOffset.toString(),
+        last: file.lastOffset.toString(),
+        tmpPath: file.tmpPath,
+        dataPath,
+        indexPath,
+        count: index.count,
+        instanceId,
       };
       if (!(await ledger.claim(topic, partition, marker))) {
         await storage.delete(indexPath).catch(() => false);
@@ -229,7 +241,11 @@ export class PartitionSink {
       if (committed !== null && committed > file.firstOffset) {
         await storage.delete(indexPath).catch(() => false);
         await file.discard();
-        throw new LostClaimError(topic, partition, `committed offset ${committed} is past this file's first offset ${file.firstOffset}`);
+        throw new LostClaimError(
+          topic,
+          partition,
+          `committed offset ${committed} is past this file's first offset ${file.firstOffset}`,
+        );
       }
       if (!(await this.publish(marker))) {
         const stale = await ledger.read(topic, partition, file.firstOffset);
@@ -241,8 +257,16 @@ export class PartitionSink {
       // Older markers are no longer needed once the commit covers them.
       for (const m of await ledger.list(topic, partition)) if (m.firstN < file.firstOffset) await ledger.remove(m);
       const sealed: SealedFile = {
-        topic, partition, dataPath, indexPath, firstOffset: file.firstOffset, lastOffset: file.lastOffset,
-        count: index.count, bytes: file.length, minTsNs: index.minTsNs, maxTsNs: index.maxTsNs,
+        topic,
+        partition,
+        dataPath,
+        indexPath,
+        firstOffset: file.firstOffset,
+        lastOffset: file.lastOffset,
+        count: index.count,
+        bytes: file.length,
+        minTsNs: index.minTsNs,
+        maxTsNs: index.maxTsNs,
       };
       this.o.onSealed(sealed);
       return sealed;

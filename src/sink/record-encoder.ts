@@ -1,4 +1,12 @@
-import { createScheme, recordLengthOf, type Scheme, type SchemeRecord, type TsGranularity, type TsScheme, type RejectReason } from '../scheme/index.js';
+import {
+  createScheme,
+  recordLengthOf,
+  type Scheme,
+  type SchemeRecord,
+  type TsGranularity,
+  type TsScheme,
+  type RejectReason,
+} from '../scheme/index.js';
 import { decodeFrame } from '../packet/decode.js';
 import { createPacketFields } from '../packet/packet-fields.js';
 import type { OpenFile } from './open-file.js';

@@ -61,12 +61,14 @@ export class KafkaSpout {
       clientId: o.clientId,
       brokers: o.brokers,
       logLevel: logLevel.WARN,
-      logCreator: () => ({ namespace, level, log }) => {
-        const { message, ...rest } = log;
-        const fields = { component: `kafkajs.${namespace}`, ...rest };
-        if (level <= logLevel.ERROR) o.log.error(fields, message);
-        else o.log.warn(fields, message);
-      },
+      logCreator:
+        () =>
+        ({ namespace, level, log }) => {
+          const { message, ...rest } = log;
+          const fields = { component: `kafkajs.${namespace}`, ...rest };
+          if (level <= logLevel.ERROR) o.log.error(fields, message);
+          else o.log.warn(fields, message);
+        },
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
       ...securityConfig(o.security),
     });
@@ -98,7 +100,9 @@ export class KafkaSpout {
       await producer.connect();
       return producer;
     })();
-    this.producer.catch(() => { this.producer = null; });
+    this.producer.catch(() => {
+      this.producer = null;
+    });
     return this.producer;
   }
 
@@ -123,7 +127,9 @@ export class KafkaSpout {
       if (revoked.length) handlers.onRevoke(revoked);
       handlers.onAssign(assigned);
     });
-    consumer.on(consumer.events.FETCH, () => { this.lastFetchAt = Date.now(); });
+    consumer.on(consumer.events.FETCH, () => {
+      this.lastFetchAt = Date.now();
+    });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart && !this.stopping) handlers.onCrash(e.payload.error);
     });
@@ -227,7 +233,11 @@ function securityConfig(s: KafkaSecurity): Partial<KafkaConfig> {
     };
   }
   if (s.protocol.startsWith('SASL')) {
-    out.sasl = { mechanism: s.saslMechanism!, username: s.saslUsername ?? '', password: s.saslPassword ?? '' } as SASLOptions;
+    out.sasl = {
+      mechanism: s.saslMechanism!,
+      username: s.saslUsername ?? '',
+      password: s.saslPassword ?? '',
+    } as SASLOptions;
   }
   return out;
 }

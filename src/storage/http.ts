@@ -19,16 +19,34 @@ export interface HttpOptions {
 
 /** Network failure codes after which the same request can succeed later. */
 const RETRIABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ECONNABORTED',
-  'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EAI_AGAIN',
 ]);
 
 /** Remote exceptions that mean "not now": safe mode, leases still held or recovering, a standby NameNode. */
 const RETRIABLE_EXCEPTIONS = new Set([
-  'SafeModeException', 'RetriableException', 'StandbyException', 'ObserverRetryOnActiveException',
-  'AlreadyBeingCreatedException', 'RecoveryInProgressException', 'LeaseExpiredException',
-  'NotReplicatedYetException', 'ConnectException', 'NoRouteToHostException', 'SocketTimeoutException',
-  'SocketException', 'EOFException',
+  'SafeModeException',
+  'RetriableException',
+  'StandbyException',
+  'ObserverRetryOnActiveException',
+  'AlreadyBeingCreatedException',
+  'RecoveryInProgressException',
+  'LeaseExpiredException',
+  'NotReplicatedYetException',
+  'ConnectException',
+  'NoRouteToHostException',
+  'SocketTimeoutException',
+  'SocketException',
+  'EOFException',
 ]);
 
 /**
@@ -39,7 +57,11 @@ const TRANSIENT_IO_MESSAGE =
   /could only be (written|replicated) to 0|failed to find datanode|all datanodes .* are bad|failed to replace a bad datanode|no datanode|there are 0 datanode/i;
 
 export function isRetriableRemote(exception: string, status: number, message: string): boolean {
-  return RETRIABLE_EXCEPTIONS.has(exception) || status >= 500 || (exception === 'IOException' && TRANSIENT_IO_MESSAGE.test(message));
+  return (
+    RETRIABLE_EXCEPTIONS.has(exception) ||
+    status >= 500 ||
+    (exception === 'IOException' && TRANSIENT_IO_MESSAGE.test(message))
+  );
 }
 
 /** A non-2xx WebHDFS answer as a StorageError carrying RemoteException.exception. */
@@ -54,19 +76,36 @@ export function remoteError(op: string, path: string, status: number, body: Buff
       message = String(remote.message ?? '').split('\n')[0];
     }
   } catch {
-    if (status === 404) message = 'HTTP 404 without a RemoteException: is this a WebHDFS endpoint (dfs.webhdfs.enabled)?';
+    if (status === 404)
+      message = 'HTTP 404 without a RemoteException: is this a WebHDFS endpoint (dfs.webhdfs.enabled)?';
   }
-  return new StorageError(`${op} ${path}: ${exception}: ${message}`, exception, path, status, isRetriableRemote(exception, status, message));
+  return new StorageError(
+    `${op} ${path}: ${exception}: ${message}`,
+    exception,
+    path,
+    status,
+    isRetriableRemote(exception, status, message),
+  );
 }
 
 /** A request that got no HTTP answer at all. */
 export function connectionError(op: string, path: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const exception = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ? 'ConnectException'
-    : code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' ? 'SocketTimeoutException'
-      : 'IOException';
+  const exception =
+    code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+      ? 'ConnectException'
+      : code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT'
+        ? 'SocketTimeoutException'
+        : 'IOException';
   const message = (err as Error)?.message ?? String(err);
-  return new StorageError(`${op} ${path}: ${exception}: ${message}`, exception, path, undefined, RETRIABLE_CODES.has(code), { cause: err });
+  return new StorageError(
+    `${op} ${path}: ${exception}: ${message}`,
+    exception,
+    path,
+    undefined,
+    RETRIABLE_CODES.has(code),
+    { cause: err },
+  );
 }
 
 /**
@@ -87,21 +126,27 @@ export function httpRequest(url: string, options: HttpOptions): Promise<HttpResp
       settled = true;
       reject(err);
     };
-    const req = request(url, {
-      method: options.method,
-      agent: options.agent,
-      headers: whole ? { 'content-length': body?.length ?? 0 } : {}, // streams go chunked
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', fail);
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-      });
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer for ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    const req = request(
+      url,
+      {
+        method: options.method,
+        agent: options.agent,
+        headers: whole ? { 'content-length': body?.length ?? 0 } : {}, // streams go chunked
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+      },
+    );
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(Object.assign(new Error(`no answer for ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', fail);
     if (whole) req.end(body);
     else pump(req, chunksOf(body), timeoutMs, () => settled).catch((err: Error) => req.destroy(err));
@@ -112,7 +157,12 @@ export function httpRequest(url: string, options: HttpOptions): Promise<HttpResp
  * Writes a stream body. The idle timeout is for a stalled server: it is off while waiting on the
  * caller's generator, so a body produced slowly (packets as they arrive) does not time out.
  */
-async function pump(req: ClientRequest, chunks: AsyncGenerator<Buffer>, timeoutMs: number, settled: () => boolean): Promise<void> {
+async function pump(
+  req: ClientRequest,
+  chunks: AsyncGenerator<Buffer>,
+  timeoutMs: number,
+  settled: () => boolean,
+): Promise<void> {
   try {
     for (;;) {
       req.setTimeout(0);

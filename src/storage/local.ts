@@ -40,13 +40,20 @@ function fsError(op: string, path: string, err: unknown, overrides: Record<strin
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   const [mapped, retriable] = ERRNO[code] ?? ['IOException', false];
   const exception = overrides[code] ?? mapped;
-  return new StorageError(`${op} ${path}: ${exception} (${code || String(err)})`, exception, path, undefined, retriable, { cause: err });
+  return new StorageError(
+    `${op} ${path}: ${exception} (${code || String(err)})`,
+    exception,
+    path,
+    undefined,
+    retriable,
+    { cause: err },
+  );
 }
 
 async function writeAll(fh: FileHandle, body: WriteBody): Promise<void> {
   for await (const chunk of chunksOf(body)) {
     // FileHandle.write may write less than asked (e.g. at ENOSPC boundaries): loop until done.
-    for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
   }
 }
 
@@ -104,7 +111,8 @@ export class LocalStorage implements Storage {
     try {
       await this.mkdirp(dirname(real)).catch((err: NodeJS.ErrnoException) =>
         // EEXIST here means the parent itself is a file.
-        Promise.reject(err.code === 'EEXIST' ? Object.assign(err, { code: 'ENOTDIR' }) : err));
+        Promise.reject(err.code === 'EEXIST' ? Object.assign(err, { code: 'ENOTDIR' }) : err),
+      );
       // 'wx' is O_CREAT|O_EXCL: of concurrent creators exactly one wins, the rest see EEXIST.
       const fh = await open(real, options.overwrite ? 'w' : 'wx');
       try {
@@ -175,7 +183,10 @@ export class LocalStorage implements Storage {
           linked = true;
         } catch (err) {
           // Filesystems without hard links (some FUSE/SMB mounts) fall back to check-then-rename.
-          if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+          if (
+            !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((err as NodeJS.ErrnoException).code ?? '')
+          )
+            throw err;
         }
       }
       if (linked) {
@@ -235,7 +246,8 @@ export class LocalStorage implements Storage {
 
   async delete(path: string, recursive = false): Promise<boolean> {
     const real = this.real(path);
-    if (real === '/') throw new StorageError('refusing to delete the filesystem root', 'IllegalArgumentException', path);
+    if (real === '/')
+      throw new StorageError('refusing to delete the filesystem root', 'IllegalArgumentException', path);
     try {
       const st = await lstat(real);
       if (!st.isDirectory()) await unlink(real);

@@ -22,16 +22,19 @@ export function storageScheme(uri: string): string {
 
 export function unsupportedScheme(uri: string): StorageError {
   const scheme = storageScheme(uri);
-  const hint = scheme === 'hdfs' || scheme === 'http' || scheme === 'https'
-    ? ` (HDFS is reached over WebHDFS: write webhdfs://<namenode>:${DEFAULT_WEBHDFS_PORT}/path)`
-    : '';
+  const hint =
+    scheme === 'hdfs' || scheme === 'http' || scheme === 'https'
+      ? ` (HDFS is reached over WebHDFS: write webhdfs://<namenode>:${DEFAULT_WEBHDFS_PORT}/path)`
+      : '';
   return new StorageError(
     `unsupported storage URI '${uri}': expected webhdfs://host:port/path, file:///path or a plain path${hint}`,
-    'IllegalArgumentException', uri,
+    'IllegalArgumentException',
+    uri,
   );
 }
 
-const badUri = (uri: string, why: string) => new StorageError(`bad storage URI '${uri}': ${why}`, 'IllegalArgumentException', uri);
+const badUri = (uri: string, why: string) =>
+  new StorageError(`bad storage URI '${uri}': ${why}`, 'IllegalArgumentException', uri);
 
 /** Absolute local directory of a `file:` URI or plain path. */
 export function localPath(uri: string, cwd: string = process.cwd()): string {

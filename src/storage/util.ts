@@ -45,7 +45,8 @@ export const emptyStream = (): Readable => Readable.from([]);
 
 /** Every entry of a directory, one listPage request at a time. */
 export async function* listAll(
-  listPage: (dir: string, cursor?: string) => Promise<ListPage>, dir: string,
+  listPage: (dir: string, cursor?: string) => Promise<ListPage>,
+  dir: string,
 ): AsyncGenerator<FileStatus> {
   let cursor: string | undefined;
   do {

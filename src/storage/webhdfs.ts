@@ -23,7 +23,9 @@ const parseJson = (body: Buffer): any => (body.length ? JSON.parse(body.toString
 
 /** A connection reset before any answer: the usual cause is a kept-alive socket the server just closed. */
 const staleSocket = (err: unknown): boolean =>
-  isStorageError(err) && err.status === undefined && ['ECONNRESET', 'EPIPE'].includes((err.cause as NodeJS.ErrnoException)?.code ?? '');
+  isStorageError(err) &&
+  err.status === undefined &&
+  ['ECONNRESET', 'EPIPE'].includes((err.cause as NodeJS.ErrnoException)?.code ?? '');
 
 /** Runs an idempotent request, once more if the first died on a stale kept-alive socket. */
 async function idempotent<T>(run: () => Promise<T>): Promise<T> {
@@ -101,7 +103,11 @@ export class WebHdfsStorage implements Storage {
    * A call through the webhdfs package. It reports errors as `new Error(message)` and drops the
    * exception class, so the status and body are captured from the request events instead.
    */
-  private lib<T>(op: string, path: string, start: (cb: webhdfs.Callback<T>) => webhdfs.LibRequest): Promise<{ value?: T; body: Buffer }> {
+  private lib<T>(
+    op: string,
+    path: string,
+    start: (cb: webhdfs.Callback<T>) => webhdfs.LibRequest,
+  ): Promise<{ value?: T; body: Buffer }> {
     return new Promise((resolve, reject) => {
       let status = 0;
       const chunks: Buffer[] = [];
@@ -109,7 +115,8 @@ export class WebHdfsStorage implements Storage {
         const body = Buffer.concat(chunks);
         if (err && (status === 0 || (err as NodeJS.ErrnoException).code)) reject(connectionError(op, path, err));
         else if (status < 200 || status > 299) reject(remoteError(op, path, status, body));
-        else if (err) reject(new StorageError(`${op} ${path}: IOException: ${err.message}`, 'IOException', path, status));
+        else if (err)
+          reject(new StorageError(`${op} ${path}: IOException: ${err.message}`, 'IOException', path, status));
         else resolve({ value, body });
       });
       req.on('response', (res) => (status = res.statusCode ?? 0));
@@ -121,13 +128,16 @@ export class WebHdfsStorage implements Storage {
     const full = encodePath(this.full(path));
     const { body } = await idempotent(() => this.lib('mkdirs', path, (cb) => this.client.mkdir(full, null, cb)));
     // The package ignores MKDIRS's {"boolean": false}.
-    if (parseJson(body)?.boolean === false) throw new StorageError(`mkdirs ${path}: IOException: MKDIRS returned false`, 'IOException', path);
+    if (parseJson(body)?.boolean === false)
+      throw new StorageError(`mkdirs ${path}: IOException: MKDIRS returned false`, 'IOException', path);
   }
 
   async stat(path: string): Promise<FileStatus | null> {
     const full = encodePath(this.full(path));
     try {
-      const { value } = await idempotent(() => this.lib<webhdfs.HdfsFileStatus>('stat', path, (cb) => this.client.stat(full, cb)));
+      const { value } = await idempotent(() =>
+        this.lib<webhdfs.HdfsFileStatus>('stat', path, (cb) => this.client.stat(full, cb)),
+      );
       return value ? toStatus(normalizePath(path), value) : null;
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return null;
@@ -144,7 +154,13 @@ export class WebHdfsStorage implements Storage {
     const location = res.headers.location;
     if (res.status === 307 && location) return location;
     if (res.status >= 300 && res.status !== 307) throw remoteError(op, path, res.status, res.body);
-    throw new StorageError(`${op} ${path}: IOException: expected a 307 redirect to a DataNode, got HTTP ${res.status}`, 'IOException', path, res.status, res.status >= 500);
+    throw new StorageError(
+      `${op} ${path}: IOException: expected a 307 redirect to a DataNode, got HTTP ${res.status}`,
+      'IOException',
+      path,
+      res.status,
+      res.status >= 500,
+    );
   }
 
   async create(path: string, body: WriteBody, options: CreateOptions = {}): Promise<void> {
@@ -155,7 +171,11 @@ export class WebHdfsStorage implements Storage {
     // A GETFILESTATUS first (~2 ms, against ~400 ms for a CREATE) makes the common case exact;
     // the DataNode's check still settles real races.
     if (!overwrite && (await this.stat(path))) {
-      throw new StorageError(`create ${path}: FileAlreadyExistsException: ${path} already exists`, 'FileAlreadyExistsException', path);
+      throw new StorageError(
+        `create ${path}: FileAlreadyExistsException: ${path} already exists`,
+        'FileAlreadyExistsException',
+        path,
+      );
     }
     const dn = await this.redirect('create', path, 'PUT', this.url(path, 'CREATE', { overwrite, replication }));
     const res = await this.http('create', path, 'PUT', dn, body);
@@ -164,8 +184,17 @@ export class WebHdfsStorage implements Storage {
     // Losers of a create race see AlreadyBeingCreatedException while the winner is still writing.
     // Without overwrite the path is taken either way; retrying cannot help.
     if (!overwrite && err.exception === 'AlreadyBeingCreatedException') {
-      throw new StorageError(err.message.replace(': AlreadyBeingCreatedException:', ': FileAlreadyExistsException (AlreadyBeingCreatedException):'),
-        'FileAlreadyExistsException', path, err.status, false, { cause: err });
+      throw new StorageError(
+        err.message.replace(
+          ': AlreadyBeingCreatedException:',
+          ': FileAlreadyExistsException (AlreadyBeingCreatedException):',
+        ),
+        'FileAlreadyExistsException',
+        path,
+        err.status,
+        false,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -237,8 +266,15 @@ export class WebHdfsStorage implements Storage {
         req.on('end', () => {
           ended = true;
           if (Number.isFinite(expected) && received !== expected) {
-            stream.destroy(new StorageError(`read ${path}: IOException: connection closed after ${received} of ${expected} bytes`,
-              'IOException', path, status, true));
+            stream.destroy(
+              new StorageError(
+                `read ${path}: IOException: connection closed after ${received} of ${expected} bytes`,
+                'IOException',
+                path,
+                status,
+                true,
+              ),
+            );
           } else stream.end();
         });
         stream.on('close', () => {
@@ -258,11 +294,28 @@ export class WebHdfsStorage implements Storage {
     const what = `${from} -> ${to}`;
     // renameoptions=NONE selects rename2: failures are RemoteExceptions (FileAlreadyExistsException,
     // FileNotFoundException for a missing source or target parent) instead of {"boolean": false}.
-    const json = await this.nn(op, what, 'PUT', this.url(from, 'RENAME', { destination: this.full(to), renameoptions: 'NONE' }));
+    const json = await this.nn(
+      op,
+      what,
+      'PUT',
+      this.url(from, 'RENAME', { destination: this.full(to), renameoptions: 'NONE' }),
+    );
     if (json?.boolean !== false) return; // rename2 answers 200 with an empty body
     // A server that ignored renameoptions: work out why the plain rename said false.
-    if (!(await this.stat(from))) throw new StorageError(`${op} ${what}: FileNotFoundException: source missing`, 'FileNotFoundException', from, 200);
-    if (await this.stat(to)) throw new StorageError(`${op} ${what}: FileAlreadyExistsException: target exists`, 'FileAlreadyExistsException', to, 200);
+    if (!(await this.stat(from)))
+      throw new StorageError(
+        `${op} ${what}: FileNotFoundException: source missing`,
+        'FileNotFoundException',
+        from,
+        200,
+      );
+    if (await this.stat(to))
+      throw new StorageError(
+        `${op} ${what}: FileAlreadyExistsException: target exists`,
+        'FileAlreadyExistsException',
+        to,
+        200,
+      );
     throw new StorageError(`${op} ${what}: IOException: RENAME returned false`, 'IOException', from, 200);
   }
 
@@ -270,10 +323,15 @@ export class WebHdfsStorage implements Storage {
     const storeDir = normalizePath(dir);
     if (this.batchListing) {
       try {
-        const json = await idempotent(() => this.nn('list', dir, 'GET', this.url(dir, 'LISTSTATUS_BATCH', { startAfter: cursor })));
+        const json = await idempotent(() =>
+          this.nn('list', dir, 'GET', this.url(dir, 'LISTSTATUS_BATCH', { startAfter: cursor })),
+        );
         const listing = json.DirectoryListing;
         const entries = this.entries(storeDir, listing.partialListing.FileStatuses.FileStatus);
-        return { entries, next: listing.remainingEntries > 0 && entries.length ? entries[entries.length - 1].name : undefined };
+        return {
+          entries,
+          next: listing.remainingEntries > 0 && entries.length ? entries[entries.length - 1].name : undefined,
+        };
       } catch (err) {
         if (!(isStorageError(err) && err.status === 400)) throw err;
         this.batchListing = false; // Hadoop before 2.8: no LISTSTATUS_BATCH
@@ -287,7 +345,11 @@ export class WebHdfsStorage implements Storage {
   /** Listing a file answers with the file itself (pathSuffix ''): not a directory. */
   private entries(dir: string, statuses: webhdfs.HdfsFileStatus[]): FileStatus[] {
     if (statuses.length === 1 && statuses[0].pathSuffix === '') {
-      throw new StorageError(`list ${dir}: PathIsNotDirectoryException: not a directory`, 'PathIsNotDirectoryException', dir);
+      throw new StorageError(
+        `list ${dir}: PathIsNotDirectoryException: not a directory`,
+        'PathIsNotDirectoryException',
+        dir,
+      );
     }
     return statuses.map((s) => toStatus(joinPath(dir, s.pathSuffix), s));
   }

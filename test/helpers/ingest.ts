@@ -54,10 +54,18 @@ export interface TestRecord {
 
 /** Produces records in order, in batches, waiting for every batch to be acknowledged. */
 export async function produce(brokers: string, topic: string, records: TestRecord[], batch = 2000): Promise<void> {
-  const producer = kafkaClient(brokers).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafkaClient(brokers).producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   for (let i = 0; i < records.length; i += batch) {
-    await producer.send({ topic, acks: -1, messages: records.slice(i, i + batch).map((r) => ({ partition: r.partition, key: r.key, value: r.value })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: records.slice(i, i + batch).map((r) => ({ partition: r.partition, key: r.key, value: r.value })),
+    });
   }
   await producer.disconnect();
 }
@@ -89,17 +97,23 @@ export async function readStore(out: string): Promise<StoredFile[]> {
         const parsed = parseIndexFileName(e.name);
         if (parsed) indexes.set(parsed.dataFile, e.path);
       }
-    } catch { /* no index dir */ }
+    } catch {
+      /* no index dir */
+    }
     const files: StoredFile[] = [];
     for await (const e of storage.list(path)) {
       if (e.type !== 'file' || e.name.startsWith('_') || e.name.startsWith('.')) continue;
       const parsed = parsePcapFileName(e.name);
       const records: StoredFile['records'] = [];
       const reader = readSequenceFile(await storage.read(e.path), { onTorn: 'error' });
-      for await (const r of reader) records.push({ position: r.position, length: r.length, tsNs: r.tsNs!, value: Buffer.from(r.value) });
+      for await (const r of reader)
+        records.push({ position: r.position, length: r.length, tsNs: r.tsNs!, value: Buffer.from(r.value) });
       const indexPath = indexes.get(e.name);
       files.push({
-        name: e.name, path: e.path, partition: parsed?.partition ?? -1, records,
+        name: e.name,
+        path: e.path,
+        partition: parsed?.partition ?? -1,
+        records,
         index: indexPath ? await decodeIndex(await storage.readBuffer(indexPath)) : null,
       });
     }

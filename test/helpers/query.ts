@@ -64,7 +64,13 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - started,
+      });
     });
     if (opts.input) {
       child.stdin!.on('error', () => {});
@@ -94,7 +100,8 @@ function queryCommand(): string[] {
   let useDist = forced === 'dist';
   if (forced === undefined) {
     try {
-      useDist = existsSync(`${REPO}dist/cli/pcap-query/main.js`) &&
+      useDist =
+        existsSync(`${REPO}dist/cli/pcap-query/main.js`) &&
         mtimes(`${REPO}src`, /\.(ts|js|peggy)$/, Math.max, 0) <= mtimes(`${REPO}dist`, /\.js$/, Math.min, Infinity);
     } catch {
       useDist = false;
@@ -120,7 +127,10 @@ export const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s
 
 /** stderr without tshark's "Running as user root" chatter. */
 export const tsharkNoise = (stderr: string): string =>
-  stderr.split('\n').filter((l) => l.trim() !== '' && !/^Running as user .* This could be dangerous\.$/.test(l.trim())).join('\n');
+  stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^Running as user .* This could be dangerous\.$/.test(l.trim()))
+    .join('\n');
 
 /** Runs at most `limit` of the tasks at a time; results in task order. */
 export async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
@@ -166,7 +176,10 @@ export function parsePcap(buf: Buffer, what = 'pcap'): PcapRead {
     nanos = magicLE === 0xa1b23c4d;
   } else {
     const magicBE = buf.readUInt32BE(0);
-    assert.ok(magicBE === 0xa1b2c3d4 || magicBE === 0xa1b23c4d, `${what}: not a classic pcap (magic ${buf.subarray(0, 4).toString('hex')})`);
+    assert.ok(
+      magicBE === 0xa1b2c3d4 || magicBE === 0xa1b23c4d,
+      `${what}: not a classic pcap (magic ${buf.subarray(0, 4).toString('hex')})`,
+    );
     littleEndian = false;
     nanos = magicBE === 0xa1b23c4d;
   }
@@ -196,12 +209,18 @@ export async function readPcap(path: string): Promise<PcapRead> {
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** The first index where two packet lists differ (time or bytes), or -1; and a description. */
-export function firstDifference(ours: readonly PcapPacketRead[], theirs: readonly PcapPacketRead[]): { at: number; what: string } | null {
+export function firstDifference(
+  ours: readonly PcapPacketRead[],
+  theirs: readonly PcapPacketRead[],
+): { at: number; what: string } | null {
   const n = Math.min(ours.length, theirs.length);
   for (let i = 0; i < n; i++) {
-    if (ours[i].tsMicro !== theirs[i].tsMicro) return { at: i, what: `packet ${i}: time ${ours[i].tsMicro} µs vs ${theirs[i].tsMicro} µs` };
-    if (ours[i].origLen !== theirs[i].origLen) return { at: i, what: `packet ${i}: orig_len ${ours[i].origLen} vs ${theirs[i].origLen}` };
-    if (!ours[i].data.equals(theirs[i].data)) return { at: i, what: `packet ${i} (${ours[i].tsMicro} µs): frame bytes differ` };
+    if (ours[i].tsMicro !== theirs[i].tsMicro)
+      return { at: i, what: `packet ${i}: time ${ours[i].tsMicro} µs vs ${theirs[i].tsMicro} µs` };
+    if (ours[i].origLen !== theirs[i].origLen)
+      return { at: i, what: `packet ${i}: orig_len ${ours[i].origLen} vs ${theirs[i].origLen}` };
+    if (!ours[i].data.equals(theirs[i].data))
+      return { at: i, what: `packet ${i} (${ours[i].tsMicro} µs): frame bytes differ` };
   }
   if (ours.length !== theirs.length) return { at: n, what: `${ours.length} packets vs ${theirs.length}` };
   return null;
@@ -213,10 +232,14 @@ export function firstDifference(ours: readonly PcapPacketRead[], theirs: readonl
 /** Options that make tshark dissect each packet on its own (no reassembly, no name lookups). */
 export const TSHARK_OPTS = [
   '-n',
-  '-o', 'ip.defragment:FALSE',
-  '-o', 'ipv6.defragment:FALSE',
-  '-o', 'tcp.desegment_tcp_streams:FALSE',
-  '-o', 'tcp.analyze_sequence_numbers:FALSE',
+  '-o',
+  'ip.defragment:FALSE',
+  '-o',
+  'ipv6.defragment:FALSE',
+  '-o',
+  'tcp.desegment_tcp_streams:FALSE',
+  '-o',
+  'tcp.analyze_sequence_numbers:FALSE',
 ];
 
 /** Number of packets tshark reads from a file (asserting it opens cleanly). */
@@ -224,12 +247,17 @@ export async function tsharkCount(file: string): Promise<number> {
   const r = await run('tshark', ['-r', file, ...TSHARK_OPTS, '-T', 'fields', '-e', 'frame.number']);
   assert.equal(r.code, 0, `tshark -r ${file} exits 0: ${tsharkNoise(r.stderr)}`);
   assert.equal(tsharkNoise(r.stderr), '', `tshark reads ${file} without complaint`);
-  return r.stdout.toString().split('\n').filter((l) => l.trim() !== '').length;
+  return r.stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l.trim() !== '').length;
 }
 
 /** The packets of `capture` that tshark's display filter selects, as tshark writes them (classic pcap). */
 export async function tsharkFilter(capture: string, filter: string): Promise<PcapPacketRead[]> {
-  const r = await run('tshark', ['-r', capture, ...TSHARK_OPTS, '-Y', filter, '-F', 'pcap', '-w', '-'], { timeoutMs: 300_000 });
+  const r = await run('tshark', ['-r', capture, ...TSHARK_OPTS, '-Y', filter, '-F', 'pcap', '-w', '-'], {
+    timeoutMs: 300_000,
+  });
   assert.equal(r.code, 0, `tshark -Y '${filter}' exits 0: ${tsharkNoise(r.stderr)}`);
   return parsePcap(r.stdout, `tshark -Y '${filter}'`).packets;
 }
@@ -263,7 +291,12 @@ export interface IngestResult {
   ms: number;
 }
 
-async function runTopology(ep: Endpoints, settings: Record<string, string>, expected: number, timeoutMs: number): Promise<{ sealed: SealedFile[] }> {
+async function runTopology(
+  ep: Endpoints,
+  settings: Record<string, string>,
+  expected: number,
+  timeoutMs: number,
+): Promise<{ sealed: SealedFile[] }> {
   const config = defaultConfig({});
   applyConfig(config, {
     'kafka.bootstrap.servers': ep.kafkaBrokers,
@@ -281,7 +314,10 @@ async function runTopology(ep: Endpoints, settings: Record<string, string>, expe
     // not enough: after a transient storage failure the partition re-reads from its committed offset.
     const stored = () => sealed.reduce((n, f) => n + f.count, 0) + topology.metrics.commitLag;
     while (topology.metrics.recordsIn < expected || stored() < expected) {
-      if (Date.now() > deadline) throw new Error(`ingest: ${stored()} of ${expected} records stored or open after ${timeoutMs} ms (${topology.metrics.statsLine()})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `ingest: ${stored()} of ${expected} records stored or open after ${timeoutMs} ms (${topology.metrics.statsLine()})`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
@@ -300,15 +336,24 @@ export async function ingestSample(ep: Endpoints, sample: readonly SampleRecord[
   const started = Date.now();
   const topic = uniqueName('query-metron');
   await createTopic(ep.kafkaBrokers, topic, 1);
-  await produce(ep.kafkaBrokers, topic, sample.map((r) => ({ partition: 0, key: tsKey(r.tsNs), value: r.value.subarray(40) })));
-  const { sealed } = await runTopology(ep, {
-    'spout.kafka.topic.pcap': topic,
-    'kafka.pcap.numPackets': '2',
-    'kafka.pcap.maxTimeMS': '200000000',
-    'kafka.pcap.ts_granularity': 'NANOSECONDS',
-    'kafka.pcap.out': out,
-    'pcap.instance.id': 'metron',
-  }, sample.length, 60_000);
+  await produce(
+    ep.kafkaBrokers,
+    topic,
+    sample.map((r) => ({ partition: 0, key: tsKey(r.tsNs), value: r.value.subarray(40) })),
+  );
+  const { sealed } = await runTopology(
+    ep,
+    {
+      'spout.kafka.topic.pcap': topic,
+      'kafka.pcap.numPackets': '2',
+      'kafka.pcap.maxTimeMS': '200000000',
+      'kafka.pcap.ts_granularity': 'NANOSECONDS',
+      'kafka.pcap.out': out,
+      'pcap.instance.id': 'metron',
+    },
+    sample.length,
+    60_000,
+  );
   assert.equal(sealed.length, 10, 'numPackets=2: ten files');
   return { topic, sealed, packets: sample.length, ms: Date.now() - started };
 }
@@ -317,21 +362,45 @@ export async function ingestSample(ep: Endpoints, sample: readonly SampleRecord[
  * Replays a pcap into a fresh topic with `partitions` partitions (key = BE µs, partition by key
  * hash, as a sensor does) and runs the topology in process until every packet is stored in `out`.
  */
-export async function ingestPcap(ep: Endpoints, o: { pcap: string; packets: number; out: string; partitions: number; numPackets: number; topic?: string; timeoutMs?: number }): Promise<IngestResult & { replayMs: number }> {
+export async function ingestPcap(
+  ep: Endpoints,
+  o: {
+    pcap: string;
+    packets: number;
+    out: string;
+    partitions: number;
+    numPackets: number;
+    topic?: string;
+    timeoutMs?: number;
+  },
+): Promise<IngestResult & { replayMs: number }> {
   const started = Date.now();
   const topic = o.topic ?? uniqueName('query-capture');
   await createTopic(ep.kafkaBrokers, topic, o.partitions);
-  const sent = await replay({ input: o.pcap, topic, brokers: ep.kafkaBrokers.split(','), granularity: 'MICROSECONDS', rate: 0, loop: 1, batch: 2000 });
+  const sent = await replay({
+    input: o.pcap,
+    topic,
+    brokers: ep.kafkaBrokers.split(','),
+    granularity: 'MICROSECONDS',
+    rate: 0,
+    loop: 1,
+    batch: 2000,
+  });
   assert.equal(sent, o.packets, 'every packet replayed');
   const replayMs = Date.now() - started;
-  const { sealed } = await runTopology(ep, {
-    'spout.kafka.topic.pcap': topic,
-    'kafka.pcap.numPackets': String(o.numPackets),
-    'kafka.pcap.maxTimeMS': '0',
-    'kafka.pcap.ts_granularity': 'MICROSECONDS',
-    'kafka.pcap.out': o.out,
-    'pcap.instance.id': 'query',
-  }, o.packets, o.timeoutMs ?? 600_000);
+  const { sealed } = await runTopology(
+    ep,
+    {
+      'spout.kafka.topic.pcap': topic,
+      'kafka.pcap.numPackets': String(o.numPackets),
+      'kafka.pcap.maxTimeMS': '0',
+      'kafka.pcap.ts_granularity': 'MICROSECONDS',
+      'kafka.pcap.out': o.out,
+      'pcap.instance.id': 'query',
+    },
+    o.packets,
+    o.timeoutMs ?? 600_000,
+  );
   const partitionsUsed = new Set(sealed.map((f) => f.partition));
   assert.equal(partitionsUsed.size, o.partitions, `packets in all ${o.partitions} partitions`);
   return { topic, sealed, packets: o.packets, ms: Date.now() - started, replayMs };

@@ -16,7 +16,10 @@ export class TopologyProcess {
   constructor(overrides: Record<string, string>, logFile: string) {
     mkdirSync(logFile.slice(0, logFile.lastIndexOf('/')), { recursive: true });
     const args = ['--import', 'tsx', cli, ...Object.entries(overrides).flatMap(([k, v]) => ['-D', `${k}=${v}`])];
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+    this.child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
     this.child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.sealed += chunk.toString('utf8').split('"msg":"sealed"').length - 1;
@@ -40,7 +43,9 @@ export async function waitForDrain(brokers: string, groupId: string, topic: stri
       const committed = await committedOffsets(brokers, groupId, topic);
       if (ends.every((e) => committed.get(e.partition) === BigInt(e.high))) return;
       if (Date.now() > deadline) {
-        throw new Error(`not drained after ${timeoutMs} ms: ends ${JSON.stringify(ends.map((e) => e.high))}, committed ${JSON.stringify([...committed].map(([p, o]) => `${p}:${o}`))}`);
+        throw new Error(
+          `not drained after ${timeoutMs} ms: ends ${JSON.stringify(ends.map((e) => e.high))}, committed ${JSON.stringify([...committed].map(([p, o]) => `${p}:${o}`))}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -54,7 +59,12 @@ export async function waitForDrain(brokers: string, groupId: string, topic: stri
  * exactly one stored packet, and each partition's files cover its offsets [0, end) without overlap
  * (from the indexes). The ids are read from the packets themselves, not from the indexes.
  */
-export async function assertExactlyOnce(out: string, expectedIds: Set<string>, idOf: (value: Buffer) => string, ends: Map<number, bigint>): Promise<StoredFile[]> {
+export async function assertExactlyOnce(
+  out: string,
+  expectedIds: Set<string>,
+  idOf: (value: Buffer) => string,
+  ends: Map<number, bigint>,
+): Promise<StoredFile[]> {
   const files = await readStore(out);
   const seen = new Map<string, string>();
   for (const f of files) {
@@ -66,14 +76,21 @@ export async function assertExactlyOnce(out: string, expectedIds: Set<string>, i
     }
   }
   const missing = [...expectedIds].filter((id) => !seen.has(id));
-  assert.equal(missing.length, 0, `records missing from storage: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ' ...' : ''}`);
+  assert.equal(
+    missing.length,
+    0,
+    `records missing from storage: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ' ...' : ''}`,
+  );
   assert.equal(seen.size, expectedIds.size, 'no unexpected records');
   for (const [partition, end] of ends) {
-    const ranges = files.filter((f) => f.partition === partition).map((f) => {
-      assert.ok(f.index, `${f.name} has an index`);
-      assert.equal(f.index!.summary.count, f.records.length, `${f.name}: index count = records in the data file`);
-      return [BigInt(f.index!.summary.firstOffset), BigInt(f.index!.summary.lastOffset)] as const;
-    }).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const ranges = files
+      .filter((f) => f.partition === partition)
+      .map((f) => {
+        assert.ok(f.index, `${f.name} has an index`);
+        assert.equal(f.index!.summary.count, f.records.length, `${f.name}: index count = records in the data file`);
+        return [BigInt(f.index!.summary.firstOffset), BigInt(f.index!.summary.lastOffset)] as const;
+      })
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
     let next = 0n;
     for (const [first, last] of ranges) {
       assert.equal(first, next, `partition ${partition}: files tile the offsets (expected a file starting at ${next})`);

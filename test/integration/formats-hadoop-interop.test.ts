@@ -130,8 +130,18 @@ describe('pcap-inspector over webhdfs://', () => {
       const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
         let out = '';
         let err = '';
-        const o = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
-        const e = new Writable({ write(c, _e, cb) { err += c.toString(); cb(); } });
+        const o = new Writable({
+          write(c, _e, cb) {
+            out += c.toString();
+            cb();
+          },
+        });
+        const e = new Writable({
+          write(c, _e, cb) {
+            err += c.toString();
+            cb();
+          },
+        });
         return { code: await inspector(args, o, e), out, err };
       };
       const remote = await run(['-i', `${ep.webhdfsUrl}${path}`]);

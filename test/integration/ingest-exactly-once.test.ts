@@ -5,21 +5,31 @@ import { createTopic, kafkaClient, produce, tsKey, udpFrame, type TestRecord } f
 import { assertExactlyOnce, TopologyProcess, waitForDrain } from '../helpers/topology-process.js';
 
 let endpoints: ReturnType<typeof ensureStack>;
-before(() => { endpoints = ensureStack(); });
+before(() => {
+  endpoints = ensureStack();
+});
 
 const LOGS = `${process.env.PCAPLINE_TEST_LOGS ?? '/tmp/pcapline-test-logs'}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Frames carry a fixed-width id at the UDP payload start (offset 42). */
 const idOf = (value: Buffer): string => value.subarray(40 + 42, 40 + 42 + 16).toString('latin1');
 
-function records(partitions: number, perPartition: number, startTs: bigint): { records: TestRecord[]; ids: Set<string> } {
+function records(
+  partitions: number,
+  perPartition: number,
+  startTs: bigint,
+): { records: TestRecord[]; ids: Set<string> } {
   const out: TestRecord[] = [];
   const ids = new Set<string>();
   for (let i = 0; i < perPartition; i++) {
     for (let p = 0; p < partitions; p++) {
       const id = `p${p}-${String(i).padStart(12, '0')}`.slice(0, 16).padEnd(16, '.');
       ids.add(id);
-      out.push({ partition: p, key: tsKey(startTs + BigInt(i) * 1000n), value: udpFrame(id, 40000 + p, 53, 64 + (i % 200)) });
+      out.push({
+        partition: p,
+        key: tsKey(startTs + BigInt(i) * 1000n),
+        value: udpFrame(id, 40000 + p, 53, 64 + (i % 200)),
+      });
     }
   }
   return { records: out, ids };
@@ -27,14 +37,23 @@ function records(partitions: number, perPartition: number, startTs: bigint): { r
 
 function topologyConfig(topic: string, group: string, out: string): Record<string, string> {
   return {
-    'spout.kafka.topic.pcap': topic, 'kafka.bootstrap.servers': endpoints.kafkaBrokers, 'kafka.group.id': group,
-    'kafka.pcap.start': 'UNCOMMITTED_EARLIEST', 'kafka.pcap.numPackets': '4000', 'kafka.pcap.maxTimeMS': '0',
-    'kafka.pcap.idleTimeoutMS': '1500', 'kafka.pcap.out': out, 'kafka.session.timeout.ms': '6000',
-    'pcap.chunk.bytes': '262144', 'pcap.stats.intervalMS': '5000',
+    'spout.kafka.topic.pcap': topic,
+    'kafka.bootstrap.servers': endpoints.kafkaBrokers,
+    'kafka.group.id': group,
+    'kafka.pcap.start': 'UNCOMMITTED_EARLIEST',
+    'kafka.pcap.numPackets': '4000',
+    'kafka.pcap.maxTimeMS': '0',
+    'kafka.pcap.idleTimeoutMS': '1500',
+    'kafka.pcap.out': out,
+    'kafka.session.timeout.ms': '6000',
+    'pcap.chunk.bytes': '262144',
+    'pcap.stats.intervalMS': '5000',
   };
 }
 
-test('exactly once under SIGKILL: 200k packets, 4 partitions, killed at 6 random moments and restarted', { timeout: 900_000 }, async () => {
+test('exactly once under SIGKILL: 200k packets, 4 partitions, killed at 6 random moments and restarted', {
+  timeout: 900_000,
+}, async () => {
   const topic = uniqueName('crash');
   const group = uniqueName('crash-g');
   const out = `${endpoints.webhdfsUrl}/${uniqueName('crash')}/pcap`;
@@ -68,7 +87,9 @@ test('exactly once under SIGKILL: 200k packets, 4 partitions, killed at 6 random
   assert.ok(files.length >= 50, `rolled into many files (${files.length})`);
 });
 
-test('exactly once across a rebalance: two processes share 4 partitions, one stops mid-stream', { timeout: 600_000 }, async () => {
+test('exactly once across a rebalance: two processes share 4 partitions, one stops mid-stream', {
+  timeout: 600_000,
+}, async () => {
   const topic = uniqueName('rebalance');
   const group = uniqueName('rebalance-g');
   const out = `${endpoints.webhdfsUrl}/${uniqueName('rebalance')}/pcap`;
@@ -102,5 +123,8 @@ test('exactly once across a rebalance: two processes share 4 partitions, one sto
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
   await admin.disconnect();
   const files = await assertExactlyOnce(out, ids, idOf, ends);
-  assert.ok(files.some((f) => f.name.endsWith('_a')) && files.some((f) => f.name.endsWith('_b')), 'both processes wrote files');
+  assert.ok(
+    files.some((f) => f.name.endsWith('_a')) && files.some((f) => f.name.endsWith('_b')),
+    'both processes wrote files',
+  );
 });

@@ -13,13 +13,17 @@ import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const SAMPLE = SAMPLE_PATH;
 
-interface SampleRecord { tsNs: bigint; value: Buffer }
+interface SampleRecord {
+  tsNs: bigint;
+  value: Buffer;
+}
 const sample: SampleRecord[] = [];
 let endpoints: ReturnType<typeof ensureStack>;
 
 before(async () => {
   endpoints = ensureStack();
-  for await (const r of readSequenceFile(createReadStream(SAMPLE))) sample.push({ tsNs: r.tsNs!, value: Buffer.from(r.value) });
+  for await (const r of readSequenceFile(createReadStream(SAMPLE)))
+    sample.push({ tsNs: r.tsNs!, value: Buffer.from(r.value) });
   assert.equal(sample.length, 20);
 });
 
@@ -31,12 +35,23 @@ before(async () => {
 async function ingestVector(out: string): Promise<void> {
   const topic = uniqueName('metron-vector');
   await createTopic(endpoints.kafkaBrokers, topic, 1);
-  await produce(endpoints.kafkaBrokers, topic, sample.map((r) => ({ partition: 0, key: tsKey(r.tsNs), value: r.value.subarray(40) })));
+  await produce(
+    endpoints.kafkaBrokers,
+    topic,
+    sample.map((r) => ({ partition: 0, key: tsKey(r.tsNs), value: r.value.subarray(40) })),
+  );
   const config = defaultConfig({});
   applyConfig(config, {
-    'spout.kafka.topic.pcap': topic, 'kafka.bootstrap.servers': endpoints.kafkaBrokers, 'kafka.group.id': uniqueName('g'),
-    'kafka.pcap.start': 'EARLIEST', 'kafka.pcap.numPackets': '2', 'kafka.pcap.maxTimeMS': '200000000',
-    'kafka.pcap.ts_granularity': 'NANOSECONDS', 'kafka.pcap.out': out, 'pcap.instance.id': 'vector', 'kafka.pcap.idleTimeoutMS': '0',
+    'spout.kafka.topic.pcap': topic,
+    'kafka.bootstrap.servers': endpoints.kafkaBrokers,
+    'kafka.group.id': uniqueName('g'),
+    'kafka.pcap.start': 'EARLIEST',
+    'kafka.pcap.numPackets': '2',
+    'kafka.pcap.maxTimeMS': '200000000',
+    'kafka.pcap.ts_granularity': 'NANOSECONDS',
+    'kafka.pcap.out': out,
+    'pcap.instance.id': 'vector',
+    'kafka.pcap.idleTimeoutMS': '0',
   });
   const topology = await Topology.start(config, { log: createLogger('test', 'warn') });
   const sealed: SealedFile[] = [];
@@ -56,12 +71,20 @@ async function ingestVector(out: string): Promise<void> {
   }
   for (const f of files) {
     assert.equal(f.records.length, 2);
-    assert.match(f.name, new RegExp(`^pcap_${topic}_${f.records[0].tsNs}_0_vector$`), 'Metron file name with the first packet time');
+    assert.match(
+      f.name,
+      new RegExp(`^pcap_${topic}_${f.records[0].tsNs}_0_vector$`),
+      'Metron file name with the first packet time',
+    );
     assert.ok(f.index, `index for ${f.name}`);
     assert.equal(f.index!.summary.count, 2);
     assert.equal(BigInt(f.index!.summary.minTsNs), f.records[0].tsNs);
     assert.equal(BigInt(f.index!.summary.maxTsNs), f.records[1].tsNs);
-    assert.deepEqual([...f.index!.columns.pos.subarray(0, 2)], f.records.map((r) => r.position), 'index positions match the data file');
+    assert.deepEqual(
+      [...f.index!.columns.pos.subarray(0, 2)],
+      f.records.map((r) => r.position),
+      'index positions match the data file',
+    );
     assert.equal(f.index!.addresses.length, 2);
   }
 }

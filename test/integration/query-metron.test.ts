@@ -17,7 +17,17 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureStack, uniqueName } from '../helpers/stack.js';
 import {
-  ingestSample, parsePcap, pcapQuery, pcapQueryCommand, readSample, run, sha256, storeUri, tsharkCount, tsharkNoise, type SampleRecord,
+  ingestSample,
+  parsePcap,
+  pcapQuery,
+  pcapQueryCommand,
+  readSample,
+  run,
+  sha256,
+  storeUri,
+  tsharkCount,
+  tsharkNoise,
+  type SampleRecord,
 } from '../helpers/query.js';
 
 const ep = ensureStack();
@@ -56,17 +66,43 @@ const ROWS: Row[] = [
   { name: 'fixed, start/end: {} over [ts4, ts5] → records 4, 5', args: ['fixed', ...W45], expect: [4, 5] },
   { name: "query, empty: -q '' over [ts4, ts5] → records 4, 5", args: ['query', ...W45, '-q', ''], expect: [4, 5] },
   { name: 'query without -q over [ts4, ts5] → records 4, 5', args: ['query', ...W45], expect: [4, 5] },
-  { name: 'date range excludes all (fixed, [0, 1]) → no pages', args: ['fixed', '-st', '0', '-et', '1'], expect: [], dateRange: true },
-  { name: 'date range excludes all (query, [0, 1]) → no pages', args: ['query', '-st', '0', '-et', '1', '-q', ''], expect: [], dateRange: true },
-  { name: 'ip excludes all (fixed -da 207.28.210.1) → no pages', args: ['fixed', ...W01, '-da', '207.28.210.1'], expect: [] },
-  { name: "ip excludes all (query ip_dst_addr == '207.28.210.1') → no pages", args: ['query', ...W01, '-q', "ip_dst_addr == '207.28.210.1'"], expect: [] },
+  {
+    name: 'date range excludes all (fixed, [0, 1]) → no pages',
+    args: ['fixed', '-st', '0', '-et', '1'],
+    expect: [],
+    dateRange: true,
+  },
+  {
+    name: 'date range excludes all (query, [0, 1]) → no pages',
+    args: ['query', '-st', '0', '-et', '1', '-q', ''],
+    expect: [],
+    dateRange: true,
+  },
+  {
+    name: 'ip excludes all (fixed -da 207.28.210.1) → no pages',
+    args: ['fixed', ...W01, '-da', '207.28.210.1'],
+    expect: [],
+  },
+  {
+    name: "ip excludes all (query ip_dst_addr == '207.28.210.1') → no pages",
+    args: ['query', ...W01, '-q', "ip_dst_addr == '207.28.210.1'"],
+    expect: [],
+  },
   {
     name: 'protocol excludes all (fixed -p foo): refused, exit 2 (Metron matched nothing silently)',
     args: ['fixed', ...W01, '-p', 'foo'],
     expect: { error: /^pcap-query: -p: unknown protocol 'foo'.* \(at column 1\)$/ },
   },
-  { name: 'protocol excludes all (fixed -p 17, the accepted form: no UDP in the sample) → no pages', args: ['fixed', ...W01, '-p', '17'], expect: [] },
-  { name: 'protocol excludes all (fixed -p udp, by name) → no pages', args: ['fixed', ...W01, '-p', 'udp'], expect: [] },
+  {
+    name: 'protocol excludes all (fixed -p 17, the accepted form: no UDP in the sample) → no pages',
+    args: ['fixed', ...W01, '-p', '17'],
+    expect: [],
+  },
+  {
+    name: 'protocol excludes all (fixed -p udp, by name) → no pages',
+    args: ['fixed', ...W01, '-p', 'udp'],
+    expect: [],
+  },
   {
     name: "protocol excludes all (query protocol == 'foo': a number never equals a string) → no pages, with a warning",
     args: ['query', ...W01, '-q', "protocol == 'foo'"],
@@ -76,12 +112,36 @@ const ROWS: Row[] = [
   { name: 'all results (fixed {}) over [ts0, ts19+1] → 20 pages', args: ['fixed', ...WALL], expect: ALL },
   { name: "all results (query '') over [ts0, ts19+1] → 20 pages", args: ['query', ...WALL, '-q', ''], expect: ALL },
   { name: 'dst port (fixed -dp 22) → 10 pages', args: ['fixed', ...WALL, '-dp', '22'], expect: DST_22 },
-  { name: 'dst port (query ip_dst_port == 22) → 10 pages', args: ['query', ...WALL, '-q', 'ip_dst_port == 22'], expect: DST_22 },
-  { name: 'port range (query ip_dst_port > 20 and ip_dst_port < 55792) → 20 pages', args: ['query', ...WALL, '-q', 'ip_dst_port > 20 and ip_dst_port < 55792'], expect: ALL },
-  { name: 'port range (fixed -dp 21-55791, the same range) → 20 pages', args: ['fixed', ...WALL, '-dp', '21-55791'], expect: ALL },
-  { name: 'port > (query ip_dst_port > 55790) → 10 pages', args: ['query', ...WALL, '-q', 'ip_dst_port > 55790'], expect: DST_55791 },
-  { name: 'port > (fixed -dp 55791-65535) → 10 pages', args: ['fixed', ...WALL, '-dp', '55791-65535'], expect: DST_55791 },
-  { name: `payload (query BYTEARRAY_MATCHER('${REALPACKET}', packet)) → record 12`, args: ['query', ...WALL, '-q', `BYTEARRAY_MATCHER('${REALPACKET}', packet)`], expect: [12] },
+  {
+    name: 'dst port (query ip_dst_port == 22) → 10 pages',
+    args: ['query', ...WALL, '-q', 'ip_dst_port == 22'],
+    expect: DST_22,
+  },
+  {
+    name: 'port range (query ip_dst_port > 20 and ip_dst_port < 55792) → 20 pages',
+    args: ['query', ...WALL, '-q', 'ip_dst_port > 20 and ip_dst_port < 55792'],
+    expect: ALL,
+  },
+  {
+    name: 'port range (fixed -dp 21-55791, the same range) → 20 pages',
+    args: ['fixed', ...WALL, '-dp', '21-55791'],
+    expect: ALL,
+  },
+  {
+    name: 'port > (query ip_dst_port > 55790) → 10 pages',
+    args: ['query', ...WALL, '-q', 'ip_dst_port > 55790'],
+    expect: DST_55791,
+  },
+  {
+    name: 'port > (fixed -dp 55791-65535) → 10 pages',
+    args: ['fixed', ...WALL, '-dp', '55791-65535'],
+    expect: DST_55791,
+  },
+  {
+    name: `payload (query BYTEARRAY_MATCHER('${REALPACKET}', packet)) → record 12`,
+    args: ['query', ...WALL, '-q', `BYTEARRAY_MATCHER('${REALPACKET}', packet)`],
+    expect: [12],
+  },
   { name: `payload (fixed -pf ${REALPACKET}) → record 12`, args: ['fixed', ...WALL, '-pf', REALPACKET], expect: [12] },
   // Beyond Metron's table: its long options with one dash, its test's -df pattern, include_reverse.
   {
@@ -94,9 +154,21 @@ const ROWS: Row[] = [
     args: ['fixed', '-df', 'yyyy-MM-dd-HH:mm.ss', '-st', '2016-03-17-18:44.29', '-et', '2016-03-17-18:44.30'],
     expect: ALL,
   },
-  { name: 'server side only (fixed -sa 192.168.66.121 -sp 22) → 10 pages', args: ['fixed', ...WALL, '-sa', '192.168.66.121', '-sp', '22'], expect: DST_55791 },
-  { name: 'both directions (fixed -sa 192.168.66.121 -sp 22 -ir) → 20 pages', args: ['fixed', ...WALL, '-sa', '192.168.66.121', '-sp', '22', '-ir'], expect: ALL },
-  { name: 'a CIDR block (fixed -da 192.168.66.0/24 -p tcp) → 20 pages', args: ['fixed', ...WALL, '-da', '192.168.66.0/24', '-p', 'tcp'], expect: ALL },
+  {
+    name: 'server side only (fixed -sa 192.168.66.121 -sp 22) → 10 pages',
+    args: ['fixed', ...WALL, '-sa', '192.168.66.121', '-sp', '22'],
+    expect: DST_55791,
+  },
+  {
+    name: 'both directions (fixed -sa 192.168.66.121 -sp 22 -ir) → 20 pages',
+    args: ['fixed', ...WALL, '-sa', '192.168.66.121', '-sp', '22', '-ir'],
+    expect: ALL,
+  },
+  {
+    name: 'a CIDR block (fixed -da 192.168.66.0/24 -p tcp) → 20 pages',
+    args: ['fixed', ...WALL, '-da', '192.168.66.0/24', '-p', 'tcp'],
+    expect: ALL,
+  },
 ];
 
 /** tshark's packet count per distinct page content (identical bytes are checked once). */
@@ -117,13 +189,16 @@ const pageName = (prefix: string, n: number) => `pcap-data-${prefix}+${String(n)
 const summaryLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !/^pcap-query: warning:/.test(l));
 
 for (const backend of ['hdfs', 'local'] as const) {
-  describe(`Metron's query table (§8.9) on ${backend === 'hdfs' ? 'HDFS (WebHDFS)' : 'the local back end'}`, { concurrency: 2 }, () => {
+  describe(`Metron's query table (§8.9) on ${backend === 'hdfs' ? 'HDFS (WebHDFS)' : 'the local back end'}`, {
+    concurrency: 2,
+  }, () => {
     let bp = '';
     let pathOnly = '';
     before(async () => {
-      const out = backend === 'hdfs'
-        ? `${ep.webhdfsUrl}/${uniqueName('query-metron')}/apps/metron/pcap/input`
-        : join(mkdtempSync(join(work, 'store-')), 'apps/metron/pcap/input');
+      const out =
+        backend === 'hdfs'
+          ? `${ep.webhdfsUrl}/${uniqueName('query-metron')}/apps/metron/pcap/input`
+          : join(mkdtempSync(join(work, 'store-')), 'apps/metron/pcap/input');
       await ingestSample(ep, sample, out);
       bp = storeUri(out);
       pathOnly = new URL(bp).pathname;
@@ -148,7 +223,11 @@ for (const backend of ['hdfs', 'local'] as const) {
         assert.equal(r.code, 0, `exit 0 (stderr: ${r.stderr})`);
         if (row.stderr) assert.match(r.stderr, row.stderr);
         const files = safeList(dir);
-        assert.deepEqual(files, row.expect.map((_, k) => pageName(prefix, k + 1)), 'page files, numbered from 0001, nothing else');
+        assert.deepEqual(
+          files,
+          row.expect.map((_, k) => pageName(prefix, k + 1)),
+          'page files, numbered from 0001, nothing else',
+        );
         const summary = summaryLines(r.stderr);
         assert.equal(summary.length, 1, `one summary line: ${r.stderr}`);
         if (row.expect.length === 0) {
@@ -157,7 +236,10 @@ for (const backend of ['hdfs', 'local'] as const) {
           else assert.doesNotMatch(summary[0], /date range/);
           return;
         }
-        assert.match(summary[0], new RegExp(`^pcap-query: ${row.expect.length} packets written to ${row.expect.length} pages? in `));
+        assert.match(
+          summary[0],
+          new RegExp(`^pcap-query: ${row.expect.length} packets written to ${row.expect.length} pages? in `),
+        );
         let lastMicro = -1n;
         for (let k = 0; k < files.length; k++) {
           const path = join(dir, files[k]);
@@ -190,7 +272,10 @@ for (const backend of ['hdfs', 'local'] as const) {
       const cwd = mkdtempSync(join(work, `${backend}-cwd-`));
       const r = await pcapQuery(['fixed', ...WALL, '-bp', bp, '-rpf', '7', '-pre', 'cwd'], { cwd });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(safeList(cwd), [1, 2, 3].map((k) => pageName('cwd', k)));
+      assert.deepEqual(
+        safeList(cwd),
+        [1, 2, 3].map((k) => pageName('cwd', k)),
+      );
       let last = -1n;
       const counts: number[] = [];
       for (const f of safeList(cwd)) {
@@ -208,7 +293,9 @@ for (const backend of ['hdfs', 'local'] as const) {
     test('a plain -bp path reads the store named by $PCAPLINE_STORE', async () => {
       const dir = join(work, `${backend}-plain`);
       const store = backend === 'hdfs' ? `${ep.webhdfsUrl}/` : 'file:///';
-      const r = await pcapQuery(['fixed', ...W45, '-bp', pathOnly, '-rpf', '1', '-pre', 'plain', '-o', dir], { env: { ...process.env, PCAPLINE_STORE: store } });
+      const r = await pcapQuery(['fixed', ...W45, '-bp', pathOnly, '-rpf', '1', '-pre', 'plain', '-o', dir], {
+        env: { ...process.env, PCAPLINE_STORE: store },
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(safeList(dir), [pageName('plain', 1), pageName('plain', 2)]);
       assert.ok((await readFile(join(dir, pageName('plain', 2)))).equals(sample[5].value));
@@ -219,13 +306,20 @@ for (const backend of ['hdfs', 'local'] as const) {
       const r = await run('bash', ['-o', 'pipefail', '-c', cmd]);
       assert.equal(r.code, 0, `pipeline exits 0: ${tsharkNoise(r.stderr)}`);
       assert.equal(tsharkNoise(r.stderr), '', 'no complaints from either side');
-      const lines = r.stdout.toString().split('\n').filter((l) => l !== '');
+      const lines = r.stdout
+        .toString()
+        .split('\n')
+        .filter((l) => l !== '');
       assert.equal(lines.length, DST_22.length);
       lines.forEach((l, k) => {
         const [epoch, port] = l.split('\t');
         assert.equal(port, '22');
         const want = ts(DST_22[k]);
-        assert.equal(epoch, `${want / 1_000_000_000n}.${String(want % 1_000_000_000n).padStart(9, '0')}`, `packet ${k} time`);
+        assert.equal(
+          epoch,
+          `${want / 1_000_000_000n}.${String(want % 1_000_000_000n).padStart(9, '0')}`,
+          `packet ${k} time`,
+        );
       });
     });
 
@@ -235,7 +329,12 @@ for (const backend of ['hdfs', 'local'] as const) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(parsePcap(r.stdout, 'stdout').packets.length, 0, 'a valid pcap with no packets');
       // Through a real pipe (tshark refuses a socket on stdin, which is what node would hand it).
-      const t = await run('bash', ['-o', 'pipefail', '-c', `${pcapQueryCommand([...args, '--quiet'])} | tshark -r - -T fields -e frame.number`]);
+      const t = await run('bash', [
+        '-o',
+        'pipefail',
+        '-c',
+        `${pcapQueryCommand([...args, '--quiet'])} | tshark -r - -T fields -e frame.number`,
+      ]);
       assert.equal(t.code, 0, tsharkNoise(t.stderr));
       assert.equal(t.stdout.toString().trim(), '');
     });

@@ -21,7 +21,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureStack, uniqueName } from '../helpers/stack.js';
 import {
-  firstDifference, ingestPcap, parsePcap, pcapQuery, tsharkFilter, type PcapPacketRead,
+  firstDifference,
+  ingestPcap,
+  parsePcap,
+  pcapQuery,
+  tsharkFilter,
+  type PcapPacketRead,
 } from '../helpers/query.js';
 import { SyntheticCapture, type SyntheticFlow } from '../support/synthetic.js';
 import { PcapFileWriter } from '../../src/formats/pcap/pcap-file.js';
@@ -70,8 +75,16 @@ function fragments(k: number): Buffer[] {
   return [
     buildFrame({ ip: { version: 4, src: FRAG_SRC4, dst: FRAG_DST4, id: k, moreFragments: true }, l4: udp, payload }),
     buildFrame({ ip: { version: 4, src: FRAG_SRC4, dst: FRAG_DST4, id: k, fragmentOffset: 80 }, l4: udp, payload }),
-    buildFrame({ ip: { version: 6, src: v6(1), dst: v6(2), ext: [{ type: 44, offset: 0, more: true, id: k }] }, l4: udp, payload }),
-    buildFrame({ ip: { version: 6, src: v6(1), dst: v6(2), ext: [{ type: 44, offset: 80, more: false, id: k }] }, l4: udp, payload }),
+    buildFrame({
+      ip: { version: 6, src: v6(1), dst: v6(2), ext: [{ type: 44, offset: 0, more: true, id: k }] },
+      l4: udp,
+      payload,
+    }),
+    buildFrame({
+      ip: { version: 6, src: v6(1), dst: v6(2), ext: [{ type: 44, offset: 80, more: false, id: k }] },
+      l4: udp,
+      payload,
+    }),
   ];
 }
 
@@ -109,13 +122,16 @@ function pick(what: string, pred: (f: SyntheticFlow) => boolean, min = 100): Syn
 /** A VLAN id used by exactly one tag (outer or inner) of exactly one flow. */
 function uniqueVlan(f: SyntheticFlow): boolean {
   if (f.vlan < 0) return false;
-  return flows.filter((s) => s.flow.vlan === f.vlan || s.flow.innerVlan === f.vlan).length === 1 && f.innerVlan !== f.vlan;
+  return (
+    flows.filter((s) => s.flow.vlan === f.vlan || s.flow.innerVlan === f.vlan).length === 1 && f.innerVlan !== f.vlan
+  );
 }
 
 const ms = (ns: bigint): bigint => ns / 1_000_000n;
 const epoch = (msValue: bigint): string => `${msValue / 1000n}.${String(msValue % 1000n).padStart(3, '0')}`;
 const portIs = (dir: 'src' | 'dst', p: number | string): string => `(tcp.${dir}port == ${p} || udp.${dir}port == ${p})`;
-const portIn = (dir: 'src' | 'dst', set: string): string => `(tcp.${dir}port in {${set}} || udp.${dir}port in {${set}})`;
+const portIn = (dir: 'src' | 'dst', set: string): string =>
+  `(tcp.${dir}port in {${set}} || udp.${dir}port in {${set}})`;
 const l4 = (proto: number): string => (proto === 6 ? 'tcp' : 'udp');
 
 interface Case {
@@ -131,10 +147,15 @@ interface Case {
 /** Built after generation (targets come from the flow list). */
 function cases(): Case[] {
   const tcp4 = pick('IPv4 TCP, untagged', (f) => f.ipVersion === 4 && f.protocol === 6 && f.vlan < 0, 300);
-  const small4 = flows.filter((s) => s.flow.ipVersion === 4 && s.flow.protocol === 6 && s.packets >= 300 && s.packets <= 600)[0]?.flow;
+  const small4 = flows.filter(
+    (s) => s.flow.ipVersion === 4 && s.flow.protocol === 6 && s.packets >= 300 && s.packets <= 600,
+  )[0]?.flow;
   assert.ok(small4, 'a small IPv4 TCP flow');
   const udp6 = pick('IPv6 UDP', (f) => f.ipVersion === 6 && f.protocol === 17);
-  const tcp6ext = pick('IPv6 TCP with extension headers', (f) => f.ipVersion === 6 && f.protocol === 6 && f.ext.length > 0);
+  const tcp6ext = pick(
+    'IPv6 TCP with extension headers',
+    (f) => f.ipVersion === 6 && f.protocol === 6 && f.ext.length > 0,
+  );
   const vlan1 = pick('one 802.1Q tag, id used once', (f) => f.innerVlan < 0 && uniqueVlan(f));
   const qinq = pick('QinQ, outer id used once', (f) => f.innerVlan >= 0 && uniqueVlan(f));
   const icmp4 = pick('ICMP', (f) => f.protocol === 1);
@@ -148,18 +169,68 @@ function cases(): Case[] {
 
   return [
     // ---- fixed
-    { name: `fixed -sa ${tcp4.srcAddr} (one IPv4 address)`, mode: 'fixed', args: ['-sa', tcp4.srcAddr], tshark: `ip.src == ${tcp4.srcAddr}` },
-    { name: 'fixed -da 198.51.100.0/24 (IPv4 CIDR)', mode: 'fixed', args: ['-da', '198.51.100.0/24'], tshark: 'ip.dst == 198.51.100.0/24' },
-    { name: 'fixed -sa 10.0.0.0/8 -dp 443 (CIDR and port)', mode: 'fixed', args: ['-sa', '10.0.0.0/8', '-dp', '443'], tshark: `ip.src == 10.0.0.0/8 && ${portIs('dst', 443)}` },
-    { name: 'fixed -da 2001:db8::/32 (IPv6 CIDR)', mode: 'fixed', args: ['-da', '2001:db8::/32'], tshark: 'ipv6.dst == 2001:db8::/32' },
-    { name: 'fixed -sa fe80::/10 -p tcp (link-local sources, TCP by name)', mode: 'fixed', args: ['-sa', 'fe80::/10', '-p', 'tcp'], tshark: 'ipv6.src == fe80::/10 && tcp' },
-    { name: `fixed -sa ${v6addr.srcAddr} (one IPv6 address, compressed text)`, mode: 'fixed', args: ['-sa', v6addr.srcAddr], tshark: `ipv6.src == ${v6addr.srcAddr}` },
+    {
+      name: `fixed -sa ${tcp4.srcAddr} (one IPv4 address)`,
+      mode: 'fixed',
+      args: ['-sa', tcp4.srcAddr],
+      tshark: `ip.src == ${tcp4.srcAddr}`,
+    },
+    {
+      name: 'fixed -da 198.51.100.0/24 (IPv4 CIDR)',
+      mode: 'fixed',
+      args: ['-da', '198.51.100.0/24'],
+      tshark: 'ip.dst == 198.51.100.0/24',
+    },
+    {
+      name: 'fixed -sa 10.0.0.0/8 -dp 443 (CIDR and port)',
+      mode: 'fixed',
+      args: ['-sa', '10.0.0.0/8', '-dp', '443'],
+      tshark: `ip.src == 10.0.0.0/8 && ${portIs('dst', 443)}`,
+    },
+    {
+      name: 'fixed -da 2001:db8::/32 (IPv6 CIDR)',
+      mode: 'fixed',
+      args: ['-da', '2001:db8::/32'],
+      tshark: 'ipv6.dst == 2001:db8::/32',
+    },
+    {
+      name: 'fixed -sa fe80::/10 -p tcp (link-local sources, TCP by name)',
+      mode: 'fixed',
+      args: ['-sa', 'fe80::/10', '-p', 'tcp'],
+      tshark: 'ipv6.src == fe80::/10 && tcp',
+    },
+    {
+      name: `fixed -sa ${v6addr.srcAddr} (one IPv6 address, compressed text)`,
+      mode: 'fixed',
+      args: ['-sa', v6addr.srcAddr],
+      tshark: `ipv6.src == ${v6addr.srcAddr}`,
+    },
     { name: 'fixed -dp 53 (TCP or UDP)', mode: 'fixed', args: ['-dp', '53'], tshark: portIs('dst', 53) },
-    { name: 'fixed -sp 40000-45000 (port range)', mode: 'fixed', args: ['-sp', '40000-45000'], tshark: portIn('src', '40000..45000') },
+    {
+      name: 'fixed -sp 40000-45000 (port range)',
+      mode: 'fixed',
+      args: ['-sp', '40000-45000'],
+      tshark: portIn('src', '40000..45000'),
+    },
     // Protocol is the IP header's (or the fragment header's) for every fragment; tshark dissects UDP in first fragments only.
-    { name: 'fixed -p udp (by name; later fragments too)', mode: 'fixed', args: ['-p', 'udp'], tshark: 'udp || ip.proto == 17 || ipv6.fraghdr.nxt == 17' },
-    { name: 'fixed -sa 198.18.0.0/15 (IPv4 fragments: addresses on every fragment)', mode: 'fixed', args: ['-sa', '198.18.0.0/15'], tshark: 'ip.src == 198.18.0.0/15' },
-    { name: 'fixed -sa 198.18.0.0/15 -dp 53 (ports: first fragments only)', mode: 'fixed', args: ['-sa', '198.18.0.0/15', '-dp', '53'], tshark: 'ip.src == 198.18.0.0/15 && udp.dstport == 53' },
+    {
+      name: 'fixed -p udp (by name; later fragments too)',
+      mode: 'fixed',
+      args: ['-p', 'udp'],
+      tshark: 'udp || ip.proto == 17 || ipv6.fraghdr.nxt == 17',
+    },
+    {
+      name: 'fixed -sa 198.18.0.0/15 (IPv4 fragments: addresses on every fragment)',
+      mode: 'fixed',
+      args: ['-sa', '198.18.0.0/15'],
+      tshark: 'ip.src == 198.18.0.0/15',
+    },
+    {
+      name: 'fixed -sa 198.18.0.0/15 -dp 53 (ports: first fragments only)',
+      mode: 'fixed',
+      args: ['-sa', '198.18.0.0/15', '-dp', '53'],
+      tshark: 'ip.src == 198.18.0.0/15 && udp.dstport == 53',
+    },
     {
       name: "query IN_SUBNET(ip_src_addr, '2001:db8:ffff::/48') and ip_src_port > 0 (IPv6 first fragments)",
       mode: 'query',
@@ -171,13 +242,36 @@ function cases(): Case[] {
     {
       name: 'fixed 5-tuple -ir (one IPv4 TCP flow, both directions)',
       mode: 'fixed',
-      args: ['-sa', small4.srcAddr, '-sp', String(small4.srcPort), '-da', small4.dstAddr, '-dp', String(small4.dstPort), '-p', '6', '-ir'],
+      args: [
+        '-sa',
+        small4.srcAddr,
+        '-sp',
+        String(small4.srcPort),
+        '-da',
+        small4.dstAddr,
+        '-dp',
+        String(small4.dstPort),
+        '-p',
+        '6',
+        '-ir',
+      ],
       tshark: `tcp && ((ip.src == ${small4.srcAddr} && tcp.srcport == ${small4.srcPort} && ip.dst == ${small4.dstAddr} && tcp.dstport == ${small4.dstPort}) || (ip.src == ${small4.dstAddr} && tcp.srcport == ${small4.dstPort} && ip.dst == ${small4.srcAddr} && tcp.dstport == ${small4.srcPort}))`,
     },
     {
       name: 'fixed 5-tuple without -ir (one direction of an IPv6 UDP flow)',
       mode: 'fixed',
-      args: ['-sa', udp6.srcAddr, '-sp', String(udp6.srcPort), '-da', udp6.dstAddr, '-dp', String(udp6.dstPort), '-p', 'udp'],
+      args: [
+        '-sa',
+        udp6.srcAddr,
+        '-sp',
+        String(udp6.srcPort),
+        '-da',
+        udp6.dstAddr,
+        '-dp',
+        String(udp6.dstPort),
+        '-p',
+        'udp',
+      ],
       tshark: `udp && ipv6.src == ${udp6.srcAddr} && udp.srcport == ${udp6.srcPort} && ipv6.dst == ${udp6.dstAddr} && udp.dstport == ${udp6.dstPort}`,
     },
     {
@@ -187,9 +281,25 @@ function cases(): Case[] {
       tshark: `(ipv6.src == ${tcp6ext.srcAddr} && ipv6.dst == ${tcp6ext.dstAddr}) || (ipv6.src == ${tcp6ext.dstAddr} && ipv6.dst == ${tcp6ext.srcAddr})`,
     },
     { name: 'fixed -pf abcd (byte pattern)', mode: 'fixed', args: ['-pf', 'abcd'], tshark: 'frame contains ab:cd' },
-    { name: 'fixed -pf ab..cd (wildcard bytes)', mode: 'fixed', args: ['-pf', 'ab..cd'], tshark: 'frame matches "(?s)\\xab..\\xcd"' },
-    { name: 'fixed -dp 443 -pf 1703 (header and pattern)', mode: 'fixed', args: ['-dp', '443', '-pf', '1703'], tshark: `${portIs('dst', 443)} && frame contains 17:03` },
-    { name: 'fixed time window only (600 ms)', mode: 'fixed', args: [], window: [midA, midB], tshark: `frame.time_epoch >= ${epoch(midA)} && frame.time_epoch <= ${epoch(midB)}` },
+    {
+      name: 'fixed -pf ab..cd (wildcard bytes)',
+      mode: 'fixed',
+      args: ['-pf', 'ab..cd'],
+      tshark: 'frame matches "(?s)\\xab..\\xcd"',
+    },
+    {
+      name: 'fixed -dp 443 -pf 1703 (header and pattern)',
+      mode: 'fixed',
+      args: ['-dp', '443', '-pf', '1703'],
+      tshark: `${portIs('dst', 443)} && frame contains 17:03`,
+    },
+    {
+      name: 'fixed time window only (600 ms)',
+      mode: 'fixed',
+      args: [],
+      window: [midA, midB],
+      tshark: `frame.time_epoch >= ${epoch(midA)} && frame.time_epoch <= ${epoch(midB)}`,
+    },
     {
       name: 'fixed time window + -da 203.0.113.0/24 -p tcp',
       mode: 'fixed',
@@ -198,23 +308,48 @@ function cases(): Case[] {
       tshark: `frame.time_epoch >= ${epoch(earlyA)} && frame.time_epoch <= ${epoch(earlyB)} && ip.dst == 203.0.113.0/24 && tcp`,
     },
     // ---- expressions
-    { name: 'query ip_dst_port in [80, 443, 8080]', mode: 'query', args: ['-q', 'ip_dst_port in [80, 443, 8080]'], tshark: portIn('dst', '80, 443, 8080') },
-    { name: "query IN_SUBNET(ip_src_addr, '10.0.0.0/9') and protocol == 6", mode: 'query', args: ['-q', "IN_SUBNET(ip_src_addr, '10.0.0.0/9') and protocol == 6"], tshark: 'ip.src == 10.0.0.0/9 && tcp' },
+    {
+      name: 'query ip_dst_port in [80, 443, 8080]',
+      mode: 'query',
+      args: ['-q', 'ip_dst_port in [80, 443, 8080]'],
+      tshark: portIn('dst', '80, 443, 8080'),
+    },
+    {
+      name: "query IN_SUBNET(ip_src_addr, '10.0.0.0/9') and protocol == 6",
+      mode: 'query',
+      args: ['-q', "IN_SUBNET(ip_src_addr, '10.0.0.0/9') and protocol == 6"],
+      tshark: 'ip.src == 10.0.0.0/9 && tcp',
+    },
     {
       name: 'query IN_SUBNET over IPv6 and IPv4 blocks (or)',
       mode: 'query',
       args: ['-q', "IN_SUBNET(ip_dst_addr, '2001:db8::/48') or IN_SUBNET(ip_dst_addr, '203.0.113.0/25')"],
       tshark: 'ipv6.dst == 2001:db8::/48 || ip.dst == 203.0.113.0/25',
     },
-    { name: `query vlan == ${vlan1.vlan} (802.1Q)`, mode: 'query', args: ['-q', `vlan == ${vlan1.vlan}`], tshark: `vlan.id == ${vlan1.vlan} || ieee8021ad.id == ${vlan1.vlan}` },
-    { name: `query vlan == ${qinq.vlan} (QinQ outer tag)`, mode: 'query', args: ['-q', `vlan == ${qinq.vlan}`], tshark: `vlan.id == ${qinq.vlan} || ieee8021ad.id == ${qinq.vlan}` },
+    {
+      name: `query vlan == ${vlan1.vlan} (802.1Q)`,
+      mode: 'query',
+      args: ['-q', `vlan == ${vlan1.vlan}`],
+      tshark: `vlan.id == ${vlan1.vlan} || ieee8021ad.id == ${vlan1.vlan}`,
+    },
+    {
+      name: `query vlan == ${qinq.vlan} (QinQ outer tag)`,
+      mode: 'query',
+      args: ['-q', `vlan == ${qinq.vlan}`],
+      tshark: `vlan.id == ${qinq.vlan} || ieee8021ad.id == ${qinq.vlan}`,
+    },
     {
       name: "query protocol == 17 and ip_dst_port == 123 and not IN_SUBNET(ip_src_addr, '10.128.0.0/9')",
       mode: 'query',
       args: ['-q', "protocol == 17 and ip_dst_port == 123 and not IN_SUBNET(ip_src_addr, '10.128.0.0/9')"],
       tshark: 'udp.dstport == 123 && !(ip.src == 10.128.0.0/9)',
     },
-    { name: "query BYTEARRAY_MATCHER('abcd', packet) && protocol == 6", mode: 'query', args: ['-q', "BYTEARRAY_MATCHER('abcd', packet) && protocol == 6"], tshark: 'frame contains ab:cd && tcp' },
+    {
+      name: "query BYTEARRAY_MATCHER('abcd', packet) && protocol == 6",
+      mode: 'query',
+      args: ['-q', "BYTEARRAY_MATCHER('abcd', packet) && protocol == 6"],
+      tshark: 'frame contains ab:cd && tcp',
+    },
     {
       name: 'query ip_src_port >= 50000 and ip_src_port <= 52000 or ip_dst_port == 22 (precedence)',
       mode: 'query',
@@ -227,12 +362,25 @@ function cases(): Case[] {
       args: ['-q', `timestamp >= ${earlyA} and timestamp < ${earlyB} and protocol == 1`],
       tshark: `frame.time_epoch >= ${epoch(earlyA)} && frame.time_epoch < ${epoch(earlyB)} && icmp`,
     },
-    { name: 'query length > 900 and ip_dst_port == 443', mode: 'query', args: ['-q', 'length > 900 and ip_dst_port == 443'], tshark: `frame.cap_len > 900 && ${portIs('dst', 443)}` },
-    { name: "query STARTS_WITH(ip_src_addr, 'fe80:') (link-local text)", mode: 'query', args: ['-q', "STARTS_WITH(ip_src_addr, 'fe80:')"], tshark: 'ipv6.src == fe80::/16' },
+    {
+      name: 'query length > 900 and ip_dst_port == 443',
+      mode: 'query',
+      args: ['-q', 'length > 900 and ip_dst_port == 443'],
+      tshark: `frame.cap_len > 900 && ${portIs('dst', 443)}`,
+    },
+    {
+      name: "query STARTS_WITH(ip_src_addr, 'fe80:') (link-local text)",
+      mode: 'query',
+      args: ['-q', "STARTS_WITH(ip_src_addr, 'fe80:')"],
+      tshark: 'ipv6.src == fe80::/16',
+    },
     {
       name: `query ICMP flow by address pair (${icmp4.srcAddr} ↔ ${icmp4.dstAddr})`,
       mode: 'query',
-      args: ['-q', `protocol == 1 and ((ip_src_addr == '${icmp4.srcAddr}' and ip_dst_addr == '${icmp4.dstAddr}') or (ip_src_addr == '${icmp4.dstAddr}' and ip_dst_addr == '${icmp4.srcAddr}'))`],
+      args: [
+        '-q',
+        `protocol == 1 and ((ip_src_addr == '${icmp4.srcAddr}' and ip_dst_addr == '${icmp4.dstAddr}') or (ip_src_addr == '${icmp4.dstAddr}' and ip_dst_addr == '${icmp4.srcAddr}'))`,
+      ],
       tshark: `icmp && ip.addr == ${icmp4.srcAddr} && ip.addr == ${icmp4.dstAddr}`,
     },
     {
@@ -277,9 +425,17 @@ const all: Case[] = cases();
 describe(`query results equal tshark's over ${PACKETS / 1000}k ingested packets (HDFS)`, { concurrency: 2 }, () => {
   before(async () => {
     const out = `${ep.webhdfsUrl}/${uniqueName('query-tshark')}/apps/metron/pcap/input`;
-    const ingest = await ingestPcap(ep, { pcap: capture, packets: total, out, partitions: PARTITIONS, numPackets: FILE_PACKETS });
+    const ingest = await ingestPcap(ep, {
+      pcap: capture,
+      packets: total,
+      out,
+      partitions: PARTITIONS,
+      numPackets: FILE_PACKETS,
+    });
     storedBytes = ingest.sealed.reduce((n, f) => n + f.bytes, 0);
-    process.stderr.write(`# ingest of ${total} packets into HDFS: ${ingest.ms} ms (replay ${ingest.replayMs} ms), ${ingest.sealed.length} files\n`);
+    process.stderr.write(
+      `# ingest of ${total} packets into HDFS: ${ingest.ms} ms (replay ${ingest.replayMs} ms), ${ingest.sealed.length} files\n`,
+    );
     bp = out;
   });
 
@@ -302,10 +458,17 @@ describe(`query results equal tshark's over ${PACKETS / 1000}k ingested packets 
   });
 
   test('--no-index (forced scan) returns exactly what the index-driven path returns', async () => {
-    const byName = (prefix: string): Case => all.find((c) => c.name.startsWith(prefix)) ?? assert.fail(`no case ${prefix}`);
+    const byName = (prefix: string): Case =>
+      all.find((c) => c.name.startsWith(prefix)) ?? assert.fail(`no case ${prefix}`);
     const picked = [
-      byName(`fixed -sa ${all[0].args[1]} `), byName('fixed 5-tuple -ir'), byName('fixed -sa 198.18.0.0/15 -dp 53'), byName('fixed -pf abcd'), byName('query ip_dst_port in'),
-      byName('query vlan'), byName('query timestamp window'), byName('query either port'),
+      byName(`fixed -sa ${all[0].args[1]} `),
+      byName('fixed 5-tuple -ir'),
+      byName('fixed -sa 198.18.0.0/15 -dp 53'),
+      byName('fixed -pf abcd'),
+      byName('query ip_dst_port in'),
+      byName('query vlan'),
+      byName('query timestamp window'),
+      byName('query either port'),
     ];
     for (const c of picked) {
       const [indexed, scanned] = await Promise.all([ours(c), ours(c, ['--no-index'])]);

@@ -25,9 +25,11 @@ async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
 /** Runs `work` over `items` with at most `limit` in flight. */
 async function bounded<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 const text = async (s: Storage, path: string) => (await s.readBuffer(path)).toString();
@@ -92,10 +94,13 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
     it('append adds to the end', async () => {
       await s.create('/ap/f', Buffer.from('one,'));
       await s.append('/ap/f', Buffer.from('two,'));
-      await s.append('/ap/f', (async function* () {
-        yield Buffer.from('thr');
-        yield Buffer.from('ee');
-      })());
+      await s.append(
+        '/ap/f',
+        (async function* () {
+          yield Buffer.from('thr');
+          yield Buffer.from('ee');
+        })(),
+      );
       assert.equal(await text(s, '/ap/f'), 'one,two,three');
       assert.equal((await s.stat('/ap/f'))?.length, 13);
     });
@@ -152,7 +157,10 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
     it('stat: file, directory, missing', async () => {
       await s.create('/st/f', Buffer.from('12345'));
       const f = await s.stat('/st/f');
-      assert.deepEqual({ ...f, modificationTime: 0 }, { path: '/st/f', name: 'f', type: 'file', length: 5, modificationTime: 0 });
+      assert.deepEqual(
+        { ...f, modificationTime: 0 },
+        { path: '/st/f', name: 'f', type: 'file', length: 5, modificationTime: 0 },
+      );
       assert.ok(f && Math.abs(f.modificationTime - Date.now()) < 120_000, 'modificationTime is ms since the epoch');
       const d = await s.stat('/st');
       assert.equal(d?.type, 'directory');
@@ -170,7 +178,10 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
       assert.ok(first.next !== undefined, 'a first page of 1200 entries has a cursor');
       assert.ok(first.entries.length < 1200);
       const all = await collectAll(s.list('/ls'));
-      assert.deepEqual(all.map((e) => e.name), names);
+      assert.deepEqual(
+        all.map((e) => e.name),
+        names,
+      );
       const f = all.find((e) => e.name === names[7]) as FileStatus;
       assert.deepEqual([f.path, f.type, f.length], [`/ls/${names[7]}`, 'file', names[7].length]);
       assert.equal(all.filter((e) => e.type === 'file').length, files.size);
@@ -217,7 +228,8 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
       assert.equal(won.length, 1, `winners: ${won}`);
       for (const r of results) {
-        if (r.status === 'rejected') assert.ok(isStorageError(r.reason, 'FileAlreadyExistsException'), String(r.reason));
+        if (r.status === 'rejected')
+          assert.ok(isStorageError(r.reason, 'FileAlreadyExistsException'), String(r.reason));
       }
       assert.ok((await s.readBuffer('/race/f')).equals(writers[won[0]]));
     });
@@ -242,20 +254,33 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
         await s.create(`/sp/${n}/${n}.bin`, Buffer.from(n));
         assert.equal(await text(s, `/sp/${n}/${n}.bin`), n);
         assert.equal((await s.stat(`/sp/${n}`))?.name, n);
-        assert.equal((await s.readBuffer(`/sp/${n}/${n}.bin`, 1, 2)).toString(), Buffer.from(n).subarray(1, 3).toString());
+        assert.equal(
+          (await s.readBuffer(`/sp/${n}/${n}.bin`, 1, 2)).toString(),
+          Buffer.from(n).subarray(1, 3).toString(),
+        );
       }
       await s.rename(`/sp/${names[0]}/${names[0]}.bin`, `/sp/${names[1]}/moved ${names[4]}`);
       assert.equal(await text(s, `/sp/${names[1]}/moved ${names[4]}`), names[0]);
-      assert.deepEqual((await collectAll(s.list('/sp'))).map((e) => e.name), [names[5], ...names.slice(0, 5).sort()], 'HDFS order: signed UTF-8 bytes');
+      assert.deepEqual(
+        (await collectAll(s.list('/sp'))).map((e) => e.name),
+        [names[5], ...names.slice(0, 5).sort()],
+        'HDFS order: signed UTF-8 bytes',
+      );
       assert.equal(await s.delete(`/sp/${names[5]}`, true), true);
     });
 
     it('a failing body stream surfaces its own error', async () => {
       const boom = new Error('sensor went away');
-      await assert.rejects(s.create('/bodyfail/f', (async function* () {
-        yield Buffer.from('partial');
-        throw boom;
-      })()), (err) => err === boom);
+      await assert.rejects(
+        s.create(
+          '/bodyfail/f',
+          (async function* () {
+            yield Buffer.from('partial');
+            throw boom;
+          })(),
+        ),
+        (err) => err === boom,
+      );
     });
 
     it('paths are rooted at the store base and cannot climb out of it', async () => {
@@ -291,11 +316,14 @@ describe('WebHDFS timeouts measure the server, not the caller', () => {
   });
 
   it('a body produced more slowly than the idle timeout is still written', async () => {
-    await store.create('/slow-writer', (async function* () {
-      yield Buffer.from('first;');
-      await new Promise((r) => setTimeout(r, 2.5 * timeoutMs));
-      yield Buffer.from('second');
-    })());
+    await store.create(
+      '/slow-writer',
+      (async function* () {
+        yield Buffer.from('first;');
+        await new Promise((r) => setTimeout(r, 2.5 * timeoutMs));
+        yield Buffer.from('second');
+      })(),
+    );
     assert.equal(await text(store, '/slow-writer'), 'first;second');
   });
 });
@@ -312,7 +340,9 @@ storageContract('local filesystem', async () => {
 storageContract('HDFS via WebHDFS', async () => {
   const { webhdfsUrl } = ensureStack();
   const nn = `http://${new URL(webhdfsUrl).host}`;
-  const jmx = await (await fetch(`${nn}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo`)).json() as { beans: { SoftwareVersion: string }[] };
+  const jmx = (await (await fetch(`${nn}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo`)).json()) as {
+    beans: { SoftwareVersion: string }[];
+  };
   console.log(`HDFS NameNode ${nn}: Hadoop ${jmx.beans[0]?.SoftwareVersion}`);
   const store = openStorage(`${webhdfsUrl}/tmp/pcapline-test/${uniqueName('storage')}`);
   return {

@@ -12,7 +12,7 @@ export interface VlanTag {
 }
 
 export type Ipv6ExtHeader =
-  | { type: 0 | 60 | 43; /** extra 8-byte units beyond the first (padding) */ units?: number }
+  | { type: 0 | 60 | 43 /** extra 8-byte units beyond the first (padding) */; units?: number }
   | { type: 51 }
   | { type: 44; offset: number; more: boolean; id?: number };
 

@@ -77,7 +77,11 @@ const mac = (r: Prng): Uint8Array => {
 
 function ipv4(r: Prng, server: boolean): Uint8Array {
   if (server) {
-    const nets = [[192, 0, 2], [198, 51, 100], [203, 0, 113]];
+    const nets = [
+      [192, 0, 2],
+      [198, 51, 100],
+      [203, 0, 113],
+    ];
     const n = r.pick(nets);
     return Uint8Array.from([n[0], n[1], n[2], r.int(1, 254)]);
   }
@@ -160,7 +164,10 @@ export class SyntheticCapture {
     const qinqShare = o.qinqShare ?? 0.05;
     const vlans: VlanTag[] = [];
     if (tagKind < qinqShare) {
-      vlans.push({ tpid: r.chance(0.8) ? 0x88a8 : 0x9100, vid: r.int(1, 4094) }, { tpid: 0x8100, vid: r.int(1, 4094), pcp: r.int(0, 7) });
+      vlans.push(
+        { tpid: r.chance(0.8) ? 0x88a8 : 0x9100, vid: r.int(1, 4094) },
+        { tpid: 0x8100, vid: r.int(1, 4094), pcp: r.int(0, 7) },
+      );
     } else if (tagKind < qinqShare + vlanShare) {
       vlans.push({ tpid: 0x8100, vid: r.int(1, 4094), pcp: r.int(0, 7) });
     }
@@ -203,7 +210,12 @@ export class SyntheticCapture {
       case 1:
         return { proto: 'icmp', type: reverse ? 0 : 8, code: 0, rest: ((flow.id & 0xffff) << 16) | (seq & 0xffff) };
       default:
-        return { proto: 'icmpv6', type: reverse ? 129 : 128, code: 0, rest: ((flow.id & 0xffff) << 16) | (seq & 0xffff) };
+        return {
+          proto: 'icmpv6',
+          type: reverse ? 129 : 128,
+          code: 0,
+          rest: ((flow.id & 0xffff) << 16) | (seq & 0xffff),
+        };
     }
   }
 
@@ -221,7 +233,12 @@ export class SyntheticCapture {
     const reverse = r.chance(0.4);
     // Sizes: mostly small (ACKs, DNS) or full-size, some in between.
     const k = r.float();
-    let size = k < 0.45 ? r.int(this.minSize, Math.max(this.minSize, Math.min(128, this.maxSize))) : k < 0.7 ? r.int(this.minSize, this.maxSize) : r.int(Math.max(this.minSize, this.maxSize - 100), this.maxSize);
+    let size =
+      k < 0.45
+        ? r.int(this.minSize, Math.max(this.minSize, Math.min(128, this.maxSize)))
+        : k < 0.7
+          ? r.int(this.minSize, this.maxSize)
+          : r.int(Math.max(this.minSize, this.maxSize - 100), this.maxSize);
     if (size < st.overhead) size = st.overhead;
     const payload = r.bytes(size - st.overhead);
     let l4: L4Spec;

@@ -48,7 +48,9 @@ describe('decode: Metron sample (§9)', () => {
       const fromServer = f.srcPort === 22;
       assert.deepEqual(
         [f.srcAddr, f.srcPort, f.dstAddr, f.dstPort, f.protocol],
-        fromServer ? ['192.168.66.121', 22, '192.168.66.1', 55791, 6] : ['192.168.66.1', 55791, '192.168.66.121', 22, 6],
+        fromServer
+          ? ['192.168.66.121', 22, '192.168.66.1', 55791, 6]
+          : ['192.168.66.1', 55791, '192.168.66.121', 22, 6],
       );
       assert.equal(f.tsNs, r.tsNs);
       assert.equal(f.frameOffset, 40);
@@ -95,14 +97,34 @@ describe('decode: link layers and tags', () => {
   });
 
   it('802.1Q tag', () => {
-    const f = decode(buildFrame({ vlans: [{ tpid: 0x8100, vid: 100, pcp: 5 }], ip: { version: 4, src: A4, dst: B4 }, l4: udp, payload }));
+    const f = decode(
+      buildFrame({
+        vlans: [{ tpid: 0x8100, vid: 100, pcp: 5 }],
+        ip: { version: 4, src: A4, dst: B4 },
+        l4: udp,
+        payload,
+      }),
+    );
     assert.deepEqual([f.vlan, f.innerVlan, f.srcPort, f.dstPort, f.protocol], [100, -1, 5353, 53, 17]);
   });
 
   for (const outer of [0x88a8, 0x9100, 0x8100]) {
     it(`QinQ with outer TPID 0x${outer.toString(16)}`, () => {
-      const f = decode(buildFrame({ vlans: [{ tpid: outer, vid: 300 }, { tpid: 0x8100, vid: 4001 }], ip: { version: 6, src: A6, dst: B6 }, l4: tcp, payload }));
-      assert.deepEqual([f.vlan, f.innerVlan, f.ipVersion, f.srcAddr, f.dstAddr, f.srcPort, f.dstPort], [300, 4001, 6, '2001:db8::5', '2001:db8::1:0:0:9', 40000, 443]);
+      const f = decode(
+        buildFrame({
+          vlans: [
+            { tpid: outer, vid: 300 },
+            { tpid: 0x8100, vid: 4001 },
+          ],
+          ip: { version: 6, src: A6, dst: B6 },
+          l4: tcp,
+          payload,
+        }),
+      );
+      assert.deepEqual(
+        [f.vlan, f.innerVlan, f.ipVersion, f.srcAddr, f.dstAddr, f.srcPort, f.dstPort],
+        [300, 4001, 6, '2001:db8::5', '2001:db8::1:0:0:9', 40000, 443],
+      );
     });
   }
 
@@ -154,19 +176,29 @@ describe('decode: link layers and tags', () => {
 
 describe('decode: IPv4 details', () => {
   it('ICMP has addresses (Metron left them out), type and code, no ports', () => {
-    const f = decode(buildFrame({ ip: { version: 4, src: A4, dst: B4 }, l4: { proto: 'icmp', type: 8, code: 0 }, payload }));
-    assert.deepEqual([f.srcAddr, f.dstAddr, f.protocol, f.srcPort, f.dstPort, f.icmpType, f.icmpCode], ['10.0.0.5', '10.0.0.9', 1, -1, -1, 8, 0]);
+    const f = decode(
+      buildFrame({ ip: { version: 4, src: A4, dst: B4 }, l4: { proto: 'icmp', type: 8, code: 0 }, payload }),
+    );
+    assert.deepEqual(
+      [f.srcAddr, f.dstAddr, f.protocol, f.srcPort, f.dstPort, f.icmpType, f.icmpCode],
+      ['10.0.0.5', '10.0.0.9', 1, -1, -1, 8, 0],
+    );
   });
 
   it('fragments: ports only on the first', () => {
     const first = decode(buildFrame({ ip: { version: 4, src: A4, dst: B4, moreFragments: true }, l4: udp, payload }));
     assert.deepEqual([first.fragment, first.fragmentOffset, first.srcPort, first.dstPort], [true, 0, 5353, 53]);
     const later = decode(buildFrame({ ip: { version: 4, src: A4, dst: B4, fragmentOffset: 1480 }, l4: udp, payload }));
-    assert.deepEqual([later.fragment, later.fragmentOffset, later.srcPort, later.dstPort, later.protocol, later.srcAddr, later.error], [true, 1480, -1, -1, 17, '10.0.0.5', null]);
+    assert.deepEqual(
+      [later.fragment, later.fragmentOffset, later.srcPort, later.dstPort, later.protocol, later.srcAddr, later.error],
+      [true, 1480, -1, -1, 17, '10.0.0.5', null],
+    );
   });
 
   it('options (IHL > 5) are skipped', () => {
-    const f = decode(buildFrame({ ip: { version: 4, src: A4, dst: B4, options: Uint8Array.from([0x94, 4, 0, 0]) }, l4: tcp, payload }));
+    const f = decode(
+      buildFrame({ ip: { version: 4, src: A4, dst: B4, options: Uint8Array.from([0x94, 4, 0, 0]) }, l4: tcp, payload }),
+    );
     assert.deepEqual([f.srcPort, f.dstPort, f.l4Offset - f.l3Offset], [40000, 443, 24]);
   });
 
@@ -190,25 +222,60 @@ describe('decode: IPv4 details', () => {
 
 describe('decode: IPv6 extension headers', () => {
   it('hop-by-hop, routing, destination options and AH before TCP', () => {
-    const f = decode(buildFrame({ ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 43 }, { type: 60, units: 1 }, { type: 51 }] }, l4: tcp, payload }));
-    assert.deepEqual([f.protocol, f.srcPort, f.dstPort, f.error, f.payloadLength], [6, 40000, 443, null, payload.length]);
+    const f = decode(
+      buildFrame({
+        ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 43 }, { type: 60, units: 1 }, { type: 51 }] },
+        l4: tcp,
+        payload,
+      }),
+    );
+    assert.deepEqual(
+      [f.protocol, f.srcPort, f.dstPort, f.error, f.payloadLength],
+      [6, 40000, 443, null, payload.length],
+    );
     assert.equal(f.l4Offset - f.l3Offset, 40 + 8 + 8 + 16 + 24);
   });
 
   it('fragment header: ports on the first fragment only', () => {
-    const first = decode(buildFrame({ ip: { version: 6, src: A6, dst: B6, ext: [{ type: 44, offset: 0, more: true }] }, l4: udp, payload }));
+    const first = decode(
+      buildFrame({
+        ip: { version: 6, src: A6, dst: B6, ext: [{ type: 44, offset: 0, more: true }] },
+        l4: udp,
+        payload,
+      }),
+    );
     assert.deepEqual([first.fragment, first.protocol, first.srcPort, first.dstPort], [true, 17, 5353, 53]);
-    const later = decode(buildFrame({ ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 44, offset: 1448, more: false }] }, l4: udp, payload }));
-    assert.deepEqual([later.fragment, later.fragmentOffset, later.protocol, later.srcPort, later.error], [true, 1448, 17, -1, null]);
+    const later = decode(
+      buildFrame({
+        ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 44, offset: 1448, more: false }] },
+        l4: udp,
+        payload,
+      }),
+    );
+    assert.deepEqual(
+      [later.fragment, later.fragmentOffset, later.protocol, later.srcPort, later.error],
+      [true, 1448, 17, -1, null],
+    );
   });
 
   it('ICMPv6', () => {
-    const f = decode(buildFrame({ ip: { version: 6, src: A6, dst: B6 }, l4: { proto: 'icmpv6', type: 128, code: 0 }, payload }));
+    const f = decode(
+      buildFrame({ ip: { version: 6, src: A6, dst: B6 }, l4: { proto: 'icmpv6', type: 128, code: 0 }, payload }),
+    );
     assert.deepEqual([f.protocol, f.icmpType, f.srcAddr, f.srcPort], [58, 128, '2001:db8::5', -1]);
   });
 
   it('no next header (59) and ESP (50) stop the chain', () => {
-    assert.equal(decode(buildFrame({ ip: { version: 6, src: A6, dst: B6, ext: [{ type: 60 }] }, l4: { proto: 'raw', number: 59 }, payload })).protocol, 59);
+    assert.equal(
+      decode(
+        buildFrame({
+          ip: { version: 6, src: A6, dst: B6, ext: [{ type: 60 }] },
+          l4: { proto: 'raw', number: 59 },
+          payload,
+        }),
+      ).protocol,
+      59,
+    );
     const esp = decode(buildFrame({ ip: { version: 6, src: A6, dst: B6 }, l4: { proto: 'raw', number: 50 }, payload }));
     assert.deepEqual([esp.protocol, esp.error, esp.srcPort], [50, null, -1]);
   });
@@ -223,7 +290,15 @@ describe('decode: IPv6 extension headers', () => {
 
 describe('decode: truncation never throws', () => {
   const specs: FrameSpec[] = [
-    { vlans: [{ tpid: 0x88a8, vid: 1 }, { tpid: 0x8100, vid: 2 }], ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 44, offset: 0, more: true }] }, l4: tcp, payload },
+    {
+      vlans: [
+        { tpid: 0x88a8, vid: 1 },
+        { tpid: 0x8100, vid: 2 },
+      ],
+      ip: { version: 6, src: A6, dst: B6, ext: [{ type: 0 }, { type: 44, offset: 0, more: true }] },
+      l4: tcp,
+      payload,
+    },
     { ip: { version: 4, src: A4, dst: B4 }, l4: tcp, payload },
     { ip: { version: 4, src: A4, dst: B4 }, l4: { proto: 'icmp', type: 3, code: 1 }, payload },
   ];
@@ -258,7 +333,10 @@ describe('decodePcapValue', () => {
     const f = createPacketFields();
     assert.ok(decodePcapValue(v, f));
     assert.equal(f.tsNs, 1700000000123456000n);
-    assert.deepEqual([f.frameOffset, f.length, f.origLength, f.linkType, f.dstPort], [40, frame.length, frame.length, 1, 53]);
+    assert.deepEqual(
+      [f.frameOffset, f.length, f.origLength, f.linkType, f.dstPort],
+      [40, frame.length, frame.length, 1, 53],
+    );
     // Inside a larger buffer.
     const big = Buffer.concat([Buffer.alloc(33), v, Buffer.alloc(5)]);
     assert.ok(decodePcapValue(big, f, 33, v.length));
@@ -281,7 +359,10 @@ describe('decodePcapValue', () => {
     ip.copy(v, 40);
     const f = createPacketFields();
     assert.ok(decodePcapValue(v, f));
-    assert.deepEqual([f.tsNs, f.linkType, f.origLength, f.srcAddr, f.dstPort], [1700000000999999999n, 101, 9000, '2001:db8::5', 53]);
+    assert.deepEqual(
+      [f.tsNs, f.linkType, f.origLength, f.srcAddr, f.dstPort],
+      [1700000000999999999n, 101, 9000, '2001:db8::5', 53],
+    );
   });
 
   it('bad values set error and never throw', () => {
@@ -341,7 +422,7 @@ describe('address text', () => {
   it('cache collisions return the right strings', () => {
     const b = Buffer.alloc(16);
     for (let i = 0; i < 5000; i++) {
-      b.writeUInt32BE(i * 2654435761 >>> 0, 12);
+      b.writeUInt32BE((i * 2654435761) >>> 0, 12);
       const want = formatIpv6(b, 0);
       assert.equal(ipv6Text(b, 0), want);
       const a4 = Buffer.from([i & 255, (i >> 8) & 255, 7, 0]);

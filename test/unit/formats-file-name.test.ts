@@ -21,7 +21,12 @@ describe('file names', () => {
   it('round-trips through formatPcapFileName', () => {
     const n = formatPcapFileName('pcap_v1', 1494886105667571000n, 0, 'pcap-8-1494965816');
     assert.equal(n, 'pcap_pcap_v1_1494886105667571000_0_pcap-8-1494965816');
-    assert.deepEqual(parsePcapFileName(n), { topic: 'pcap_v1', tsNs: 1494886105667571000n, partition: 0, id: 'pcap-8-1494965816' });
+    assert.deepEqual(parsePcapFileName(n), {
+      topic: 'pcap_v1',
+      tsNs: 1494886105667571000n,
+      partition: 0,
+      id: 'pcap-8-1494965816',
+    });
   });
   it('writes times >= 2^63 unsigned', () => {
     assert.equal(formatPcapFileName('t', 1n << 63n, 1, 'x'), `pcap_t_${1n << 63n}_1_x`);
@@ -29,7 +34,8 @@ describe('file names', () => {
     assert.equal(parsePcapFileName(`pcap_t_${1n << 64n}_1_x`)?.tsNs, null);
   });
   it('gives null for names that are not data files (Metron threw)', () => {
-    for (const n of ['_SUCCESS', '.pcap_t_1_2_x.tmp', 'pcap', 'pcap_t_1_2', 'part-00000', '', 'pcap_a_b']) assert.equal(parsePcapFileName(n), null, n);
+    for (const n of ['_SUCCESS', '.pcap_t_1_2_x.tmp', 'pcap', 'pcap_t_1_2', 'part-00000', '', 'pcap_a_b'])
+      assert.equal(parsePcapFileName(n), null, n);
   });
   it('refuses ids that would not parse back', () => {
     assert.throws(() => formatPcapFileName('t', 1n, 0, 'a_b'), RangeError);

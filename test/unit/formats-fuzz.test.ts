@@ -16,7 +16,14 @@ import { REJECT_REASONS, createScheme, type RejectReason, type Scheme } from '..
 const ITERATIONS = 100_000;
 const r = new Prng(20240601);
 
-const synthetic = new SyntheticCapture({ seed: 99, flows: 200, ipv6Share: 0.4, vlanShare: 0.2, qinqShare: 0.1, icmpShare: 0.15 });
+const synthetic = new SyntheticCapture({
+  seed: 99,
+  flows: 200,
+  ipv6Share: 0.4,
+  vlanShare: 0.2,
+  qinqShare: 0.1,
+  icmpShare: 0.15,
+});
 const seeds: Array<{ ts: bigint; frame: Buffer }> = [];
 for (let i = 0; i < 500; i++) {
   const p = synthetic.next();
@@ -39,10 +46,15 @@ function mutate(src: Buffer): Buffer {
         b = Buffer.concat([b, r.bytes(r.int(1, 40))]);
         break;
       case 3:
-        if (b.length >= 2) b.writeUInt16BE(r.pick([0, 1, 0xffff, 0x8100, 0x88a8, 0x86dd, 0x0800, 0x2c00, 0x3b00]), r.int(0, b.length - 2));
+        if (b.length >= 2)
+          b.writeUInt16BE(
+            r.pick([0, 1, 0xffff, 0x8100, 0x88a8, 0x86dd, 0x0800, 0x2c00, 0x3b00]),
+            r.int(0, b.length - 2),
+          );
         break;
       case 4:
-        if (b.length >= 4) b.writeUInt32BE(r.pick([0, 0xffffffff, 0x7fffffff, 0xa1b2c3d4, 0x4d3cb2a1]), r.int(0, b.length - 4));
+        if (b.length >= 4)
+          b.writeUInt32BE(r.pick([0, 0xffffffff, 0x7fffffff, 0xa1b2c3d4, 0x4d3cb2a1]), r.int(0, b.length - 4));
         break;
       default:
         if (b.length > 0) b[r.int(0, b.length - 1)] ^= 1 << r.int(0, 7);
@@ -74,7 +86,8 @@ function randomValue(): Buffer | null {
 
 function checkFields(f: PacketFields, bufLen: number, ok: boolean): void {
   assert.equal(ok, f.error === null);
-  for (const o of [f.l3Offset, f.l4Offset, f.payloadOffset]) assert.ok(o === -1 || (o >= 0 && o <= bufLen), `offset ${o} in ${bufLen}`);
+  for (const o of [f.l3Offset, f.l4Offset, f.payloadOffset])
+    assert.ok(o === -1 || (o >= 0 && o <= bufLen), `offset ${o} in ${bufLen}`);
   assert.ok(f.payloadLength >= 0 && (f.payloadOffset === -1 || f.payloadOffset + f.payloadLength <= bufLen));
   assert.ok(f.srcPort >= -1 && f.srcPort <= 65535 && f.dstPort >= -1 && f.dstPort <= 65535);
   assert.ok(f.protocol >= -1 && f.protocol <= 255);
@@ -94,7 +107,12 @@ describe('fuzz: scheme and decoder', () => {
     const reasons = new Map<RejectReason, number>();
     const f = createPacketFields();
     const linkTypes = [...SUPPORTED_LINK_TYPES, 147, 9999];
-    const sink = { n: 0, write(c: Buffer): void { this.n += c.length; } };
+    const sink = {
+      n: 0,
+      write(c: Buffer): void {
+        this.n += c.length;
+      },
+    };
     const writer = new SequenceFileWriter(sink);
     let accepted = 0;
     for (let i = 0; i < ITERATIONS; i++) {
@@ -106,7 +124,8 @@ describe('fuzz: scheme and decoder', () => {
         assert.ok(res.tsNs > 0n && res.tsNs < 7_258_118_400_000_000_000n);
         assert.ok(res.frameOffset >= 0 && res.frameOffset + res.frameLength <= res.data.length);
         // Accepted records must be writable and decodable.
-        const pos = res.kind === 'frame' ? writer.appendFrame(res.tsNs, res.data) : writer.appendValue(res.tsNs, res.data);
+        const pos =
+          res.kind === 'frame' ? writer.appendFrame(res.tsNs, res.data) : writer.appendValue(res.tsNs, res.data);
         assert.ok(pos > 0);
         const ok = decodeFrame(res.data, res.frameOffset, res.frameLength, res.linkType, f);
         checkFields(f, res.data.length, ok);

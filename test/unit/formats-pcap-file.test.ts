@@ -20,7 +20,12 @@ async function readAll(r: PcapFileReader): Promise<PcapPacket[]> {
 }
 
 /** A pcap file in any byte order / precision (the writer only makes LE µs). */
-function craft(le: boolean, nanos: boolean, packets: Array<{ sec: number; frac: number; data: Buffer; orig?: number }>, linkType = 1): Buffer {
+function craft(
+  le: boolean,
+  nanos: boolean,
+  packets: Array<{ sec: number; frac: number; data: Buffer; orig?: number }>,
+  linkType = 1,
+): Buffer {
   const parts: Buffer[] = [];
   const g = Buffer.alloc(24);
   const w32 = (b: Buffer, v: number, o: number): void => void (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
@@ -47,11 +52,16 @@ describe('pcap file reader', () => {
   for (const le of [true, false]) {
     for (const nanos of [false, true]) {
       it(`${le ? 'little' : 'big'}-endian ${nanos ? 'ns' : 'µs'}`, async () => {
-        const file = craft(le, nanos, [
-          { sec: 1700000000, frac: nanos ? 123456789 : 123456, data: pk(1, 60), orig: 1500 },
-          { sec: 1700000001, frac: 5, data: pk(2, 1514) },
-          { sec: 1700000002, frac: 0, data: pk(3, 0) },
-        ], 113);
+        const file = craft(
+          le,
+          nanos,
+          [
+            { sec: 1700000000, frac: nanos ? 123456789 : 123456, data: pk(1, 60), orig: 1500 },
+            { sec: 1700000001, frac: 5, data: pk(2, 1514) },
+            { sec: 1700000002, frac: 0, data: pk(3, 0) },
+          ],
+          113,
+        );
         for (const size of [3, 64, 100000]) {
           const r = new PcapFileReader(chunks(file, size));
           const h = await r.header();
@@ -60,9 +70,19 @@ describe('pcap file reader', () => {
           assert.equal(ps.length, 3);
           assert.equal(ps[0].tsNs, nanos ? 1700000000123456789n : 1700000000123456000n);
           assert.equal(ps[1].tsNs, 1700000001000000000n + (nanos ? 5n : 5000n));
-          assert.deepEqual(ps.map((p) => [p.inclLen, p.origLen, p.data.length, p.linkType, p.index]), [[60, 1500, 60, 113, 0], [1514, 1514, 1514, 113, 1], [0, 0, 0, 113, 2]]);
+          assert.deepEqual(
+            ps.map((p) => [p.inclLen, p.origLen, p.data.length, p.linkType, p.index]),
+            [
+              [60, 1500, 60, 113, 0],
+              [1514, 1514, 1514, 113, 1],
+              [0, 0, 0, 113, 2],
+            ],
+          );
           assert.deepEqual(ps[1].data, pk(2, 1514));
-          assert.deepEqual(ps.map((p) => p.position), [24, 24 + 16 + 60, 24 + 32 + 60 + 1514]);
+          assert.deepEqual(
+            ps.map((p) => p.position),
+            [24, 24 + 16 + 60, 24 + 32 + 60 + 1514],
+          );
           assert.deepEqual(r.summary, { packets: 3, torn: false, tornBytes: 0, validEnd: file.length });
         }
       });
@@ -70,7 +90,10 @@ describe('pcap file reader', () => {
   }
 
   it('stops at a torn last packet and reports it', async () => {
-    const file = craft(true, false, [{ sec: 1, frac: 0, data: pk(1, 100) }, { sec: 2, frac: 0, data: pk(2, 100) }]);
+    const file = craft(true, false, [
+      { sec: 1, frac: 0, data: pk(1, 100) },
+      { sec: 2, frac: 0, data: pk(2, 100) },
+    ]);
     for (let cut = 24; cut <= file.length; cut++) {
       const r = new PcapFileReader(chunks(file.subarray(0, cut), 50));
       const n = (await readAll(r)).length;
@@ -81,19 +104,36 @@ describe('pcap file reader', () => {
 
   it('refuses pcapng, unknown magic, short files and absurd lengths', async () => {
     const ng = Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex');
-    await assert.rejects(readAll(new PcapFileReader(chunks(ng, 10))), (e: unknown) => e instanceof PcapFileError && e.code === 'pcapng');
-    await assert.rejects(readAll(new PcapFileReader(chunks(Buffer.alloc(40, 7), 10))), (e: unknown) => e instanceof PcapFileError && e.code === 'bad-magic');
-    await assert.rejects(readAll(new PcapFileReader(chunks(Buffer.from('d4c3b2a10200', 'hex'), 10))), (e: unknown) => e instanceof PcapFileError && e.code === 'truncated-header');
+    await assert.rejects(
+      readAll(new PcapFileReader(chunks(ng, 10))),
+      (e: unknown) => e instanceof PcapFileError && e.code === 'pcapng',
+    );
+    await assert.rejects(
+      readAll(new PcapFileReader(chunks(Buffer.alloc(40, 7), 10))),
+      (e: unknown) => e instanceof PcapFileError && e.code === 'bad-magic',
+    );
+    await assert.rejects(
+      readAll(new PcapFileReader(chunks(Buffer.from('d4c3b2a10200', 'hex'), 10))),
+      (e: unknown) => e instanceof PcapFileError && e.code === 'truncated-header',
+    );
     const bad = craft(true, false, [{ sec: 1, frac: 0, data: pk(1, 10) }]);
     bad.writeUInt32LE(0x7fffffff, 24 + 8);
-    await assert.rejects(readAll(new PcapFileReader(chunks(bad, 10))), (e: unknown) => e instanceof PcapFileError && e.code === 'bad-packet-length');
+    await assert.rejects(
+      readAll(new PcapFileReader(chunks(bad, 10))),
+      (e: unknown) => e instanceof PcapFileError && e.code === 'bad-packet-length',
+    );
   });
 });
 
 describe('pcap file writer', () => {
   it('writes little-endian µs with the global header once; equals encodePcapFile', async () => {
     const got: Buffer[] = [];
-    const out = new Writable({ write(c, _e, cb) { got.push(c); cb(); } });
+    const out = new Writable({
+      write(c, _e, cb) {
+        got.push(c);
+        cb();
+      },
+    });
     const w = new PcapFileWriter(out);
     const packets = [
       { tsNs: 1458240269373968999n, data: pk(1, 66) },
@@ -123,7 +163,10 @@ describe('pcap file writer', () => {
       },
     });
     const w = new PcapFileWriter(out, { batchBytes: 2048 });
-    const packets = Array.from({ length: 500 }, (_, i) => ({ tsNs: BigInt(1e18) + BigInt(i) * 1000n, data: pk(i & 255, 40 + ((i * 97) % 3000)) }));
+    const packets = Array.from({ length: 500 }, (_, i) => ({
+      tsNs: BigInt(1e18) + BigInt(i) * 1000n,
+      data: pk(i & 255, 40 + ((i * 97) % 3000)),
+    }));
     for (const p of packets) await w.writePacket(p.tsNs, p.data);
     await w.end();
     assert.deepEqual(Buffer.concat(got), encodePcapFile(packets));
@@ -132,7 +175,12 @@ describe('pcap file writer', () => {
 
   it('copies frames: the caller may reuse its buffer after the await', async () => {
     const got: Buffer[] = [];
-    const out = new Writable({ write(c, _e, cb) { got.push(c); cb(); } });
+    const out = new Writable({
+      write(c, _e, cb) {
+        got.push(c);
+        cb();
+      },
+    });
     const w = new PcapFileWriter(out);
     const buf = pk(1, 100);
     await w.writePacket(1000n, buf);
@@ -140,6 +188,9 @@ describe('pcap file writer', () => {
     await w.writePacket(2000n, buf);
     await w.end();
     const ps = await readAll(new PcapFileReader(chunks(Buffer.concat(got), 4096)));
-    assert.deepEqual(ps.map((p) => p.data[0]), [1, 9]);
+    assert.deepEqual(
+      ps.map((p) => p.data[0]),
+      [1, 9],
+    );
   });
 });

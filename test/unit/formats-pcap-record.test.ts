@@ -29,7 +29,10 @@ describe('Metron pcap headers (§2.1)', () => {
   it('worked example: sample record #0 headers', () => {
     const b = Buffer.alloc(40);
     writeMetronHeaders(b, 0, 1458240269373968000n, 722);
-    assert.equal(b.toString('hex'), 'd4c3b2a1020004000000000000000000ffff000001000000' + '0dfbea56d0b40500d2020000d2020000');
+    assert.equal(
+      b.toString('hex'),
+      'd4c3b2a1020004000000000000000000ffff000001000000' + '0dfbea56d0b40500d2020000d2020000',
+    );
   });
 
   it('§8.2 LE headerization round trip over all 20 sample records', async () => {
@@ -53,7 +56,15 @@ describe('Metron pcap headers (§2.1)', () => {
 
 describe('parsePcapValue: any magic and byte order', () => {
   const frame = Buffer.from('00112233445566778899aabb0800', 'hex');
-  const build = (magic: number, le: boolean, sec: number, frac: number, incl = frame.length, orig = incl, extra = 0): Buffer => {
+  const build = (
+    magic: number,
+    le: boolean,
+    sec: number,
+    frac: number,
+    incl = frame.length,
+    orig = incl,
+    extra = 0,
+  ): Buffer => {
     const b = Buffer.alloc(40 + frame.length + extra);
     const w32 = (v: number, o: number): void => void (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
     const w16 = (v: number, o: number): void => void (le ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));

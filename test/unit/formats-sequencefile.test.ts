@@ -22,8 +22,13 @@ const SAMPLE = SAMPLE_PATH;
 const sample = readFileSync(SAMPLE);
 
 /** Record offsets and ts_usec of the sample (reference §9). */
-const SAMPLE_OFFSETS = [94, 872, 994, 1564, 1814, 1936, 2078, 2328, 2450, 2604, 2726, 2880, 3002, 3156, 3278, 3592, 3810, 3932, 4202, 4388];
-const SAMPLE_USEC = [373968, 412017, 414664, 417134, 419394, 423082, 425473, 429185, 431848, 462107, 594178, 596793, 598793, 600474, 602212, 603972, 605660, 619717, 622385, 631498];
+const SAMPLE_OFFSETS = [
+  94, 872, 994, 1564, 1814, 1936, 2078, 2328, 2450, 2604, 2726, 2880, 3002, 3156, 3278, 3592, 3810, 3932, 4202, 4388,
+];
+const SAMPLE_USEC = [
+  373968, 412017, 414664, 417134, 419394, 423082, 425473, 429185, 431848, 462107, 594178, 596793, 598793, 600474,
+  602212, 603972, 605660, 619717, 622385, 631498,
+];
 const SAMPLE_INCL = [722, 66, 514, 194, 66, 66, 194, 66, 98, 66, 98, 66, 98, 66, 258, 162, 66, 194, 130, 66];
 
 /** Splits a buffer into chunks of `size` bytes, as an async iterable (exercises records across chunks). */
@@ -61,17 +66,42 @@ describe('SequenceFile reader on Metron sample (§9)', () => {
     const r = new SequenceFileReader(createReadStream(SAMPLE));
     const recs = await readAll(r);
     assert.equal(recs.length, 20);
-    assert.deepEqual(recs.map((x) => x.position), SAMPLE_OFFSETS);
-    assert.deepEqual(recs.map((x) => x.key), recs.map((_, i) => BigInt(i)));
-    assert.deepEqual(recs.map((x) => x.tsNs), SAMPLE_USEC.map((u) => 1458240269n * 1_000_000_000n + BigInt(u) * 1000n));
-    assert.deepEqual(recs.map((x) => x.value.length - 40), SAMPLE_INCL);
-    assert.deepEqual(r.summary, { records: 20, syncs: 2, torn: false, tornBytes: 0, validEnd: 4510, lastSyncEnd: 4202 });
+    assert.deepEqual(
+      recs.map((x) => x.position),
+      SAMPLE_OFFSETS,
+    );
+    assert.deepEqual(
+      recs.map((x) => x.key),
+      recs.map((_, i) => BigInt(i)),
+    );
+    assert.deepEqual(
+      recs.map((x) => x.tsNs),
+      SAMPLE_USEC.map((u) => 1458240269n * 1_000_000_000n + BigInt(u) * 1000n),
+    );
+    assert.deepEqual(
+      recs.map((x) => x.value.length - 40),
+      SAMPLE_INCL,
+    );
+    assert.deepEqual(r.summary, {
+      records: 20,
+      syncs: 2,
+      torn: false,
+      tornBytes: 0,
+      validEnd: 4510,
+      lastSyncEnd: 4202,
+    });
   });
 
   it('gives the same records whatever the chunking (1, 7, 100 bytes)', async () => {
-    const ref = (await readAll(new SequenceFileReader(createReadStream(SAMPLE)))).map((x) => [x.position, x.value.toString('hex')]);
+    const ref = (await readAll(new SequenceFileReader(createReadStream(SAMPLE)))).map((x) => [
+      x.position,
+      x.value.toString('hex'),
+    ]);
     for (const size of [1, 7, 100]) {
-      const got = (await readAll(new SequenceFileReader(chunks(sample, size)))).map((x) => [x.position, x.value.toString('hex')]);
+      const got = (await readAll(new SequenceFileReader(chunks(sample, size)))).map((x) => [
+        x.position,
+        x.value.toString('hex'),
+      ]);
       assert.deepEqual(got, ref, `chunk size ${size}`);
     }
   });
@@ -186,7 +216,12 @@ describe('SequenceFile writer', () => {
         items.push({ pos: w.appendValue(ts, value), len: recordLengthForValue(value.length), ts, value });
       } else {
         const frame = Buffer.alloc(64 + i * 5, i);
-        items.push({ pos: w.appendFrame(ts, frame), len: recordLengthForFrame(frame.length), ts, value: metronPcapValue(ts, frame) });
+        items.push({
+          pos: w.appendFrame(ts, frame),
+          len: recordLengthForFrame(frame.length),
+          ts,
+          value: metronPcapValue(ts, frame),
+        });
       }
     }
     const file = sink.bytes();
@@ -234,7 +269,10 @@ describe('SequenceFile writer', () => {
     await readAll(r);
     const h = await r.header();
     const b = memorySink();
-    const wb = new SequenceFileWriter(b, { syncMarker: h.syncMarker, resume: { position: r.summary.validEnd, lastSyncPosition: r.summary.lastSyncEnd } });
+    const wb = new SequenceFileWriter(b, {
+      syncMarker: h.syncMarker,
+      resume: { position: r.summary.validEnd, lastSyncPosition: r.summary.lastSyncEnd },
+    });
     assert.equal(b.chunks.length, 0, 'no header when resuming');
     for (const [i, f] of frames.slice(40).entries()) wb.appendFrame(BigInt(i + 41), f);
     assert.deepEqual(Buffer.concat([a.bytes(), b.bytes()]), one.bytes());
@@ -278,19 +316,31 @@ describe('SequenceFile reader: torn and corrupt files', () => {
     const s = bad.indexOf(Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff]), MARKER]), 95);
     assert.ok(s > 0);
     bad[s + 10] ^= 0xff;
-    await assert.rejects(readAll(new SequenceFileReader(chunks(bad, 700))), (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-sync' && e.position === s);
+    await assert.rejects(
+      readAll(new SequenceFileReader(chunks(bad, 700))),
+      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-sync' && e.position === s,
+    );
   });
 
   it('rejects absurd record lengths and mismatched key/value lengths', async () => {
     const a = Buffer.from(file);
     a.writeInt32BE(-7, 95);
-    await assert.rejects(readAll(new SequenceFileReader(chunks(a, 700))), (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-record-length');
+    await assert.rejects(
+      readAll(new SequenceFileReader(chunks(a, 700))),
+      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-record-length',
+    );
     const b = Buffer.from(file);
     b.writeInt32BE(4, 99);
-    await assert.rejects(readAll(new SequenceFileReader(chunks(b, 700))), (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-key-length');
+    await assert.rejects(
+      readAll(new SequenceFileReader(chunks(b, 700))),
+      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-key-length',
+    );
     const c = Buffer.from(file);
     c.writeInt32BE(c.readInt32BE(111) + 1, 111);
-    await assert.rejects(readAll(new SequenceFileReader(chunks(c, 700))), (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-value-length');
+    await assert.rejects(
+      readAll(new SequenceFileReader(chunks(c, 700))),
+      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-value-length',
+    );
   });
 
   it('rejects non-SequenceFiles and unsupported variants clearly', async () => {
@@ -303,7 +353,11 @@ describe('SequenceFile reader: torn and corrupt files', () => {
       [Buffer.concat([Buffer.from('SEQ\x06\x04TextX'), file.subarray(38)]), 'unsupported-key-class'],
     ];
     for (const [bytes, code] of cases) {
-      await assert.rejects(readAll(new SequenceFileReader(chunks(bytes, 10))), (e: unknown) => e instanceof SequenceFileError && e.code === code, code);
+      await assert.rejects(
+        readAll(new SequenceFileReader(chunks(bytes, 10))),
+        (e: unknown) => e instanceof SequenceFileError && e.code === code,
+        code,
+      );
     }
   });
 

@@ -58,7 +58,10 @@ describe('synthetic capture', () => {
       const fl = p.flow;
       flowsSeen.add(fl.id);
       assert.equal(f.protocol, fl.protocol);
-      assert.deepEqual(p.reverse ? [f.dstAddr, f.srcAddr, f.dstPort, f.srcPort] : [f.srcAddr, f.dstAddr, f.srcPort, f.dstPort], [fl.srcAddr, fl.dstAddr, fl.srcPort, fl.dstPort]);
+      assert.deepEqual(
+        p.reverse ? [f.dstAddr, f.srcAddr, f.dstPort, f.srcPort] : [f.srcAddr, f.dstAddr, f.srcPort, f.dstPort],
+        [fl.srcAddr, fl.dstAddr, fl.srcPort, fl.dstPort],
+      );
       assert.equal(f.vlan, fl.vlan);
       assert.equal(f.innerVlan, fl.innerVlan);
       seen[f.ipVersion === 6 ? 'v6' : 'v4']++;
@@ -79,12 +82,20 @@ describe('synthetic capture', () => {
 
   it('CLI writes a pcap file (bench/generate-capture.ts)', () => {
     const out = join(dir, 'c.pcap');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench/generate-capture.ts'), '--packets', '500', '--seed', '5', '--out', out], { encoding: 'utf8', cwd: root });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'bench/generate-capture.ts'), '--packets', '500', '--seed', '5', '--out', out],
+      { encoding: 'utf8', cwd: root },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^wrote 500 packets/);
     const file = readFileSync(out);
     assert.equal(file.subarray(0, 4).toString('hex'), 'd4c3b2a1');
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench/generate-capture.ts'), '--packets', 'x', '--out', out], { encoding: 'utf8', cwd: root });
+    const bad = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'bench/generate-capture.ts'), '--packets', 'x', '--out', out],
+      { encoding: 'utf8', cwd: root },
+    );
     assert.equal(bad.status, 2);
   });
 });

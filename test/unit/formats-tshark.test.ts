@@ -20,8 +20,22 @@ const dir = mkdtempSync(join(tmpdir(), 'pcapline-tshark-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const FIELDS = [
-  'frame.time_epoch', 'frame.len', 'frame.cap_len', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.proto',
-  'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'icmp.type', 'icmpv6.type', 'ieee8021ad.id', 'vlan.id',
+  'frame.time_epoch',
+  'frame.len',
+  'frame.cap_len',
+  'ip.src',
+  'ip.dst',
+  'ipv6.src',
+  'ipv6.dst',
+  'ip.proto',
+  'tcp.srcport',
+  'tcp.dstport',
+  'udp.srcport',
+  'udp.dstport',
+  'icmp.type',
+  'icmpv6.type',
+  'ieee8021ad.id',
+  'vlan.id',
 ] as const;
 type Row = Record<(typeof FIELDS)[number], string>;
 
@@ -29,19 +43,43 @@ type Row = Record<(typeof FIELDS)[number], string>;
 function tshark(file: string): Row[] {
   const out = execFileSync(
     'tshark',
-    ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-T', 'fields', '-E', 'separator=/t', '-E', 'aggregator=,', ...FIELDS.flatMap((f) => ['-e', f])],
+    [
+      '-r',
+      file,
+      '-n',
+      '-o',
+      'ip.defragment:FALSE',
+      '-o',
+      'ipv6.defragment:FALSE',
+      '-T',
+      'fields',
+      '-E',
+      'separator=/t',
+      '-E',
+      'aggregator=,',
+      ...FIELDS.flatMap((f) => ['-e', f]),
+    ],
     { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] },
   ).toString();
-  return out.split('\n').filter((l) => l.length > 0).map((l) => {
-    const cols = l.split('\t');
-    // Multi-valued fields (stacked VLAN tags; an inner IP header) come comma-joined; addresses,
-    // ports and protocol are compared on their first (outer) occurrence.
-    return Object.fromEntries(FIELDS.map((f, i) => [f, f.endsWith('.id') ? cols[i] ?? '' : (cols[i] ?? '').split(',')[0]])) as Row;
-  });
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const cols = l.split('\t');
+      // Multi-valued fields (stacked VLAN tags; an inner IP header) come comma-joined; addresses,
+      // ports and protocol are compared on their first (outer) occurrence.
+      return Object.fromEntries(
+        FIELDS.map((f, i) => [f, f.endsWith('.id') ? (cols[i] ?? '') : (cols[i] ?? '').split(',')[0]]),
+      ) as Row;
+    });
 }
 
 const capinfosCount = (file: string): number =>
-  Number(/Number of packets:\s+(\d+)/.exec(execFileSync('capinfos', ['-c', '-M', file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString())?.[1]);
+  Number(
+    /Number of packets:\s+(\d+)/.exec(
+      execFileSync('capinfos', ['-c', '-M', file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(),
+    )?.[1],
+  );
 
 async function readPackets(file: string): Promise<PcapPacket[]> {
   const out: PcapPacket[] = [];
@@ -52,7 +90,9 @@ async function readPackets(file: string): Promise<PcapPacket[]> {
 const epoch = (ns: bigint): string => `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 
 /** Compares our decode of every packet with tshark's; returns the number of packets compared. */
-async function compareWithTshark(file: string): Promise<{ packets: number; v6: number; vlan: number; qinq: number; icmp: number }> {
+async function compareWithTshark(
+  file: string,
+): Promise<{ packets: number; v6: number; vlan: number; qinq: number; icmp: number }> {
   const rows = tshark(file);
   const packets = await readPackets(file);
   assert.equal(rows.length, packets.length, 'packet count');
@@ -77,7 +117,10 @@ async function compareWithTshark(file: string): Promise<{ packets: number; v6: n
     const l4 = t['tcp.srcport'] ? 6 : t['udp.srcport'] ? 17 : t['icmp.type'] ? 1 : t['icmpv6.type'] ? 58 : -1;
     if (l4 !== -1) assert.equal(f.protocol, l4, `${where} upper layer`);
     if (f.icmpType >= 0) assert.equal(String(f.icmpType), t['icmp.type'] || t['icmpv6.type'], `${where} icmp type`);
-    const tags = [f.vlan, f.innerVlan].filter((v) => v >= 0).map(String).join(',');
+    const tags = [f.vlan, f.innerVlan]
+      .filter((v) => v >= 0)
+      .map(String)
+      .join(',');
     const theirs = [t['ieee8021ad.id'], t['vlan.id']].filter(Boolean).join(',');
     // tshark files an outer 0x88a8 tag under ieee8021ad, a 0x8100/0x9100 one under vlan.
     assert.deepEqual(tags.split(',').sort(), theirs.split(',').sort(), `${where} vlan`);
@@ -107,17 +150,69 @@ describe('tshark agrees with what we write and decode', () => {
     const b6 = v6('fe800000000000000000000000000001');
     const payload = Buffer.alloc(64, 0x41);
     const specs: FrameSpec[] = [
-      { ip: { version: 4, src: a4, dst: b4, moreFragments: true, id: 7 }, l4: { proto: 'udp', srcPort: 33000, dstPort: 123 }, payload },
-      { ip: { version: 4, src: a4, dst: b4, fragmentOffset: 80, id: 7 }, l4: { proto: 'udp', srcPort: 33000, dstPort: 123 }, payload },
-      { ip: { version: 4, src: a4, dst: b4, options: Uint8Array.from([0x94, 4, 0, 0]) }, l4: { proto: 'tcp', srcPort: 1234, dstPort: 80 }, payload },
-      { ip: { version: 6, src: a6, dst: b6, ext: [{ type: 0 }, { type: 60, units: 1 }] }, l4: { proto: 'tcp', srcPort: 50000, dstPort: 443 }, payload },
-      { ip: { version: 6, src: a6, dst: b6, ext: [{ type: 44, offset: 0, more: true }] }, l4: { proto: 'udp', srcPort: 50001, dstPort: 53 }, payload },
-      { ip: { version: 6, src: a6, dst: b6, ext: [{ type: 44, offset: 1232, more: false }] }, l4: { proto: 'udp', srcPort: 50001, dstPort: 53 }, payload },
-      { ip: { version: 6, src: a6, dst: b6, ext: [{ type: 51 }] }, l4: { proto: 'tcp', srcPort: 50002, dstPort: 22 }, payload },
-      { ip: { version: 6, src: v6('00000000000000000000ffffc0000201'), dst: v6('00000000000000000000000001020304') }, l4: { proto: 'icmpv6', type: 128, code: 0 }, payload },
-      { ip: { version: 6, src: v6('20010000000000010000000000000001'), dst: v6('0000000000000000000000000000ffff') }, l4: { proto: 'udp', srcPort: 1, dstPort: 2 }, payload },
-      { vlans: [{ tpid: 0x9100, vid: 10 }, { tpid: 0x8100, vid: 20 }], ip: { version: 4, src: a4, dst: b4 }, l4: { proto: 'icmp', type: 8, code: 0 }, payload },
-      { vlans: [{ tpid: 0x88a8, vid: 30 }, { tpid: 0x8100, vid: 40 }], ip: { version: 6, src: a6, dst: b6 }, l4: { proto: 'udp', srcPort: 9, dstPort: 7 }, payload },
+      {
+        ip: { version: 4, src: a4, dst: b4, moreFragments: true, id: 7 },
+        l4: { proto: 'udp', srcPort: 33000, dstPort: 123 },
+        payload,
+      },
+      {
+        ip: { version: 4, src: a4, dst: b4, fragmentOffset: 80, id: 7 },
+        l4: { proto: 'udp', srcPort: 33000, dstPort: 123 },
+        payload,
+      },
+      {
+        ip: { version: 4, src: a4, dst: b4, options: Uint8Array.from([0x94, 4, 0, 0]) },
+        l4: { proto: 'tcp', srcPort: 1234, dstPort: 80 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: a6, dst: b6, ext: [{ type: 0 }, { type: 60, units: 1 }] },
+        l4: { proto: 'tcp', srcPort: 50000, dstPort: 443 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: a6, dst: b6, ext: [{ type: 44, offset: 0, more: true }] },
+        l4: { proto: 'udp', srcPort: 50001, dstPort: 53 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: a6, dst: b6, ext: [{ type: 44, offset: 1232, more: false }] },
+        l4: { proto: 'udp', srcPort: 50001, dstPort: 53 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: a6, dst: b6, ext: [{ type: 51 }] },
+        l4: { proto: 'tcp', srcPort: 50002, dstPort: 22 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: v6('00000000000000000000ffffc0000201'), dst: v6('00000000000000000000000001020304') },
+        l4: { proto: 'icmpv6', type: 128, code: 0 },
+        payload,
+      },
+      {
+        ip: { version: 6, src: v6('20010000000000010000000000000001'), dst: v6('0000000000000000000000000000ffff') },
+        l4: { proto: 'udp', srcPort: 1, dstPort: 2 },
+        payload,
+      },
+      {
+        vlans: [
+          { tpid: 0x9100, vid: 10 },
+          { tpid: 0x8100, vid: 20 },
+        ],
+        ip: { version: 4, src: a4, dst: b4 },
+        l4: { proto: 'icmp', type: 8, code: 0 },
+        payload,
+      },
+      {
+        vlans: [
+          { tpid: 0x88a8, vid: 30 },
+          { tpid: 0x8100, vid: 40 },
+        ],
+        ip: { version: 6, src: a6, dst: b6 },
+        l4: { proto: 'udp', srcPort: 9, dstPort: 7 },
+        payload,
+      },
     ];
     const file = join(dir, 'edge.pcap');
     const w = new PcapFileWriter(createWriteStream(file));
@@ -133,8 +228,20 @@ describe('tshark agrees with what we write and decode', () => {
 
   it('raw IP and Linux cooked link types', async () => {
     const payload = Buffer.alloc(20, 1);
-    const ip4 = buildIpPacket({ version: 4, src: Uint8Array.from([1, 2, 3, 4]), dst: Uint8Array.from([5, 6, 7, 8]) }, { proto: 'tcp', srcPort: 10, dstPort: 20 }, payload);
-    const ip6 = buildIpPacket({ version: 6, src: Buffer.from('20010db8000000000000000000000001', 'hex'), dst: Buffer.from('20010db8000000000000000000000002', 'hex') }, { proto: 'udp', srcPort: 30, dstPort: 40 }, payload);
+    const ip4 = buildIpPacket(
+      { version: 4, src: Uint8Array.from([1, 2, 3, 4]), dst: Uint8Array.from([5, 6, 7, 8]) },
+      { proto: 'tcp', srcPort: 10, dstPort: 20 },
+      payload,
+    );
+    const ip6 = buildIpPacket(
+      {
+        version: 6,
+        src: Buffer.from('20010db8000000000000000000000001', 'hex'),
+        dst: Buffer.from('20010db8000000000000000000000002', 'hex'),
+      },
+      { proto: 'udp', srcPort: 30, dstPort: 40 },
+      payload,
+    );
     const raw = join(dir, 'raw.pcap');
     const w = new PcapFileWriter(createWriteStream(raw), { linkType: 101 });
     await w.writePacket(1_600_000_000_000_000_000n, ip4);

@@ -15,15 +15,20 @@ import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SAMPLE = SAMPLE_PATH;
-const LINE0 = 'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.121,ip_src_port: 22,ip_dst_addr: 192.168.66.1,ip_dst_port: 55791,protocol: 6';
-const LINE1 = 'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.1,ip_src_port: 55791,ip_dst_addr: 192.168.66.121,ip_dst_port: 22,protocol: 6';
+const LINE0 =
+  'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.121,ip_src_port: 22,ip_dst_addr: 192.168.66.1,ip_dst_port: 55791,protocol: 6';
+const LINE1 =
+  'TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.1,ip_src_port: 55791,ip_dst_addr: 192.168.66.121,ip_dst_port: 22,protocol: 6';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcapline-inspector-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the TS entry point as a real process (what a user runs, minus the build). */
 function spawnInspector(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/inspector.ts'), ...args], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/inspector.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: root,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -31,8 +36,18 @@ function spawnInspector(args: string[]): { status: number | null; stdout: string
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const o = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
-  const e = new Writable({ write(c, _e, cb) { err += c.toString(); cb(); } });
+  const o = new Writable({
+    write(c, _e, cb) {
+      out += c.toString();
+      cb();
+    },
+  });
+  const e = new Writable({
+    write(c, _e, cb) {
+      err += c.toString();
+      cb();
+    },
+  });
   const code = await main(args, o, e);
   return { code, out, err };
 }
@@ -84,15 +99,27 @@ describe('pcap-inspector on the Metron sample', () => {
     assert.equal(o.length, 722);
     assert.equal(o.position, 94);
     assert.equal(o.record, 1);
-    for (const k of ['vlan', 'ipVersion', 'linkType', 'error', 'frameOffset', 'l3Offset', 'tcpFlags']) assert.ok(k in o, k);
+    for (const k of ['vlan', 'ipVersion', 'linkType', 'error', 'frameOffset', 'l3Offset', 'tcpFlags'])
+      assert.ok(k in o, k);
   });
 });
 
 describe('pcap-inspector on our files', () => {
   const ts0 = 1_700_000_000_000_000_000n;
   const frames = [
-    buildFrame({ ip: { version: 4, src: Uint8Array.from([10, 0, 0, 1]), dst: Uint8Array.from([10, 0, 0, 2]) }, l4: { proto: 'icmp', type: 8, code: 0 } }),
-    buildFrame({ vlans: [{ tpid: 0x8100, vid: 7 }], ip: { version: 6, src: Buffer.from('20010db8000000000000000000000001', 'hex'), dst: Buffer.from('20010db8000000000000000000000002', 'hex') }, l4: { proto: 'udp', srcPort: 5000, dstPort: 53 } }),
+    buildFrame({
+      ip: { version: 4, src: Uint8Array.from([10, 0, 0, 1]), dst: Uint8Array.from([10, 0, 0, 2]) },
+      l4: { proto: 'icmp', type: 8, code: 0 },
+    }),
+    buildFrame({
+      vlans: [{ tpid: 0x8100, vid: 7 }],
+      ip: {
+        version: 6,
+        src: Buffer.from('20010db8000000000000000000000001', 'hex'),
+        dst: Buffer.from('20010db8000000000000000000000002', 'hex'),
+      },
+      l4: { proto: 'udp', srcPort: 5000, dstPort: 53 },
+    }),
     (() => {
       const arp = Buffer.alloc(42);
       arp.writeUInt16BE(0x0806, 12);
@@ -132,7 +159,7 @@ describe('pcap-inspector on our files', () => {
     assert.deepEqual(lines(r.out), expected);
   });
 
-  it('prints Metron\'s error line for a record that is not a pcap', async () => {
+  it("prints Metron's error line for a record that is not a pcap", async () => {
     const chunks: Buffer[] = [];
     const w = new SequenceFileWriter({ write: (c) => void chunks.push(c) });
     w.appendValue(ts0, Buffer.from('definitely not a pcap value, just text'));
@@ -140,7 +167,10 @@ describe('pcap-inspector on our files', () => {
     writeFileSync(file, Buffer.concat(chunks));
     const r = await run(['-i', file]);
     assert.equal(r.code, 0);
-    assert.equal(r.out, 'Error: malformed packet #=1, ts=November 14, 2023 10:13:20 PM UTC, error msg=bad pcap magic\n');
+    assert.equal(
+      r.out,
+      'Error: malformed packet #=1, ts=November 14, 2023 10:13:20 PM UTC, error msg=bad pcap magic\n',
+    );
   });
 });
 

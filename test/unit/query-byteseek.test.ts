@@ -16,7 +16,8 @@ const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
 // ByteArrayMatchingUtilTest (spec §6.9), row by row.
 test('§6.9 backquoted string matches case-insensitively anywhere', () => {
-  for (const d of ['metron', 'metron example', 'edward metron example', 'METRON']) assert.equal(m('`metron`', d), true, d);
+  for (const d of ['metron', 'metron example', 'edward metron example', 'METRON'])
+    assert.equal(m('`metron`', d), true, d);
   assert.equal(m('`metron`', 'apache'), false);
 });
 
@@ -196,7 +197,8 @@ test('randomised cross-check against JavaScript regular expressions (all three s
         return [`[${hx(lo)}-${hx(hi)}]`, `[${esc(lo)}-${esc(hi)}]`];
       }
       default: {
-        const a = rnd(4), b = rnd(4);
+        const a = rnd(4),
+          b = rnd(4);
         return [`(${hx(a)}|${hx(b)} ${hx(a)})`, `(?:${esc(a)}|${esc(b)}${esc(a)})`];
       }
     }

@@ -67,18 +67,36 @@ function select(query: string): number[] {
 
 function pkt(over: Partial<PacketFields>): PacketFields {
   const p = createPacketFields();
-  Object.assign(p, { linkType: 1, ipVersion: 4, protocol: 6, srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', srcPort: 1234, dstPort: 80, length: 60 }, over);
+  Object.assign(
+    p,
+    {
+      linkType: 1,
+      ipVersion: 4,
+      protocol: 6,
+      srcAddr: '10.0.0.1',
+      dstAddr: '10.0.0.2',
+      srcPort: 1234,
+      dstPort: 80,
+      length: 60,
+    },
+    over,
+  );
   return p;
 }
 const EMPTY = Buffer.alloc(0);
-const t = (query: string, p: PacketFields, frame: Buffer = EMPTY): boolean => compileQuery(query).test(p, frame, 0, frame.length);
+const t = (query: string, p: PacketFields, frame: Buffer = EMPTY): boolean =>
+  compileQuery(query).test(p, frame, 0, frame.length);
 
 test('the generated parser is up to date with grammar.peggy (run npm run gen:parser)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pcapline-parser-'));
   try {
     execFileSync('bash', [join(ROOT, 'scripts/gen-parser.sh'), dir], { cwd: ROOT, stdio: 'pipe' });
     for (const f of ['parser.js', 'parser.d.ts']) {
-      assert.equal(readFileSync(join(dir, f), 'utf8'), readFileSync(join(ROOT, 'src/query/filter/expr', f), 'utf8'), `${f} is stale`);
+      assert.equal(
+        readFileSync(join(dir, f), 'utf8'),
+        readFileSync(join(ROOT, 'src/query/filter/expr', f), 'utf8'),
+        `${f} is stale`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -115,7 +133,10 @@ test("§8.9 ip_dst_addr == '207.28.210.1' and protocol == 'foo' select nothing (
   assert.deepEqual(select("ip_dst_addr == '207.28.210.1'"), []);
   assert.deepEqual(select("protocol == 'foo'"), []);
   assert.match(compileQuery("protocol == 'tcp'").warnings[0], /write protocol == 6/);
-  assert.deepEqual(select("ip_src_addr == 'src_ip' and ip_src_port == 0 and ip_dst_addr == 'dst_ip' and ip_dst_port == 1"), []);
+  assert.deepEqual(
+    select("ip_src_addr == 'src_ip' and ip_src_port == 0 and ip_dst_addr == 'dst_ip' and ip_dst_port == 1"),
+    [],
+  );
 });
 test("METRON-432: ip_dst_port == '22' does not match port 22, and says why", () => {
   assert.deepEqual(select("ip_dst_port == '22'"), []);
@@ -161,12 +182,19 @@ test('operators and keywords in both cases, and C-style forms', () => {
     'ip_dst_port == 443.0',
     'ip_dst_port == 443L',
     'ip_dst_port == 4.43e2',
-    "ip_src_addr == \"10.0.0.1\"",
+    'ip_src_addr == "10.0.0.1"',
     'ip_dst_port == 443 // a comment\n and protocol == 6',
   ]) {
     assert.equal(t(q, p), true, q);
   }
-  for (const q of ['false', 'ip_dst_port not in [443]', 'not true', '!true', 'ip_dst_port < 443', "ip_src_addr in '10.0.0.7'"]) {
+  for (const q of [
+    'false',
+    'ip_dst_port not in [443]',
+    'not true',
+    '!true',
+    'ip_dst_port < 443',
+    "ip_src_addr in '10.0.0.7'",
+  ]) {
     assert.equal(t(q, p), false, q);
   }
 });
@@ -203,8 +231,8 @@ test('functions: IN_SUBNET (v4/v6, several blocks), STARTS_WITH, ENDS_WITH, TO_L
   assert.equal(t("TO_UPPER(ip_dst_addr) == 'FE80::1'", v6), true);
   assert.equal(t("TO_LOWER('ABC') == 'abc'", v6), true);
   assert.equal(t("STARTS_WITH(ip_dst_port, '8')", pkt({ dstPort: 8080 })), true, 'numbers read as text');
-  assert.equal(t('IN_SUBNET(ip_src_addr, TO_LOWER(\'10.0.0.0/8\'))', pkt({})), true, 'non-literal blocks work');
-  assert.equal(t('IN_SUBNET(ip_src_addr, TO_LOWER(\'bogus\'))', pkt({})), false);
+  assert.equal(t("IN_SUBNET(ip_src_addr, TO_LOWER('10.0.0.0/8'))", pkt({})), true, 'non-literal blocks work');
+  assert.equal(t("IN_SUBNET(ip_src_addr, TO_LOWER('bogus'))", pkt({})), false);
   assert.equal(t("BYTEARRAY_MATCHER(TO_LOWER('`GET`'), packet)", pkt({}), Buffer.from('xxget')), true);
   assert.equal(t("BYTEARRAY_MATCHER('`GET`', 'a get b')", pkt({})), true, 'data may be a string');
   assert.equal(t('BYTEARRAY_MATCHER(null, packet)', pkt({}), Buffer.from('x')), false);
@@ -226,7 +254,15 @@ test('string escapes: quotes and backslashes; other backslashes pass through to 
 });
 
 test('index pre-filter: exact when only FlowKey fields are used, three-valued otherwise', () => {
-  const key = (dport: number, src = '10.0.0.1', protocol = 6) => ({ tsNs: 1458240269373968000n, protocol, srcAddr: src, dstAddr: '10.0.0.2', srcPort: 1, dstPort: dport, vlan: -1 });
+  const key = (dport: number, src = '10.0.0.1', protocol = 6) => ({
+    tsNs: 1458240269373968000n,
+    protocol,
+    srcAddr: src,
+    dstAddr: '10.0.0.2',
+    srcPort: 1,
+    dstPort: dport,
+    vlan: -1,
+  });
   const a = compileQuery("ip_dst_port == 22 and IN_SUBNET(ip_src_addr, '10.0.0.0/8')");
   assert.equal(a.indexExact, true);
   assert.equal(a.indexPredicate!(key(22)), true);
@@ -236,7 +272,7 @@ test('index pre-filter: exact when only FlowKey fields are used, three-valued ot
   assert.equal(bytes.indexExact, false);
   assert.equal(bytes.indexPredicate!(key(22)), true, 'maybe: must read the packet');
   assert.equal(bytes.indexPredicate!(key(23)), false, 'certainly not');
-  const either = compileQuery("ip_dst_port == 22 or length > 100");
+  const either = compileQuery('ip_dst_port == 22 or length > 100');
   assert.equal(either.indexPredicate!(key(23)), true, 'unknown or false = maybe');
   const negated = compileQuery('not (ip_dst_port == 22 and length > 100)');
   assert.equal(negated.indexPredicate!(key(23)), true);
@@ -245,7 +281,10 @@ test('index pre-filter: exact when only FlowKey fields are used, three-valued ot
   assert.equal(compileQuery('').indexPredicate, null);
   const raw = compileQuery("ip_src_addr == '192.168.66.1'");
   assert.equal(raw.indexPredicate!({ ...key(22), srcAddr: Uint8Array.of(192, 168, 66, 1) }), true, 'raw address bytes');
-  const table = compileQuery("ip_src_addr == '192.168.66.1' and vlan == 7").forAddressTable!(['192.168.66.1', '10.0.0.1']);
+  const table = compileQuery("ip_src_addr == '192.168.66.1' and vlan == 7").forAddressTable!([
+    '192.168.66.1',
+    '10.0.0.1',
+  ]);
   assert.equal(table({ tsNs: 1n, protocol: 6, src: 0, dst: 1, srcPort: 1, dstPort: 2, vlan: 7 }), true);
   assert.equal(table({ tsNs: 1n, protocol: 6, src: 1, dst: 0, srcPort: 1, dstPort: 2, vlan: 7 }), false);
   assert.equal(table({ tsNs: 1n, protocol: 6, src: 0, dst: 1, srcPort: 1, dstPort: 2, vlan: -1 }), false);
@@ -261,33 +300,43 @@ test('compile errors carry the column (and line) of the problem', () => {
     ['ip_dst_prt == 22', 1, 1, /unknown variable 'ip_dst_prt'; did you mean ip_dst_port\?/],
     ['ip_dst_port == 22 and\n  bogus == 1', 3, 2, /unknown variable 'bogus'/],
     ['ip_dst_port', 1, 1, /does not return a boolean: it gives a number/],
-    ["TO_LOWER(ip_src_addr)", 1, 1, /does not return a boolean: it gives a string/],
+    ['TO_LOWER(ip_src_addr)', 1, 1, /does not return a boolean: it gives a string/],
     ['ip_dst_port == 22 and 5', 23, 1, /'and' needs true\/false operands, but 5 is a number/],
     ['not ip_dst_port', 5, 1, /'not' needs true\/false/],
     ['FOO(1)', 1, 1, /unknown function 'FOO'/],
-    ['IN_SUBNT(ip_src_addr, \'10.0.0.0/8\')', 1, 1, /did you mean IN_SUBNET/],
+    ["IN_SUBNT(ip_src_addr, '10.0.0.0/8')", 1, 1, /did you mean IN_SUBNET/],
     ["IN_SUBNET(ip_dst_addr, '10.0.0.0/33')", 34, 1, /prefix length/],
     ['IN_SUBNET(ip_dst_addr)', 1, 1, /takes 2 or more arguments/],
     ["BYTEARRAY_MATCHER('2f5', packet)", 22, 1, /invalid byte pattern: hex bytes need two digits/],
-    ['BYTEARRAY_MATCHER(\'ff\', ip_dst_port)', 25, 1, /searches bytes/],
+    ["BYTEARRAY_MATCHER('ff', ip_dst_port)", 25, 1, /searches bytes/],
     ['ip_dst_port in 5', 16, 1, /'in' needs a list/],
   ];
   for (const [q, column, line, re] of cases) {
     assert.throws(
       () => compileQuery(q),
-      (e: unknown) => e instanceof QueryError && e.option === '-q' && e.position === column && (line === undefined || e.line === line) && re.test(e.message) && typeof e.excerpt === 'string',
+      (e: unknown) =>
+        e instanceof QueryError &&
+        e.option === '-q' &&
+        e.position === column &&
+        (line === undefined || e.line === line) &&
+        re.test(e.message) &&
+        typeof e.excerpt === 'string',
       q,
     );
   }
 });
 
 test('no user input is evaluated as JavaScript', () => {
-  for (const f of ['src/query/filter/expr/compile.ts', 'src/query/filter/expr/parser.js', 'src/query/filter/byteseek.ts']) {
+  for (const f of [
+    'src/query/filter/expr/compile.ts',
+    'src/query/filter/expr/parser.js',
+    'src/query/filter/byteseek.ts',
+  ]) {
     const src = readFileSync(join(ROOT, f), 'utf8');
     assert.doesNotMatch(src, /new Function|\beval\(/, f);
   }
   // A query that looks like code is just a syntax error.
-  assert.throws(() => compileQuery("process.exit(1)"), QueryError);
+  assert.throws(() => compileQuery('process.exit(1)'), QueryError);
   assert.throws(() => compileQuery("constructor.constructor('return 1')() == 1"), QueryError);
   assert.throws(() => compileQuery('__proto__ == 1'), /unknown variable/);
 });

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
-import { compileFixedFilter, fixedSpecFromMetronFields, type FixedFilterSpec } from '../../src/query/filter/fixed-filter.js';
+import {
+  compileFixedFilter,
+  fixedSpecFromMetronFields,
+  type FixedFilterSpec,
+} from '../../src/query/filter/fixed-filter.js';
 import { QueryError } from '../../src/query/errors.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -28,13 +32,22 @@ const SRC = '10.0.0.1';
 const DST = '10.0.0.2';
 
 test('§6.8 reverse=false: the forward packet matches', () => {
-  assert.equal(run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: false }, pkt(SRC, 0, DST, 1)), true);
+  assert.equal(
+    run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: false }, pkt(SRC, 0, DST, 1)),
+    true,
+  );
 });
 test('§6.8 reverse=true: the reply packet matches', () => {
-  assert.equal(run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 1, SRC, 0)), true);
+  assert.equal(
+    run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 1, SRC, 0)),
+    true,
+  );
 });
 test('§6.8 reverse=true: addresses swapped but ports not swapped together → no match', () => {
-  assert.equal(run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 0, SRC, 1)), false);
+  assert.equal(
+    run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 0, SRC, 1)),
+    false,
+  );
 });
 test('§6.8 reverse=false: the reply packet does not match', () => {
   assert.equal(run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1 }, pkt(DST, 1, SRC, 0)), false);
@@ -88,7 +101,11 @@ test('CIDR blocks, IPv4 and IPv6, and IPv6 text normalisation', () => {
   assert.equal(run({ dstAddr: '2001:DB8:0:0::1' }, pkt('::1', 1, '2001:db8::1', 2)), true);
   assert.equal(run({ dstAddr: '2001:db8::/32' }, pkt('::1', 1, '2001:db8:ffff::9', 2)), true);
   assert.equal(run({ dstAddr: '2001:db8::/32' }, pkt('::1', 1, '2001:db9::9', 2)), false);
-  assert.equal(run({ dstAddr: '2001:db8::1' }, pkt('::1', 1, '2001:0db8:0000::0001', 2)), true, 'non-canonical packet text still compares as an address');
+  assert.equal(
+    run({ dstAddr: '2001:db8::1' }, pkt('::1', 1, '2001:0db8:0000::0001', 2)),
+    true,
+    'non-canonical packet text still compares as an address',
+  );
   assert.equal(run({ srcAddr: '::ffff:10.0.0.1' }, pkt('::ffff:10.0.0.1', 1, '::1', 2)), true);
   assert.equal(run({ srcAddr: SRC }, pkt('::ffff:10.0.0.1', 1, '::1', 2)), false);
   assert.equal(run({ srcAddr: '10.0.0.5/24' }, pkt('10.0.0.77', 1, DST, 2)), true, 'host bits are ignored');
@@ -109,8 +126,14 @@ test('packet_filter searches the frame bytes only, after the header test', () =>
   const f = compileFixedFilter({ packetFilter: "'/api/v1'" });
   assert.equal(f.test(pkt(SRC, 1, DST, 2), frame, 0, frame.length), true);
   assert.equal(f.test(pkt(SRC, 1, DST, 2), whole, 40, whole.length), true);
-  assert.equal(compileFixedFilter({ packetFilter: 'd4c3b2a1' }).test(pkt(SRC, 1, DST, 2), whole, 40, whole.length), false);
-  assert.equal(compileFixedFilter({ packetFilter: "'/api/v1'", dstPort: 80 }).test(pkt(SRC, 1, DST, 2), frame, 0, frame.length), false);
+  assert.equal(
+    compileFixedFilter({ packetFilter: 'd4c3b2a1' }).test(pkt(SRC, 1, DST, 2), whole, 40, whole.length),
+    false,
+  );
+  assert.equal(
+    compileFixedFilter({ packetFilter: "'/api/v1'", dstPort: 80 }).test(pkt(SRC, 1, DST, 2), frame, 0, frame.length),
+    false,
+  );
   assert.equal(f.indexPredicate, null);
   assert.equal(f.indexExact, false);
 });
@@ -119,10 +142,28 @@ test('indexPredicate works on index entries with raw address bytes or text', () 
   const f = compileFixedFilter({ srcAddr: '192.168.66.0/24', dstPort: 22, protocol: 'tcp', includeReverse: true });
   assert.ok(f.indexPredicate);
   assert.equal(f.indexExact, true);
-  const key = (src: Uint8Array | string, sport: number, dst: Uint8Array | string, dport: number, protocol = 6) => ({ tsNs: 1n, protocol, srcAddr: src, dstAddr: dst, srcPort: sport, dstPort: dport, vlan: -1 });
-  assert.equal(f.indexPredicate!(key(Uint8Array.of(192, 168, 66, 1), 55791, Uint8Array.of(192, 168, 66, 121), 22)), true);
-  assert.equal(f.indexPredicate!(key(Uint8Array.of(192, 168, 66, 121), 22, Uint8Array.of(192, 168, 66, 1), 55791)), true, 'reverse');
-  assert.equal(f.indexPredicate!(key(Uint8Array.of(192, 168, 67, 1), 55791, Uint8Array.of(192, 168, 66, 121), 22)), false);
+  const key = (src: Uint8Array | string, sport: number, dst: Uint8Array | string, dport: number, protocol = 6) => ({
+    tsNs: 1n,
+    protocol,
+    srcAddr: src,
+    dstAddr: dst,
+    srcPort: sport,
+    dstPort: dport,
+    vlan: -1,
+  });
+  assert.equal(
+    f.indexPredicate!(key(Uint8Array.of(192, 168, 66, 1), 55791, Uint8Array.of(192, 168, 66, 121), 22)),
+    true,
+  );
+  assert.equal(
+    f.indexPredicate!(key(Uint8Array.of(192, 168, 66, 121), 22, Uint8Array.of(192, 168, 66, 1), 55791)),
+    true,
+    'reverse',
+  );
+  assert.equal(
+    f.indexPredicate!(key(Uint8Array.of(192, 168, 67, 1), 55791, Uint8Array.of(192, 168, 66, 121), 22)),
+    false,
+  );
   assert.equal(f.indexPredicate!(key('192.168.66.1', 55791, '192.168.66.121', 22)), true);
   assert.equal(f.indexPredicate!(key('192.168.66.1', 55791, '192.168.66.121', 22, 17)), false);
   const v6 = compileFixedFilter({ dstAddr: '2001:db8::/48' });
@@ -134,9 +175,20 @@ test('indexPredicate works on index entries with raw address bytes or text', () 
 });
 
 test('Metron field maps (REST/job config) convert to a spec', () => {
-  const spec = fixedSpecFromMetronFields({ ip_src_addr: SRC, ip_dst_addr: DST, ip_src_port: '0', ip_dst_port: '1', protocol: '6', includes_reverse_traffic: 'true', packet_filter: '' });
+  const spec = fixedSpecFromMetronFields({
+    ip_src_addr: SRC,
+    ip_dst_addr: DST,
+    ip_src_port: '0',
+    ip_dst_port: '1',
+    protocol: '6',
+    includes_reverse_traffic: 'true',
+    packet_filter: '',
+  });
   assert.equal(run(spec, pkt(DST, 1, SRC, 0)), true);
-  assert.match(compileFixedFilter(spec).description, /ip_src_addr=10\.0\.0\.1 ip_src_port=0 ip_dst_addr=10\.0\.0\.2 ip_dst_port=1 protocol=6 include_reverse/);
+  assert.match(
+    compileFixedFilter(spec).description,
+    /ip_src_addr=10\.0\.0\.1 ip_src_port=0 ip_dst_addr=10\.0\.0\.2 ip_dst_port=1 protocol=6 include_reverse/,
+  );
 });
 
 test('bad values raise QueryError naming the option and column', () => {
@@ -164,7 +216,17 @@ test('bad values raise QueryError naming the option and column', () => {
 
 test('forAddressTable tests index entries by address id, deciding each table entry once', () => {
   const table = ['192.168.66.1', '192.168.66.121', '10.9.9.9', '2001:db8::1'];
-  const entry = (src: number, sport: number, dst: number, dport: number, protocol = 6) => ({ tsNs: 1n, pos: 0n, len: 0, protocol, src, dst, srcPort: sport, dstPort: dport, vlan: -1 });
+  const entry = (src: number, sport: number, dst: number, dport: number, protocol = 6) => ({
+    tsNs: 1n,
+    pos: 0n,
+    len: 0,
+    protocol,
+    src,
+    dst,
+    srcPort: sport,
+    dstPort: dport,
+    vlan: -1,
+  });
   const f = compileFixedFilter({ srcAddr: '192.168.66.0/24', dstPort: 22, includeReverse: true });
   const pred = f.forAddressTable!(table);
   assert.equal(pred(entry(0, 55791, 1, 22)), true);

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
-import { parseIPv4, parseIPv6, formatIPv6, addressBytesToText, compileAddressMatcher } from '../../src/query/filter/ip.js';
+import {
+  parseIPv4,
+  parseIPv6,
+  formatIPv6,
+  addressBytesToText,
+  compileAddressMatcher,
+} from '../../src/query/filter/ip.js';
 
 test('parseIPv4: strict dotted quads', () => {
   assert.equal(parseIPv4('0.0.0.0'), 0);
@@ -13,8 +19,28 @@ test('parseIPv4: strict dotted quads', () => {
 });
 
 test('parseIPv6 agrees with node:net on validity', () => {
-  const samples = ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1::8', '2001:db8::1', '::ffff:10.0.0.1', '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0',
-    '1:2:3:4:5:6:7:8:9', '1::2::3', ':1', '1:', '12345::', 'g::1', '1:2:3:4:5:6:7::', '::1:2:3:4:5:6:7', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3', '1.2.3.4::'];
+  const samples = [
+    '::',
+    '::1',
+    '1::',
+    '1:2:3:4:5:6:7:8',
+    '1::8',
+    '2001:db8::1',
+    '::ffff:10.0.0.1',
+    '1:2:3:4:5:6:1.2.3.4',
+    'fe80::1%eth0',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    ':1',
+    '1:',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7::',
+    '::1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    '::1.2.3',
+    '1.2.3.4::',
+  ];
   const w = new Uint16Array(8);
   for (const s of samples) assert.equal(parseIPv6(s, w), isIP(s) === 6 && !s.includes('%'), s);
 });

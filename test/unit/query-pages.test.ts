@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pageFileName, parsePageFileName, PageSplitter, splitIntoPages, paginate } from '../../src/query/engine/pages.js';
+import {
+  pageFileName,
+  parsePageFileName,
+  PageSplitter,
+  splitIntoPages,
+  paginate,
+} from '../../src/query/engine/pages.js';
 
 test('page names: pcap-data-<prefix>+NNNN.pcap, %04d growing past 9999', () => {
   const prefix = '201807181911-09855b4ae3204dee8b63760d65198da3';
@@ -22,9 +28,18 @@ test('page names sort in page order up to 9999 pages (unlike Metron REST page-N)
 test('splitter: consecutive chunks of records_per_file, numbered from 1', () => {
   const s = new PageSplitter(3);
   const got = Array.from({ length: 7 }, (_, k) => ({ ...s.place(BigInt(k)) }));
-  assert.deepEqual(got.map((g) => g.page), [1, 1, 1, 2, 2, 2, 3]);
-  assert.deepEqual(got.map((g) => g.startsPage), [true, false, false, true, false, false, true]);
-  assert.deepEqual(got.map((g) => g.index), [0, 1, 2, 0, 1, 2, 0]);
+  assert.deepEqual(
+    got.map((g) => g.page),
+    [1, 1, 1, 2, 2, 2, 3],
+  );
+  assert.deepEqual(
+    got.map((g) => g.startsPage),
+    [true, false, false, true, false, false, true],
+  );
+  assert.deepEqual(
+    got.map((g) => g.index),
+    [0, 1, 2, 0, 1, 2, 0],
+  );
   assert.equal(s.pages, 3);
   assert.equal(s.packets, 7);
   assert.equal(s.outOfOrder, 0);

@@ -1,12 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
-import { compileJavaPattern, javaPatternToLuxon, parseTime, resolveTimeWindow, checkTimeZone } from '../../src/query/time.js';
+import {
+  compileJavaPattern,
+  javaPatternToLuxon,
+  parseTime,
+  resolveTimeWindow,
+  checkTimeZone,
+} from '../../src/query/time.js';
 import { QueryError } from '../../src/query/errors.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const ns = (iso: string) => BigInt(DateTime.fromISO(iso, { setZone: true }).toMillis()) * 1_000_000n;
-const p = (value: string, dateFormat?: string, timeZone?: string) => parseTime(value, { option: '-st', dateFormat, timeZone, now: NOW });
+const p = (value: string, dateFormat?: string, timeZone?: string) =>
+  parseTime(value, { option: '-st', dateFormat, timeZone, now: NOW });
 
 test('epoch milliseconds by default, as ns bigint', () => {
   assert.equal(p('500'), 500_000_000n);
@@ -15,8 +22,19 @@ test('epoch milliseconds by default, as ns bigint', () => {
 });
 
 test('a non-numeric time is an error (Metron silently used -1)', () => {
-  for (const [v, col] of [['abc', 1], ['12x', 3], ['2016-06-13', 5], ['-1', 1], ['1.5', 2]] as const) {
-    assert.throws(() => p(v), (e: unknown) => e instanceof QueryError && e.option === '-st' && e.position === col && /epoch milliseconds/.test(e.message), v);
+  for (const [v, col] of [
+    ['abc', 1],
+    ['12x', 3],
+    ['2016-06-13', 5],
+    ['-1', 1],
+    ['1.5', 2],
+  ] as const) {
+    assert.throws(
+      () => p(v),
+      (e: unknown) =>
+        e instanceof QueryError && e.option === '-st' && e.position === col && /epoch milliseconds/.test(e.message),
+      v,
+    );
   }
   assert.throws(() => p('99999999999999999999'), /too far in the future/);
 });
@@ -59,7 +77,11 @@ test('§8.8 the Zeppelin wrapper format yyyyMMdd, in UTC and in another zone', (
 });
 
 test('milliseconds, text fields, AM/PM, day of year', () => {
-  assert.equal(p('2024-01-31T10:00:00.5', "yyyy-MM-dd'T'HH:mm:ss.S"), ns('2024-01-31T10:00:00.005Z'), 'S counts milliseconds, as in Java');
+  assert.equal(
+    p('2024-01-31T10:00:00.5', "yyyy-MM-dd'T'HH:mm:ss.S"),
+    ns('2024-01-31T10:00:00.005Z'),
+    'S counts milliseconds, as in Java',
+  );
   assert.equal(p('2024-01-31T10:00:00.123', "yyyy-MM-dd'T'HH:mm:ss.SSS"), ns('2024-01-31T10:00:00.123Z'));
   assert.equal(p('20240131100000123', 'yyyyMMddHHmmssSSS'), ns('2024-01-31T10:00:00.123Z'));
   assert.equal(p('Wed, 31 Jan 2024 10:30 PM', 'EEE, d MMM yyyy h:mm a'), ns('2024-01-31T22:30:00Z'));
@@ -73,7 +95,11 @@ test('milliseconds, text fields, AM/PM, day of year', () => {
 test('offsets and zones in the value override --tz', () => {
   assert.equal(p('2024-01-31 10:00:00 -0800', 'yyyy-MM-dd HH:mm:ss Z', 'Asia/Tokyo'), ns('2024-01-31T18:00:00Z'));
   assert.equal(p('2024-01-31T10:00:00.000-08:00', "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"), ns('2024-01-31T18:00:00Z'));
-  assert.equal(p('2024-01-31T10:00:00.000Z', "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", 'Asia/Tokyo'), ns('2024-01-31T10:00:00Z'), "X accepts 'Z'");
+  assert.equal(
+    p('2024-01-31T10:00:00.000Z', "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", 'Asia/Tokyo'),
+    ns('2024-01-31T10:00:00Z'),
+    "X accepts 'Z'",
+  );
   assert.equal(p('2024-01-31 10:00:00 Z', 'yyyy-MM-dd HH:mm:ss X', 'Asia/Tokyo'), ns('2024-01-31T10:00:00Z'));
   assert.equal(p('2024-01-31 10:00:00 -08', 'yyyy-MM-dd HH:mm:ss X'), ns('2024-01-31T18:00:00Z'));
   assert.equal(p('2024-01-31 10:00:00 +0530', 'yyyy-MM-dd HH:mm:ss XX'), ns('2024-01-31T04:30:00Z'));
@@ -128,16 +154,36 @@ test('unsupported or malformed patterns name the token and its column', () => {
 test('time zones are validated', () => {
   assert.equal(checkTimeZone('Europe/Paris'), 'Europe/Paris');
   assert.equal(checkTimeZone('UTC'), 'UTC');
-  assert.throws(() => checkTimeZone('Mars/Olympus'), (e: unknown) => e instanceof QueryError && e.option === '--tz');
+  assert.throws(
+    () => checkTimeZone('Mars/Olympus'),
+    (e: unknown) => e instanceof QueryError && e.option === '--tz',
+  );
 });
 
 test('window: -st required, -et defaults to now, end before start is an error', () => {
-  assert.deepEqual(resolveTimeWindow({ start: '500', now: NOW }), { startNs: 500_000_000n, endNs: BigInt(NOW.getTime()) * 1_000_000n });
-  assert.deepEqual(resolveTimeWindow({ start: '500', end: '1000', now: NOW }), { startNs: 500_000_000n, endNs: 1_000_000_000n });
-  assert.throws(() => resolveTimeWindow({ now: NOW }), (e: unknown) => e instanceof QueryError && /start_time/.test(e.option ?? '') && /required/.test(e.message));
-  assert.throws(() => resolveTimeWindow({ start: '1000', end: '500', now: NOW }), (e: unknown) => e instanceof QueryError && e.option === '-et');
+  assert.deepEqual(resolveTimeWindow({ start: '500', now: NOW }), {
+    startNs: 500_000_000n,
+    endNs: BigInt(NOW.getTime()) * 1_000_000n,
+  });
+  assert.deepEqual(resolveTimeWindow({ start: '500', end: '1000', now: NOW }), {
+    startNs: 500_000_000n,
+    endNs: 1_000_000_000n,
+  });
+  assert.throws(
+    () => resolveTimeWindow({ now: NOW }),
+    (e: unknown) => e instanceof QueryError && /start_time/.test(e.option ?? '') && /required/.test(e.message),
+  );
+  assert.throws(
+    () => resolveTimeWindow({ start: '1000', end: '500', now: NOW }),
+    (e: unknown) => e instanceof QueryError && e.option === '-et',
+  );
   assert.throws(() => resolveTimeWindow({ start: String(NOW.getTime() + 1), now: NOW }), /in the future/);
-  const w = resolveTimeWindow({ start: '2016-06-13-18:35.00', end: '2016-06-15-18:35.00', dateFormat: 'yyyy-MM-dd-HH:mm.ss', now: NOW });
+  const w = resolveTimeWindow({
+    start: '2016-06-13-18:35.00',
+    end: '2016-06-15-18:35.00',
+    dateFormat: 'yyyy-MM-dd-HH:mm.ss',
+    now: NOW,
+  });
   assert.equal(w.startNs, ns('2016-06-13T18:35:00Z'));
   assert.equal(w.endNs, ns('2016-06-15T18:35:00Z'));
 });

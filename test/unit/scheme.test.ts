@@ -29,7 +29,7 @@ function rejected(r: SchemeResult): { reason: string; detail: string } {
 }
 
 describe('FROM_KEY (§1.6, §8.1)', () => {
-  it('§8.1: a null key with NANOSECONDS is refused with Metron\'s message', () => {
+  it("§8.1: a null key with NANOSECONDS is refused with Metron's message", () => {
     const r = rejected(createScheme('FROM_KEY', 'NANOSECONDS')(null, FRAME));
     assert.equal(r.reason, 'missing-key');
     assert.equal(r.detail, MISSING_KEY_MESSAGE);
@@ -62,7 +62,8 @@ describe('FROM_KEY (§1.6, §8.1)', () => {
 
   it('refuses keys that are not 8 bytes (Metron read them as other numbers)', () => {
     const s = createScheme('FROM_KEY', 'MICROSECONDS');
-    for (const n of [0, 1, 7, 9, 16]) assert.equal(rejected(s(Buffer.alloc(n, 1), FRAME)).reason, 'bad-key-length', `${n} bytes`);
+    for (const n of [0, 1, 7, 9, 16])
+      assert.equal(rejected(s(Buffer.alloc(n, 1), FRAME)).reason, 'bad-key-length', `${n} bytes`);
   });
 
   it('refuses null or empty values', () => {
@@ -161,7 +162,10 @@ describe('FROM_VALUE / FROM_PACKET (§1.7)', () => {
     ];
     for (const [v, reason] of cases) assert.equal(rejected(s(Buffer.from('k'), v)).reason, reason, reason);
     // 32-bit seconds cannot pass 2106, so the upper bound matters only with a tighter range.
-    const tight = createScheme('FROM_VALUE', 'MICROSECONDS', { minExclusiveNs: 0n, maxExclusiveNs: 1_500_000_000n * 1_000_000_000n });
+    const tight = createScheme('FROM_VALUE', 'MICROSECONDS', {
+      minExclusiveNs: 0n,
+      maxExclusiveNs: 1_500_000_000n * 1_000_000_000n,
+    });
     assert.equal(rejected(tight(null, pcap(0xa1b23c4d, false, 0xffffffff, 0))).reason, 'timestamp-out-of-range');
   });
 });
@@ -178,7 +182,10 @@ describe('scheme → SequenceFile writer', () => {
     const pa = appendToSequenceFile(w, a);
     const pb = appendToSequenceFile(w, b);
     const file = Buffer.concat(chunks);
-    for (const [pos, rec] of [[pa, a], [pb, b]] as const) {
+    for (const [pos, rec] of [
+      [pa, a],
+      [pb, b],
+    ] as const) {
       const len = recordLengthOf(rec);
       const r = parseRecordAt(file.subarray(pos, pos + len), 0, 'long');
       assert.ok(!isRecordProblem(r));

@@ -6,16 +6,23 @@ import { WebHdfsStorage, isStorageError } from '../../src/storage/index.js';
 
 // Bodies recorded from the real NameNode/DataNode (Hadoop 3.4.2) of the local stack.
 const recorded = {
-  exists: '{"RemoteException":{"exception":"FileAlreadyExistsException","javaClassName":"org.apache.hadoop.fs.FileAlreadyExistsException","message":"/tmp/p/a for client 127.0.0.1 already exists\\n\\tat org.apache.hadoop.hdfs.server.namenode.FSDirWriteFileOp.startFile(FSDirWriteFileOp.java:388)\\n"}}',
-  missing: '{"RemoteException":{"exception":"FileNotFoundException","javaClassName":"java.io.FileNotFoundException","message":"File /tmp/p/zz not found."}}',
-  notEmpty: '{"RemoteException":{"exception":"PathIsNotEmptyDirectoryException","javaClassName":"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException","message":"`/tmp/p is non empty\': Directory is not empty"}}',
-  beingCreated: '{"RemoteException":{"exception":"AlreadyBeingCreatedException","javaClassName":"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException","message":"Failed to CREATE_FILE /tmp/p/race for DFSClient_NONMAPREDUCE_1 on 127.0.0.1 because this file lease is currently owned by DFSClient_NONMAPREDUCE_2"}}',
+  exists:
+    '{"RemoteException":{"exception":"FileAlreadyExistsException","javaClassName":"org.apache.hadoop.fs.FileAlreadyExistsException","message":"/tmp/p/a for client 127.0.0.1 already exists\\n\\tat org.apache.hadoop.hdfs.server.namenode.FSDirWriteFileOp.startFile(FSDirWriteFileOp.java:388)\\n"}}',
+  missing:
+    '{"RemoteException":{"exception":"FileNotFoundException","javaClassName":"java.io.FileNotFoundException","message":"File /tmp/p/zz not found."}}',
+  notEmpty:
+    '{"RemoteException":{"exception":"PathIsNotEmptyDirectoryException","javaClassName":"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException","message":"`/tmp/p is non empty\': Directory is not empty"}}',
+  beingCreated:
+    '{"RemoteException":{"exception":"AlreadyBeingCreatedException","javaClassName":"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException","message":"Failed to CREATE_FILE /tmp/p/race for DFSClient_NONMAPREDUCE_1 on 127.0.0.1 because this file lease is currently owned by DFSClient_NONMAPREDUCE_2"}}',
 };
 
 describe('WebHDFS error mapping', () => {
   it('keeps RemoteException.exception and the first line of the message', () => {
     const err = remoteError('create', '/a', 403, Buffer.from(recorded.exists));
-    assert.deepEqual([err.exception, err.status, err.retriable, err.path], ['FileAlreadyExistsException', 403, false, '/a']);
+    assert.deepEqual(
+      [err.exception, err.status, err.retriable, err.path],
+      ['FileAlreadyExistsException', 403, false, '/a'],
+    );
     assert.equal(err.message, 'create /a: FileAlreadyExistsException: /tmp/p/a for client 127.0.0.1 already exists');
     assert.equal(remoteError('read', '/zz', 404, recorded.missing).exception, 'FileNotFoundException');
     assert.equal(remoteError('delete', '/', 403, recorded.notEmpty).exception, 'PathIsNotEmptyDirectoryException');
@@ -26,9 +33,18 @@ describe('WebHDFS error mapping', () => {
     for (const ex of ['SafeModeException', 'RetriableException', 'RecoveryInProgressException', 'StandbyException']) {
       assert.equal(isRetriableRemote(ex, 403, 'x'), true, ex);
     }
-    assert.equal(isRetriableRemote('IOException', 403,
-      'File /x could only be written to 0 of the 1 minReplication nodes. There are 0 datanode(s) running'), true);
-    assert.equal(isRetriableRemote('IOException', 403, 'Failed to find datanode, suggest to check cluster health.'), true);
+    assert.equal(
+      isRetriableRemote(
+        'IOException',
+        403,
+        'File /x could only be written to 0 of the 1 minReplication nodes. There are 0 datanode(s) running',
+      ),
+      true,
+    );
+    assert.equal(
+      isRetriableRemote('IOException', 403, 'Failed to find datanode, suggest to check cluster health.'),
+      true,
+    );
     assert.equal(isRetriableRemote('IOException', 403, 'Offset=100 out of the range [0, 11)'), false);
     assert.equal(isRetriableRemote('AccessControlException', 403, 'Permission denied'), false);
     assert.equal(isRetriableRemote('IOException', 503, ''), true);
@@ -42,11 +58,19 @@ describe('WebHDFS error mapping', () => {
   });
 
   it('connection failures are retriable with Java-like names', () => {
-    const refused = connectionError('stat', '/x', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const refused = connectionError(
+      'stat',
+      '/x',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    );
     assert.deepEqual([refused.exception, refused.retriable, refused.status], ['ConnectException', true, undefined]);
     const reset = connectionError('read', '/x', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     assert.deepEqual([reset.exception, reset.retriable], ['IOException', true]);
-    const dns = connectionError('read', '/x', Object.assign(new Error('getaddrinfo ENOTFOUND dn1'), { code: 'ENOTFOUND' }));
+    const dns = connectionError(
+      'read',
+      '/x',
+      Object.assign(new Error('getaddrinfo ENOTFOUND dn1'), { code: 'ENOTFOUND' }),
+    );
     assert.equal(dns.retriable, false);
   });
 });
@@ -69,7 +93,12 @@ describe('WebHDFS connection faults (real sockets on 127.0.0.1)', () => {
   it('a silent server times out as a retriable SocketTimeoutException, on both request paths', async () => {
     const store = new WebHdfsStorage(`webhdfs://127.0.0.1:${port}`, { timeoutMs: 300 });
     try {
-      for (const call of [() => store.stat('/a'), () => store.delete('/a'), () => store.read('/a'), () => store.create('/a', Buffer.from('x'), { overwrite: true })]) {
+      for (const call of [
+        () => store.stat('/a'),
+        () => store.delete('/a'),
+        () => store.read('/a'),
+        () => store.create('/a', Buffer.from('x'), { overwrite: true }),
+      ]) {
         await assert.rejects(call(), (err: unknown) => {
           assert.ok(isStorageError(err, 'SocketTimeoutException'), String(err));
           assert.equal(err.retriable, true, err.message);
@@ -88,7 +117,12 @@ describe('WebHDFS connection faults (real sockets on 127.0.0.1)', () => {
     await new Promise((resolve) => closed.close(resolve));
     const store = new WebHdfsStorage(`webhdfs://127.0.0.1:${deadPort}`);
     try {
-      for (const call of [() => store.stat('/a'), () => store.mkdirs('/a'), () => store.listPage('/'), () => store.rename('/a', '/b')]) {
+      for (const call of [
+        () => store.stat('/a'),
+        () => store.mkdirs('/a'),
+        () => store.listPage('/'),
+        () => store.rename('/a', '/b'),
+      ]) {
         await assert.rejects(call(), (err: unknown) => isStorageError(err, 'ConnectException') && err.retriable);
       }
     } finally {

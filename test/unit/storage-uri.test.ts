@@ -1,21 +1,32 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  LocalStorage, WebHdfsStorage, compareNames, isStorageError, joinPath, normalizePath, openStorage, parseStorageUri,
+  LocalStorage,
+  WebHdfsStorage,
+  compareNames,
+  isStorageError,
+  joinPath,
+  normalizePath,
+  openStorage,
+  parseStorageUri,
 } from '../../src/storage/index.js';
 
 describe('parseStorageUri', () => {
   it('splits a webhdfs URI into the NameNode root and a directory', () => {
-    assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870/apps/metron/pcap/input'),
-      { root: 'webhdfs://127.0.0.1:9870', path: '/apps/metron/pcap/input' });
+    assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870/apps/metron/pcap/input'), {
+      root: 'webhdfs://127.0.0.1:9870',
+      path: '/apps/metron/pcap/input',
+    });
     assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870'), { root: 'webhdfs://127.0.0.1:9870', path: '/' });
     assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870/'), { root: 'webhdfs://127.0.0.1:9870', path: '/' });
   });
 
   it('defaults the port to 9870, keeps ?user= on the root, normalises the path', () => {
     assert.deepEqual(parseStorageUri('webhdfs://nn.example/a/b/'), { root: 'webhdfs://nn.example:9870', path: '/a/b' });
-    assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870/a//b/../c?user=metron'),
-      { root: 'webhdfs://127.0.0.1:9870?user=metron', path: '/a/c' });
+    assert.deepEqual(parseStorageUri('webhdfs://127.0.0.1:9870/a//b/../c?user=metron'), {
+      root: 'webhdfs://127.0.0.1:9870?user=metron',
+      path: '/a/c',
+    });
     assert.deepEqual(parseStorageUri('WEBHDFS://127.0.0.1:9870/x'), { root: 'webhdfs://127.0.0.1:9870', path: '/x' });
   });
 
@@ -34,8 +45,10 @@ describe('parseStorageUri', () => {
 
   it('rejects other schemes with a hint', () => {
     for (const uri of ['hdfs://127.0.0.1:8020/apps', 's3://bucket/x', 'http://127.0.0.1:9870/webhdfs/v1/x']) {
-      assert.throws(() => parseStorageUri(uri), (err: unknown) =>
-        isStorageError(err, 'IllegalArgumentException') && err.message.includes('webhdfs://'));
+      assert.throws(
+        () => parseStorageUri(uri),
+        (err: unknown) => isStorageError(err, 'IllegalArgumentException') && err.message.includes('webhdfs://'),
+      );
     }
     assert.throws(() => parseStorageUri('hdfs://nn:8020/x'), /WebHDFS: write webhdfs:\/\/<namenode>:9870/);
     assert.throws(() => parseStorageUri('file://otherhost/x'));
@@ -54,8 +67,14 @@ describe('store paths', () => {
     assert.equal(normalizePath('/'), '/');
     assert.equal(normalizePath('/a/b/'), '/a/b');
     assert.equal(normalizePath('/../../etc'), '/etc');
-    assert.throws(() => normalizePath('a/b'), (err: unknown) => isStorageError(err, 'IllegalArgumentException'));
-    assert.throws(() => normalizePath('/a\0b'), (err: unknown) => isStorageError(err, 'IllegalArgumentException'));
+    assert.throws(
+      () => normalizePath('a/b'),
+      (err: unknown) => isStorageError(err, 'IllegalArgumentException'),
+    );
+    assert.throws(
+      () => normalizePath('/a\0b'),
+      (err: unknown) => isStorageError(err, 'IllegalArgumentException'),
+    );
   });
 
   it('compareNames orders like HDFS: signed UTF-8 bytes', () => {
@@ -90,8 +109,14 @@ describe('openStorage', () => {
       delete process.env.HADOOP_USER_NAME;
       const users = [new WebHdfsStorage('webhdfs://127.0.0.1:9870')];
       process.env.HADOOP_USER_NAME = 'hdfs-env';
-      users.push(new WebHdfsStorage('webhdfs://127.0.0.1:9870'), new WebHdfsStorage('webhdfs://127.0.0.1:9870/x?user=metron'));
-      assert.deepEqual(users.map((u) => u.user), ['pcapline', 'hdfs-env', 'metron']);
+      users.push(
+        new WebHdfsStorage('webhdfs://127.0.0.1:9870'),
+        new WebHdfsStorage('webhdfs://127.0.0.1:9870/x?user=metron'),
+      );
+      assert.deepEqual(
+        users.map((u) => u.user),
+        ['pcapline', 'hdfs-env', 'metron'],
+      );
       await Promise.all(users.map((u) => u.close()));
     } finally {
       if (saved === undefined) delete process.env.HADOOP_USER_NAME;

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'dot-properties';
-import { applyConfig, CONFIG_KEYS, ConfigError, defaultConfig, IGNORED_KEYS, loadTopologyConfig, parseOverrides } from '../../src/config/topology-config.js';
+import {
+  applyConfig,
+  CONFIG_KEYS,
+  ConfigError,
+  defaultConfig,
+  IGNORED_KEYS,
+  loadTopologyConfig,
+  parseOverrides,
+} from '../../src/config/topology-config.js';
 
 test('the shipped config/pcap.properties loads and documents every accepted key', () => {
   const { config } = loadTopologyConfig('config/pcap.properties', {});
@@ -17,10 +25,20 @@ test('the shipped config/pcap.properties loads and documents every accepted key'
 test("Metron's shipped keys load; Storm-only keys are accepted with a notice", () => {
   const c = defaultConfig({});
   const notices = applyConfig(c, {
-    'topology.workers': '1', 'topology.worker.childopts': '', 'topology.auto-credentials': '[]', 'spout.kafka.topic.pcap': 'pcap',
-    'kafka.zk': 'node1:2181', 'hdfs.sync.every': '1', 'hdfs.replication.factor': '-1', 'kafka.security.protocol': 'PLAINTEXT',
-    'kafka.pcap.start': 'UNCOMMITTED_EARLIEST', 'kafka.pcap.numPackets': '1000', 'kafka.pcap.maxTimeMS': '300000',
-    'kafka.pcap.ts_scheme': 'FROM_KEY', 'kafka.pcap.out': '/apps/metron/pcap/input', 'kafka.pcap.ts_granularity': 'MICROSECONDS',
+    'topology.workers': '1',
+    'topology.worker.childopts': '',
+    'topology.auto-credentials': '[]',
+    'spout.kafka.topic.pcap': 'pcap',
+    'kafka.zk': 'node1:2181',
+    'hdfs.sync.every': '1',
+    'hdfs.replication.factor': '-1',
+    'kafka.security.protocol': 'PLAINTEXT',
+    'kafka.pcap.start': 'UNCOMMITTED_EARLIEST',
+    'kafka.pcap.numPackets': '1000',
+    'kafka.pcap.maxTimeMS': '300000',
+    'kafka.pcap.ts_scheme': 'FROM_KEY',
+    'kafka.pcap.out': '/apps/metron/pcap/input',
+    'kafka.pcap.ts_granularity': 'MICROSECONDS',
     'kafka.spout.parallelism': '1',
   });
   assert.equal(notices.length, [...IGNORED_KEYS].length);
@@ -52,12 +70,19 @@ test('unknown keys and bad values fail naming the key', () => {
     [{ 'kafka.ssl.reject.unauthorized': 'yes' }, 'kafka.ssl.reject.unauthorized', /true or false/],
   ];
   for (const [pairs, key, message] of cases) {
-    assert.throws(() => applyConfig(defaultConfig({}), pairs), (err: unknown) => err instanceof ConfigError && err.key === key && message.test(err.message), JSON.stringify(pairs));
+    assert.throws(
+      () => applyConfig(defaultConfig({}), pairs),
+      (err: unknown) => err instanceof ConfigError && err.key === key && message.test(err.message),
+      JSON.stringify(pairs),
+    );
   }
 });
 
 test('-D overrides win over the file; malformed -D fails', () => {
-  const { config } = loadTopologyConfig('config/pcap.properties', parseOverrides(['kafka.pcap.numPackets=2', 'kafka.pcap.out=file:///tmp/x']));
+  const { config } = loadTopologyConfig(
+    'config/pcap.properties',
+    parseOverrides(['kafka.pcap.numPackets=2', 'kafka.pcap.out=file:///tmp/x']),
+  );
   assert.equal(config.numPackets, 2);
   assert.equal(config.out, 'file:///tmp/x');
   assert.throws(() => parseOverrides(['novalue']), ConfigError);

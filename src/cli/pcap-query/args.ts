@@ -71,23 +71,95 @@ const FIXED: readonly QueryMode[] = ['fixed'];
 const QUERY: readonly QueryMode[] = ['query'];
 
 const OPTIONS: readonly OptDef[] = [
-  { short: 'sa', long: 'ip_src_addr', arg: 'addr', modes: FIXED, desc: 'source IP address or CIDR block (IPv4 or IPv6)' },
+  {
+    short: 'sa',
+    long: 'ip_src_addr',
+    arg: 'addr',
+    modes: FIXED,
+    desc: 'source IP address or CIDR block (IPv4 or IPv6)',
+  },
   { short: 'da', long: 'ip_dst_addr', arg: 'addr', modes: FIXED, desc: 'destination IP address or CIDR block' },
   { short: 'sp', long: 'ip_src_port', arg: 'port', modes: FIXED, desc: 'source port, or a range like 1000-2000' },
   { short: 'dp', long: 'ip_dst_port', arg: 'port', modes: FIXED, desc: 'destination port, or a range' },
-  { short: 'p', long: 'protocol', arg: 'proto', modes: FIXED, desc: 'IP protocol: a number, or tcp, udp, icmp, icmpv6, ...' },
-  { short: 'pf', long: 'packet_filter', arg: 'pattern', modes: FIXED, desc: "byte pattern searched in each packet (byteseek syntax: hex, 'text', `text`, ., [..])" },
-  { short: 'ir', long: 'include_reverse', flag: true, modes: FIXED, desc: 'also match the reverse direction (source and destination swapped)' },
-  { short: 'q', long: 'query', arg: 'expr', modes: QUERY, desc: "filter expression, e.g. \"ip_dst_port == 22 and IN_SUBNET(ip_src_addr, '10.0.0.0/8')\"" },
-  { short: 'st', long: 'start_time', arg: 'time', modes: BOTH, desc: '(required) window start: epoch milliseconds, or a date with -df' },
+  {
+    short: 'p',
+    long: 'protocol',
+    arg: 'proto',
+    modes: FIXED,
+    desc: 'IP protocol: a number, or tcp, udp, icmp, icmpv6, ...',
+  },
+  {
+    short: 'pf',
+    long: 'packet_filter',
+    arg: 'pattern',
+    modes: FIXED,
+    desc: "byte pattern searched in each packet (byteseek syntax: hex, 'text', `text`, ., [..])",
+  },
+  {
+    short: 'ir',
+    long: 'include_reverse',
+    flag: true,
+    modes: FIXED,
+    desc: 'also match the reverse direction (source and destination swapped)',
+  },
+  {
+    short: 'q',
+    long: 'query',
+    arg: 'expr',
+    modes: QUERY,
+    desc: 'filter expression, e.g. "ip_dst_port == 22 and IN_SUBNET(ip_src_addr, \'10.0.0.0/8\')"',
+  },
+  {
+    short: 'st',
+    long: 'start_time',
+    arg: 'time',
+    modes: BOTH,
+    desc: '(required) window start: epoch milliseconds, or a date with -df',
+  },
   { short: 'et', long: 'end_time', arg: 'time', modes: BOTH, desc: 'window end, inclusive (default: now)' },
-  { short: 'df', long: 'date_format', arg: 'pattern', modes: BOTH, desc: 'Java SimpleDateFormat pattern for -st/-et, e.g. yyyy-MM-dd-HH:mm.ss' },
+  {
+    short: 'df',
+    long: 'date_format',
+    arg: 'pattern',
+    modes: BOTH,
+    desc: 'Java SimpleDateFormat pattern for -st/-et, e.g. yyyy-MM-dd-HH:mm.ss',
+  },
   { long: 'tz', arg: 'zone', modes: BOTH, desc: 'time zone for -df dates without an offset (default UTC)' },
-  { short: 'bp', long: 'base_path', arg: 'path', modes: BOTH, desc: `where the packet files are, a path or a webhdfs:// / file:// URI (default ${DEFAULT_BASE_PATH})` },
-  { short: 'bop', long: 'base_output_path', arg: 'path', modes: BOTH, desc: 'Metron interim directory; accepted, unused (no MapReduce)' },
-  { short: 'rpf', long: 'records_per_file', arg: 'n', modes: BOTH, desc: `packets per output page (default ${DEFAULT_RECORDS_PER_FILE})` },
-  { short: 'pre', long: 'prefix', arg: 'text', modes: BOTH, desc: 'page name prefix (default yyyyMMddHHmm-<uuid>, UTC)' },
-  { short: 'o', long: 'output', arg: 'dir|-', modes: BOTH, desc: "directory for the pages (default .), or - for one pcap stream on stdout" },
+  {
+    short: 'bp',
+    long: 'base_path',
+    arg: 'path',
+    modes: BOTH,
+    desc: `where the packet files are, a path or a webhdfs:// / file:// URI (default ${DEFAULT_BASE_PATH})`,
+  },
+  {
+    short: 'bop',
+    long: 'base_output_path',
+    arg: 'path',
+    modes: BOTH,
+    desc: 'Metron interim directory; accepted, unused (no MapReduce)',
+  },
+  {
+    short: 'rpf',
+    long: 'records_per_file',
+    arg: 'n',
+    modes: BOTH,
+    desc: `packets per output page (default ${DEFAULT_RECORDS_PER_FILE})`,
+  },
+  {
+    short: 'pre',
+    long: 'prefix',
+    arg: 'text',
+    modes: BOTH,
+    desc: 'page name prefix (default yyyyMMddHHmm-<uuid>, UTC)',
+  },
+  {
+    short: 'o',
+    long: 'output',
+    arg: 'dir|-',
+    modes: BOTH,
+    desc: 'directory for the pages (default .), or - for one pcap stream on stdout',
+  },
   { long: 'max-packets', arg: 'n', modes: BOTH, desc: 'stop after n packets' },
   { long: 'max-bytes', arg: 'n', modes: BOTH, desc: 'stop before the output exceeds n bytes (suffixes k, m, g)' },
   { long: 'concurrency', arg: 'n', modes: BOTH, desc: `files read in parallel (default ${DEFAULT_CONCURRENCY})` },
@@ -119,7 +191,11 @@ export function queryHelp(mode?: QueryMode): string {
   };
   const lines: string[] = [];
   const modes: QueryMode[] = mode === undefined ? ['fixed', 'query'] : [mode];
-  lines.push(mode === undefined ? 'usage: pcap-query fixed|query -st <time> [options]' : `usage: pcap-query ${mode} -st <time> [options]`);
+  lines.push(
+    mode === undefined
+      ? 'usage: pcap-query fixed|query -st <time> [options]'
+      : `usage: pcap-query ${mode} -st <time> [options]`,
+  );
   for (const m of modes) {
     lines.push('', `${MODE_TITLE[m]}:`);
     for (const o of OPTIONS) if (o.modes.length === 1 && o.modes[0] === m) lines.push(row(o));
@@ -127,7 +203,11 @@ export function queryHelp(mode?: QueryMode): string {
   lines.push('', 'Common options:');
   for (const o of OPTIONS) if (o.modes.length === 2 && !o.obsolete) lines.push(row(o));
   lines.push('', 'Accepted for compatibility and ignored (they configured the MapReduce job):');
-  lines.push(` ${OPTIONS.filter((o) => o.obsolete).map((o) => `-${o.short},--${o.long} <${o.arg}>`).join('  ')}`);
+  lines.push(
+    ` ${OPTIONS.filter((o) => o.obsolete)
+      .map((o) => `-${o.short},--${o.long} <${o.arg}>`)
+      .join('  ')}`,
+  );
   lines.push(
     '',
     'Times are epoch milliseconds unless -df is given. Results are time-ordered pages',
@@ -142,7 +222,10 @@ function positiveInt(value: string, option: string, what: string): number {
   const v = value.trim();
   if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
     const bad = v.search(/\D/);
-    throw new QueryError(`'${value}' is not ${what} (a whole number of at least 1)`, { option, position: bad >= 0 ? bad + 1 : 1 });
+    throw new QueryError(`'${value}' is not ${what} (a whole number of at least 1)`, {
+      option,
+      position: bad >= 0 ? bad + 1 : 1,
+    });
   }
   return Number(v);
 }
@@ -150,11 +233,15 @@ function positiveInt(value: string, option: string, what: string): number {
 function byteCount(value: string, option: string): number {
   const m = /^(\d+)\s*([kmgt]i?b?|b)?$/i.exec(value.trim());
   if (m === null) {
-    throw new QueryError(`'${value}' is not a byte count (e.g. 1000000, 500k, 20m, 2g)`, { option, position: Math.max(1, value.trim().search(/[^\d]/) + 1) });
+    throw new QueryError(`'${value}' is not a byte count (e.g. 1000000, 500k, 20m, 2g)`, {
+      option,
+      position: Math.max(1, value.trim().search(/[^\d]/) + 1),
+    });
   }
   const mult: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
   const n = Number(m[1]) * mult[(m[2] ?? '').charAt(0).toLowerCase()];
-  if (n < 1 || !Number.isSafeInteger(n)) throw new QueryError(`'${value}' is not a usable byte count`, { option, position: 1 });
+  if (n < 1 || !Number.isSafeInteger(n))
+    throw new QueryError(`'${value}' is not a usable byte count`, { option, position: 1 });
   return n;
 }
 
@@ -171,7 +258,10 @@ function splitBasePath(value: string): { store: string | undefined; basePath: st
     }
     const scheme = url.protocol.replace(/:$/, '').toLowerCase();
     if (!['webhdfs', 'swebhdfs', 'hdfs', 'file'].includes(scheme)) {
-      throw new QueryError(`'${scheme}:' stores are not supported; use webhdfs://host:port/path or file:///path`, { option: '-bp', position: 1 });
+      throw new QueryError(`'${scheme}:' stores are not supported; use webhdfs://host:port/path or file:///path`, {
+        option: '-bp',
+        position: 1,
+      });
     }
     const path = decodeURIComponent(url.pathname) || '/';
     return { store: `${scheme}://${url.host}/`, basePath: path };
@@ -226,7 +316,10 @@ function checkMissingValues(args: readonly string[]): void {
     const next = args[i + 1];
     if (next === undefined) throw new QueryError(`needs a value (${def.arg})`, { option: label(def) });
     if (/^--?[A-Za-z]/.test(next)) {
-      throw new QueryError(`needs a value (${def.arg}) but is followed by ${next}; a value that starts with '-' is written --${def.long}=<value>`, { option: label(def) });
+      throw new QueryError(
+        `needs a value (${def.arg}) but is followed by ${next}; a value that starts with '-' is written --${def.long}=<value>`,
+        { option: label(def) },
+      );
     }
     i++;
   }
@@ -241,12 +334,18 @@ export interface ParseOptions {
  * Parse `pcap-query` arguments (argv without node and the script: `['fixed', '-st', '500', ...]`).
  * Returns the help text when asked for it; throws QueryError for anything wrong.
  */
-export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOptions = {}): QueryRequest | { help: string } {
+export function parseQueryArgs(
+  argv: readonly string[],
+  now: Date,
+  opts: ParseOptions = {},
+): QueryRequest | { help: string } {
   const [modeArg, ...rest] = argv;
   if (modeArg === '-h' || modeArg === '--help' || modeArg === '-help') return { help: queryHelp() };
   if (modeArg !== 'fixed' && modeArg !== 'query') {
     throw new QueryError(
-      modeArg === undefined ? 'give a mode: pcap-query fixed|query -st <time> [options] (see --help)' : `unknown mode '${modeArg}'; use pcap-query fixed|query (see --help)`,
+      modeArg === undefined
+        ? 'give a mode: pcap-query fixed|query -st <time> [options] (see --help)'
+        : `unknown mode '${modeArg}'; use pcap-query fixed|query (see --help)`,
     );
   }
   const mode: QueryMode = modeArg;
@@ -286,12 +385,15 @@ export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOp
     known.set(o.long, o);
     if (o.short !== undefined) known.set(o.short, o);
   }
-  const original = (key: string): string => rest.find((a) => new RegExp(`^--?(no-)?${key.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}(=|$)`).test(a)) ?? `-${key}`;
+  const original = (key: string): string =>
+    rest.find((a) => new RegExp(`^--?(no-)?${key.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}(=|$)`).test(a)) ?? `-${key}`;
   for (const key of Object.keys(parsed)) {
     if (key === '_' || key === '$0') continue;
     const def = known.get(key);
     if (def === undefined) {
-      throw new QueryError(`unrecognized option ${original(key)} for ${mode} mode (see pcap-query ${mode} --help)`, { option: original(key) });
+      throw new QueryError(`unrecognized option ${original(key)} for ${mode} mode (see pcap-query ${mode} --help)`, {
+        option: original(key),
+      });
     }
     if (!def.modes.includes(mode)) {
       const hint =
@@ -327,7 +429,10 @@ export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOp
     }
   }
   const bop = valued('base_output_path');
-  if (bop !== undefined) notices.push('-bop/--base_output_path no longer applies (no interim output); pages go to -o (default: the current directory)');
+  if (bop !== undefined)
+    notices.push(
+      '-bop/--base_output_path no longer applies (no interim output); pages go to -o (default: the current directory)',
+    );
 
   const { startNs, endNs } = resolveTimeWindow({
     start: valued('start_time'),
@@ -361,22 +466,31 @@ export function parseQueryArgs(argv: readonly string[], now: Date, opts: ParseOp
   }
 
   const rpf = valued('records_per_file');
-  const recordsPerFile = rpf === undefined ? DEFAULT_RECORDS_PER_FILE : positiveInt(rpf, '-rpf', 'a number of records per file');
+  const recordsPerFile =
+    rpf === undefined ? DEFAULT_RECORDS_PER_FILE : positiveInt(rpf, '-rpf', 'a number of records per file');
 
   const pre = valued('prefix');
   if (pre !== undefined && /[/\\\0]/.test(pre)) {
-    throw new QueryError(`'${pre}' cannot be part of a file name`, { option: '-pre', position: pre.search(/[/\\\0]/) + 1 });
+    throw new QueryError(`'${pre}' cannot be part of a file name`, {
+      option: '-pre',
+      position: pre.search(/[/\\\0]/) + 1,
+    });
   }
   const prefix = pre ?? defaultPrefix(now, opts.randomHex);
 
   const out = valued('output');
-  const output: QueryOutput = out === undefined ? { kind: 'dir', dir: '.' } : out === '-' ? { kind: 'stdout' } : { kind: 'dir', dir: out };
+  const output: QueryOutput =
+    out === undefined ? { kind: 'dir', dir: '.' } : out === '-' ? { kind: 'stdout' } : { kind: 'dir', dir: out };
 
   const mp = valued('max-packets');
   const mb = valued('max-bytes');
   const cc = valued('concurrency');
   const concurrency = cc === undefined ? DEFAULT_CONCURRENCY : positiveInt(cc, '--concurrency', 'a number of files');
-  if (concurrency > 256) throw new QueryError(`${concurrency} is too many files at once (at most 256)`, { option: '--concurrency', position: 1 });
+  if (concurrency > 256)
+    throw new QueryError(`${concurrency} is too many files at once (at most 256)`, {
+      option: '--concurrency',
+      position: 1,
+    });
 
   return {
     mode,

@@ -25,22 +25,40 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   const started = Date.now();
   try {
     const engine = new QueryEngine(storage, {
-      basePath: req.basePath, startNs: req.startNs, endNs: req.endNs, filter: req.filter, useIndex: req.useIndex, concurrency: req.concurrency,
+      basePath: req.basePath,
+      startNs: req.startNs,
+      endNs: req.endNs,
+      filter: req.filter,
+      useIndex: req.useIndex,
+      concurrency: req.concurrency,
     });
-    const bar = !req.quiet && process.stderr.isTTY && req.output.kind === 'dir'
-      ? new SingleBar({ format: 'pcap-query [{bar}] {value}/{total} files | {packets} packets', stream: process.stderr, hideCursor: true, clearOnComplete: true })
-      : null;
+    const bar =
+      !req.quiet && process.stderr.isTTY && req.output.kind === 'dir'
+        ? new SingleBar({
+            format: 'pcap-query [{bar}] {value}/{total} files | {packets} packets',
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: true,
+          })
+        : null;
     let barStarted = false;
     const packets = engine.run((done, total) => {
       if (!bar) return;
-      if (!barStarted) { bar.start(total, 0, { packets: 0 }); barStarted = true; }
+      if (!barStarted) {
+        bar.start(total, 0, { packets: 0 });
+        barStarted = true;
+      }
       bar.update(done, { packets: engine.stats.packetsMatched });
     });
     let result: OutputResult;
     try {
-      result = req.output.kind === 'stdout'
-        ? await writeStream(packets, process.stdout, { maxPackets: req.maxPackets, maxBytes: req.maxBytes })
-        : await writePages(packets, req.output.dir, req.prefix, req.recordsPerFile, { maxPackets: req.maxPackets, maxBytes: req.maxBytes });
+      result =
+        req.output.kind === 'stdout'
+          ? await writeStream(packets, process.stdout, { maxPackets: req.maxPackets, maxBytes: req.maxBytes })
+          : await writePages(packets, req.output.dir, req.prefix, req.recordsPerFile, {
+              maxPackets: req.maxPackets,
+              maxBytes: req.maxBytes,
+            });
     } finally {
       if (barStarted) bar!.stop();
     }
@@ -58,14 +76,18 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
   const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
-    const why = s.filesListed === 0
-      ? `; no data files under ${req.basePath}`
-      : s.filesConsidered === 0
-        ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
-        : '';
+    const why =
+      s.filesListed === 0
+        ? `; no data files under ${req.basePath}`
+        : s.filesConsidered === 0
+          ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
+          : '';
     return `pcap-query: no packets matched${why} (${where}, ${ms} ms); no files written`;
   }
-  const out = req.output.kind === 'stdout' ? 'to stdout' : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
+  const out =
+    req.output.kind === 'stdout'
+      ? 'to stdout'
+      : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
   const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
   const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
   return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
@@ -78,7 +100,13 @@ function isoNs(ns: bigint): string {
 }
 
 const formatBytes = (n: number): string =>
-  n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+  n >= 1 << 30
+    ? `${(n / (1 << 30)).toFixed(2)} GiB`
+    : n >= 1 << 20
+      ? `${(n / (1 << 20)).toFixed(1)} MiB`
+      : n >= 1024
+        ? `${(n / 1024).toFixed(1)} KiB`
+        : `${n} B`;
 
 const isMain = process.argv[1]?.endsWith('pcap-query') || import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {

@@ -101,7 +101,17 @@ export class IndexColumns {
     this.vlan = new Int32Array(n);
   }
 
-  push(tsNs: bigint, pos: number, len: number, protocol: number, src: number, dst: number, srcPort: number, dstPort: number, vlan: number): void {
+  push(
+    tsNs: bigint,
+    pos: number,
+    len: number,
+    protocol: number,
+    src: number,
+    dst: number,
+    srcPort: number,
+    dstPort: number,
+    vlan: number,
+  ): void {
     if (this.count === this.ts.length) this.grow();
     const i = this.count++;
     this.ts[i] = tsNs;
@@ -117,7 +127,10 @@ export class IndexColumns {
 
   private grow(): void {
     const n = this.ts.length * 2;
-    const widen = <T extends BigInt64Array | Float64Array | Uint32Array | Int16Array | Int32Array>(a: T, Ctor: new (n: number) => T): T => {
+    const widen = <T extends BigInt64Array | Float64Array | Uint32Array | Int16Array | Int32Array>(
+      a: T,
+      Ctor: new (n: number) => T,
+    ): T => {
       const b = new Ctor(n);
       b.set(a as never);
       return b;
@@ -139,4 +152,3 @@ export interface DecodedIndex {
   addresses: string[];
   columns: IndexColumns;
 }
-

@@ -125,7 +125,8 @@ export function readIndexColumns(file: Buffer): DecodedIndex {
     }
   }
   columns.count = i;
-  if (i !== summary.count) throw new Error(`index holds ${i} entries but its summary says ${summary.count} (torn index)`);
+  if (i !== summary.count)
+    throw new Error(`index holds ${i} entries but its summary says ${summary.count} (torn index)`);
   return { summary, addresses, columns };
 }
 

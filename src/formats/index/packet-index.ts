@@ -53,10 +53,30 @@ export class IndexBuilder {
     return id;
   }
 
-  add(tsNs: bigint, pos: number, len: number, protocol: number, srcAddr: string | null, dstAddr: string | null, srcPort: number, dstPort: number, vlan: number): void {
+  add(
+    tsNs: bigint,
+    pos: number,
+    len: number,
+    protocol: number,
+    srcAddr: string | null,
+    dstAddr: string | null,
+    srcPort: number,
+    dstPort: number,
+    vlan: number,
+  ): void {
     if (this.columns.count === 0 || tsNs < this.minTsNs) this.minTsNs = tsNs;
     if (this.columns.count === 0 || tsNs > this.maxTsNs) this.maxTsNs = tsNs;
-    this.columns.push(tsNs, pos, len, protocol, this.addressId(srcAddr), this.addressId(dstAddr), srcPort, dstPort, vlan);
+    this.columns.push(
+      tsNs,
+      pos,
+      len,
+      protocol,
+      this.addressId(srcAddr),
+      this.addressId(dstAddr),
+      srcPort,
+      dstPort,
+      vlan,
+    );
   }
 
   get count(): number {
@@ -77,15 +97,27 @@ export class IndexBuilder {
     let done = false;
     let failure: unknown;
     encoder.on('data', (chunk: Buffer) => out.push(chunk));
-    encoder.on('end', () => { done = true; });
-    encoder.on('error', (err: unknown) => { failure = err; done = true; });
+    encoder.on('end', () => {
+      done = true;
+    });
+    encoder.on('error', (err: unknown) => {
+      failure = err;
+      done = true;
+    });
     const c = this.columns;
     for (let i = 0; i < c.count; i++) {
       // A fresh object per entry: a Writable may queue the object and serialise it later (under
       // backpressure), so reusing one object would store later values in place of earlier ones.
       const entry: IndexEntry = {
-        tsNs: c.ts[i], pos: BigInt(c.pos[i]), len: c.len[i], protocol: c.protocol[i], src: c.src[i], dst: c.dst[i],
-        srcPort: c.srcPort[i], dstPort: c.dstPort[i], vlan: c.vlan[i],
+        tsNs: c.ts[i],
+        pos: BigInt(c.pos[i]),
+        len: c.len[i],
+        protocol: c.protocol[i],
+        src: c.src[i],
+        dst: c.dst[i],
+        srcPort: c.srcPort[i],
+        dstPort: c.dstPort[i],
+        vlan: c.vlan[i],
       };
       if (!encoder.write(entry)) await new Promise((r) => encoder.once('drain', r));
       while (out.length) yield out.shift()!;
@@ -119,6 +151,7 @@ export async function decodeIndexWithAvsc(file: Buffer): Promise<DecodedIndex> {
     decoder.end(file);
   });
   if (!summary) throw new Error('index file has no pcapline.summary metadata');
-  if (columns.count !== summary.count) throw new Error(`index holds ${columns.count} entries but its summary says ${summary.count} (torn index)`);
+  if (columns.count !== summary.count)
+    throw new Error(`index holds ${columns.count} entries but its summary says ${summary.count} (torn index)`);
   return { summary, addresses, columns };
 }

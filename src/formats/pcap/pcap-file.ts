@@ -68,10 +68,16 @@ export interface PcapFileReaderOptions {
 
 /** Parses a 24-byte pcap global header; throws PcapFileError for anything that is not one. */
 export function parsePcapFileHeader(b: Uint8Array): PcapFileHeader {
-  if (b.length < PCAP_GLOBAL_HEADER_LENGTH) throw new PcapFileError('truncated-header', 'file shorter than a pcap global header', 0);
+  if (b.length < PCAP_GLOBAL_HEADER_LENGTH)
+    throw new PcapFileError('truncated-header', 'file shorter than a pcap global header', 0);
   const magic = pcapMagicAt(b, 0);
   if (magic === null) {
-    if (readU32(b, 0, false) === MAGIC_PCAPNG) throw new PcapFileError('pcapng', 'pcapng files are not supported; convert with: editcap -F pcap in.pcapng out.pcap', 0);
+    if (readU32(b, 0, false) === MAGIC_PCAPNG)
+      throw new PcapFileError(
+        'pcapng',
+        'pcapng files are not supported; convert with: editcap -F pcap in.pcapng out.pcap',
+        0,
+      );
     throw new PcapFileError('bad-magic', 'not a pcap file (unknown magic)', 0);
   }
   const le = magic.littleEndian;
@@ -138,7 +144,11 @@ export class PcapFileReader implements AsyncIterable<PcapPacket> {
         const incl = readU32(ph, 8, le);
         const orig = readU32(ph, 12, le);
         if (incl > this.max) {
-          throw new PcapFileError('bad-packet-length', `packet ${index} at offset ${q.position}: incl_len ${incl} is not plausible (corrupt file?)`, q.position);
+          throw new PcapFileError(
+            'bad-packet-length',
+            `packet ${index} at offset ${q.position}: incl_len ${incl} is not plausible (corrupt file?)`,
+            q.position,
+          );
         }
         const total = PCAP_PACKET_HEADER_LENGTH + incl;
         if (q.available < total && !(await q.ensure(total))) {

@@ -81,13 +81,7 @@ export function pcapGlobalHeader(linkType: number, snaplen: number): Buffer {
  * (unsigned), ts_sec = low 32 bits of ts_us / 1e6, ts_usec = ts_us % 1e6. Sub-µs digits are lost
  * (the SequenceFile key keeps them).
  */
-export function writePcapPacketHeader(
-  buf: Buffer,
-  off: number,
-  tsNs: bigint,
-  inclLen: number,
-  origLen: number,
-): void {
+export function writePcapPacketHeader(buf: Buffer, off: number, tsNs: bigint, inclLen: number, origLen: number): void {
   const us = BigInt.asUintN(64, tsNs) / 1000n;
   let sec: number;
   let usec: number;
@@ -155,11 +149,7 @@ export type PcapValueProblem =
  * major version 2, the fractional part below one second, incl_len within the value and not above
  * orig_len.
  */
-export function parsePcapValue(
-  buf: Uint8Array,
-  off = 0,
-  len = buf.length - off,
-): PcapValueInfo | PcapValueProblem {
+export function parsePcapValue(buf: Uint8Array, off = 0, len = buf.length - off): PcapValueInfo | PcapValueProblem {
   if (len < PCAP_GLOBAL_HEADER_LENGTH) {
     return { problem: 'truncated-pcap', detail: `${len} bytes, shorter than the 24-byte pcap global header` };
   }

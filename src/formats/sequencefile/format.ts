@@ -94,7 +94,7 @@ export function encodeHeader(syncMarker: Uint8Array, keyType: KeyType = 'long'):
 
 /** Size of a Hadoop vint/vlong from its first byte (WritableUtils.decodeVIntSize). */
 function vintSize(first: number): number {
-  const b = first << 24 >> 24; // as a signed byte
+  const b = (first << 24) >> 24; // as a signed byte
   if (b >= -112) return 1;
   if (b < -120) return -119 - b;
   return -111 - b;
@@ -102,7 +102,7 @@ function vintSize(first: number): number {
 
 /** Decodes a Hadoop vint at buf[off]; `size` bytes long (see vintSize). */
 function readVint(buf: Uint8Array, off: number, size: number): number {
-  const first = buf[off] << 24 >> 24;
+  const first = (buf[off] << 24) >> 24;
   if (size === 1) return first;
   let v = 0;
   for (let i = 1; i < size; i++) v = v * 256 + buf[off + i];
@@ -124,7 +124,11 @@ export function parseHeader(buf: Uint8Array): SequenceFileHeader | { need: numbe
   }
   const version = buf[3];
   if (version !== SEQ_VERSION) {
-    throw new SequenceFileError('unsupported-version', `SequenceFile version ${version}; only version 6 is supported`, 3);
+    throw new SequenceFileError(
+      'unsupported-version',
+      `SequenceFile version ${version}; only version 6 is supported`,
+      3,
+    );
   }
   p = 4;
   const readText = (): string | null => {
@@ -143,7 +147,12 @@ export function parseHeader(buf: Uint8Array): SequenceFileHeader | { need: numbe
   let keyType: KeyType;
   if (keyClass === LONG_WRITABLE) keyType = 'long';
   else if (keyClass === INT_WRITABLE) keyType = 'int';
-  else throw new SequenceFileError('unsupported-key-class', `key class ${keyClass}; expected LongWritable or IntWritable`, 4);
+  else
+    throw new SequenceFileError(
+      'unsupported-key-class',
+      `key class ${keyClass}; expected LongWritable or IntWritable`,
+      4,
+    );
   const valueClass = readText();
   if (valueClass === null) return { need: p + 64 };
   if (valueClass !== BYTES_WRITABLE) {
@@ -154,7 +163,11 @@ export function parseHeader(buf: Uint8Array): SequenceFileHeader | { need: numbe
   const blockCompressed = buf[p + 1] !== 0;
   p += 2;
   if (compressed || blockCompressed) {
-    throw new SequenceFileError('compressed', 'compressed SequenceFiles are not supported (Metron writes them uncompressed)', p - 2);
+    throw new SequenceFileError(
+      'compressed',
+      'compressed SequenceFiles are not supported (Metron writes them uncompressed)',
+      p - 2,
+    );
   }
   const count = Buffer.from(buf.buffer, buf.byteOffset + p, 4).readInt32BE(0);
   if (count < 0 || count > 1024) throw new SequenceFileError('bad-header', `bad metadata count ${count}`, p);
@@ -225,7 +238,8 @@ export function parseRecordAt(
   if (p + 4 > buf.length) return { problem: 'truncated-record', detail: `no record length at ${p}` };
   let recLen = buf.readInt32BE(p);
   if (recLen === -1) {
-    if (p + SYNC_ESCAPE_LENGTH > buf.length) return { problem: 'truncated-record', detail: `sync escape at ${p} is cut off` };
+    if (p + SYNC_ESCAPE_LENGTH > buf.length)
+      return { problem: 'truncated-record', detail: `sync escape at ${p} is cut off` };
     const m = options.syncMarker;
     if (m !== undefined && Buffer.compare(buf.subarray(p + 4, p + SYNC_ESCAPE_LENGTH), m) !== 0) {
       return { problem: 'bad-sync', detail: `sync marker at ${p} does not match the header's` };
@@ -241,13 +255,19 @@ export function parseRecordAt(
     return { problem: 'bad-record-length', detail: `record length ${recLen} at ${p}` };
   }
   if (p + 8 + recLen > buf.length) {
-    return { problem: 'truncated-record', detail: `record at ${p} needs ${8 + recLen} bytes, ${buf.length - p} present` };
+    return {
+      problem: 'truncated-record',
+      detail: `record at ${p} needs ${8 + recLen} bytes, ${buf.length - p} present`,
+    };
   }
   const kl = buf.readInt32BE(p + 4);
   if (kl !== keyLen) return { problem: 'bad-key-length', detail: `key length ${kl} at ${p}, expected ${keyLen}` };
   const vl = buf.readInt32BE(p + 8 + keyLen);
   if (vl !== recLen - keyLen - 4) {
-    return { problem: 'bad-value-length', detail: `BytesWritable length ${vl} at ${p} does not fit record length ${recLen}` };
+    return {
+      problem: 'bad-value-length',
+      detail: `BytesWritable length ${vl} at ${p} does not fit record length ${recLen}`,
+    };
   }
   const key = keyType === 'long' ? buf.readBigInt64BE(p + 8) : BigInt(buf.readInt32BE(p + 8));
   const vStart = p + 12 + keyLen;

@@ -53,7 +53,14 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
   private started = false;
   /** Where the most recent sync escape ended. */
   private syncEnd = 0;
-  readonly summary: SequenceFileReadSummary = { records: 0, syncs: 0, torn: false, tornBytes: 0, validEnd: 0, lastSyncEnd: 0 };
+  readonly summary: SequenceFileReadSummary = {
+    records: 0,
+    syncs: 0,
+    torn: false,
+    tornBytes: 0,
+    validEnd: 0,
+    lastSyncEnd: 0,
+  };
 
   constructor(source: ByteSource, options: SequenceFileReaderOptions = {}) {
     this.q = new ByteQueue(source);
@@ -75,7 +82,11 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
         return r;
       }
       if (!complete) {
-        throw new SequenceFileError('truncated-header', `file ends inside the SequenceFile header (${this.q.available} bytes)`, 0);
+        throw new SequenceFileError(
+          'truncated-header',
+          `file ends inside the SequenceFile header (${this.q.available} bytes)`,
+          0,
+        );
       }
       want = Math.max(r.need, want * 2);
     }
@@ -108,7 +119,11 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
           if (q.available < SYNC_ESCAPE_LENGTH && !(await q.ensure(SYNC_ESCAPE_LENGTH))) return this.torn();
           const at = q.position;
           if (!q.peek(16, 4).equals(h.syncMarker)) {
-            throw new SequenceFileError('bad-sync', `sync marker at ${at} does not match the header's: corrupt file`, at);
+            throw new SequenceFileError(
+              'bad-sync',
+              `sync marker at ${at} does not match the header's: corrupt file`,
+              at,
+            );
           }
           q.skip(SYNC_ESCAPE_LENGTH);
           this.syncEnd = q.position;
@@ -116,7 +131,11 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
           continue;
         }
         if (recLen < 0 || recLen > this.maxRecordLength) {
-          throw new SequenceFileError('bad-record-length', `record length ${recLen} at ${q.position}: corrupt file`, q.position);
+          throw new SequenceFileError(
+            'bad-record-length',
+            `record length ${recLen} at ${q.position}: corrupt file`,
+            q.position,
+          );
         }
         const total = 8 + recLen;
         if (q.available < total && !(await q.ensure(total))) return this.torn();
@@ -124,7 +143,8 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
         const bytes = q.take(total);
         parseOptions.filePosition = position;
         const r = parseRecordAt(bytes, 0, h.keyType, parseOptions);
-        if (isRecordProblem(r)) throw new SequenceFileError(r.problem, `${r.detail} (file offset ${position})`, position);
+        if (isRecordProblem(r))
+          throw new SequenceFileError(r.problem, `${r.detail} (file offset ${position})`, position);
         this.summary.records++;
         this.summary.validEnd = q.position;
         this.summary.lastSyncEnd = this.syncEnd;
@@ -139,7 +159,11 @@ export class SequenceFileReader implements AsyncIterable<SeqRecord> {
     this.summary.torn = true;
     this.summary.tornBytes = this.q.available;
     if (this.onTorn === 'error') {
-      throw new SequenceFileError('truncated-record', `file ends inside a record: ${this.q.available} bytes after offset ${this.q.position}`, this.q.position);
+      throw new SequenceFileError(
+        'truncated-record',
+        `file ends inside a record: ${this.q.available} bytes after offset ${this.q.position}`,
+        this.q.position,
+      );
     }
   }
 }

@@ -130,7 +130,8 @@ export class SequenceFileWriter {
    * left in this.chunk (record fields at this.chunkAt). Returns the record's position.
    */
   private begin(tsNs: bigint, valueLen: number, prefixLen: number): number {
-    if (valueLen > 0x7fffffff - 16) throw new RangeError(`value of ${valueLen} bytes is too large for a SequenceFile record`);
+    if (valueLen > 0x7fffffff - 16)
+      throw new RangeError(`value of ${valueLen} bytes is too large for a SequenceFile record`);
     const sync = this.pos >= this.lastSyncPos + this.syncInterval && this.lastSyncPos !== this.pos;
     const at = sync ? SYNC_ESCAPE_LENGTH : 0;
     const chunk = this.alloc(at + prefixLen);

@@ -52,7 +52,15 @@ export interface QueryStats {
 }
 
 export const newStats = (): QueryStats => ({
-  filesListed: 0, filesConsidered: 0, filesRead: 0, filesByIndex: 0, filesScanned: 0, bytesRead: 0, packetsMatched: 0, malformed: 0, problems: [],
+  filesListed: 0,
+  filesConsidered: 0,
+  filesRead: 0,
+  filesByIndex: 0,
+  filesScanned: 0,
+  bytesRead: 0,
+  packetsMatched: 0,
+  malformed: 0,
+  problems: [],
 });
 
 const WINDOW = 2048;
@@ -63,7 +71,11 @@ const MAX_RANGE = 8 * 1024 * 1024;
 const SCAN_REORDER = 10_000;
 
 /** Lists data files under basePath recursively, with exact bounds from `_index` names when present. */
-export async function listDataFiles(storage: Storage, basePath: string, useIndex: boolean): Promise<{ files: ListedFile[]; indexes: Map<string, string> }> {
+export async function listDataFiles(
+  storage: Storage,
+  basePath: string,
+  useIndex: boolean,
+): Promise<{ files: ListedFile[]; indexes: Map<string, string> }> {
   const files: ListedFile[] = [];
   const indexes = new Map<string, string>();
   const walk = async (dir: string): Promise<void> => {
@@ -158,13 +170,20 @@ export class QueryEngine {
   readonly stats = newStats();
   private readonly fields: PacketFields = createPacketFields();
 
-  constructor(private readonly storage: Storage, private readonly spec: QuerySpec) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly spec: QuerySpec,
+  ) {}
 
   /** Files that can hold packets in the window, and how many were pruned. */
   async plan(): Promise<{ selected: SelectedFile[]; indexes: Map<string, string> }> {
     const { files, indexes } = await listDataFiles(this.storage, this.spec.basePath, this.spec.useIndex);
     this.stats.filesListed = files.length;
-    const result = selectFiles(files, { startNs: this.spec.startNs, endNs: this.spec.endNs }, { basePath: this.spec.basePath });
+    const result = selectFiles(
+      files,
+      { startNs: this.spec.startNs, endNs: this.spec.endNs },
+      { basePath: this.spec.basePath },
+    );
     this.stats.filesConsidered = result.selected.length;
     return { selected: result.selected, indexes };
   }
@@ -176,7 +195,8 @@ export class QueryEngine {
       .map((file) => ({ file, startTs: file.minTsNs ?? file.nameTsNs }))
       .sort((a, b) => (a.startTs < b.startTs ? -1 : a.startTs > b.startTs ? 1 : 0));
     const heap = new MinHeap<{ packet: MatchedPacket; stream: FileStream }>((a, b) =>
-      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.packet.file < b.packet.file ? -1 : 1);
+      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.packet.file < b.packet.file ? -1 : 1,
+    );
     let nextFile = 0;
     let done = 0;
     // Streams opened ahead (their first window prefetching) so I/O overlaps the merge.
@@ -256,7 +276,9 @@ export class QueryEngine {
       this.stats.bytesRead += buf.length;
       const index = await decodeIndex(buf);
       if (index.summary.dataFile !== file.name || index.summary.dataLength !== file.length) {
-        this.problem(`${file.path}: its index describes another file (${index.summary.dataFile}, ${index.summary.dataLength} bytes); scanning`);
+        this.problem(
+          `${file.path}: its index describes another file (${index.summary.dataFile}, ${index.summary.dataLength} bytes); scanning`,
+        );
         return null;
       }
       const bad = inconsistentEntry(index, file.length);
@@ -279,7 +301,7 @@ export class QueryEngine {
   private async *byIndex(file: SelectedFile, index: DecodedIndex): AsyncGenerator<MatchedPacket> {
     const { startNs, endNs, filter } = this.spec;
     const c = index.columns;
-    const pre = filter.matchesAll ? null : filter.forAddressTable?.(index.addresses) ?? null;
+    const pre = filter.matchesAll ? null : (filter.forAddressTable?.(index.addresses) ?? null);
     const entry = new EntryView(c.ts);
     const hits: number[] = [];
     // A file wholly inside the window (the usual case) needs no per-entry time test; reading a
@@ -316,7 +338,11 @@ export class QueryEngine {
     // The next window is fetched while this one is merged (two windows per file at most).
     const fetchWindow = (w: number) => {
       const window = hits.slice(w, w + WINDOW);
-      const records = this.fetchRecords(file, window.map((i) => c.pos[i]), window.map((i) => c.len[i]));
+      const records = this.fetchRecords(
+        file,
+        window.map((i) => c.pos[i]),
+        window.map((i) => c.len[i]),
+      );
       records.catch(() => {}); // surfaced by the await below
       return { window, records };
     };
@@ -373,7 +399,8 @@ export class QueryEngine {
     const reader = new SequenceFileReader(await this.storage.read(file.path));
     // Ties keep file order (as the index path does): the heap alone is not stable.
     const reorder = new MinHeap<{ packet: MatchedPacket; seq: number }>((a, b) =>
-      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.seq - b.seq);
+      a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.seq - b.seq,
+    );
     let seq = 0;
     try {
       for await (const rec of reader) {
@@ -389,7 +416,8 @@ export class QueryEngine {
         reorder.push({ packet, seq: seq++ });
         if (reorder.size > SCAN_REORDER) yield reorder.pop()!.packet;
       }
-      if (reader.summary.torn) this.problem(`${file.path}: ends inside a record (${reader.summary.tornBytes} bytes ignored)`);
+      if (reader.summary.torn)
+        this.problem(`${file.path}: ends inside a record (${reader.summary.tornBytes} bytes ignored)`);
     } catch (err) {
       this.stats.malformed++;
       this.problem(`${file.path}: ${(err as Error).message}; the rest of the file is skipped`);
@@ -413,6 +441,14 @@ export class QueryEngine {
       if (!this.spec.filter.test(f, value, info.frameOffset, info.frameOffset + frameLength)) return null;
     }
     const bytes = copy ? Buffer.from(value) : value;
-    return { tsNs, value: bytes, frameOffset: info.frameOffset, frameLength, origLength: info.origLen, linkType: info.linkType, file };
+    return {
+      tsNs,
+      value: bytes,
+      frameOffset: info.frameOffset,
+      frameLength,
+      origLength: info.origLen,
+      linkType: info.linkType,
+      file,
+    };
   }
 }

@@ -33,7 +33,13 @@ const frameOf = (p: MatchedPacket): Buffer => p.value.subarray(p.frameOffset, p.
  * Metron's finalizer wrote it. Pages are written under a temporary name and renamed when complete,
  * so a page that exists is whole. No packets: no files.
  */
-export async function writePages(packets: AsyncIterable<MatchedPacket>, dir: string, prefix: string, recordsPerFile: number, limits: OutputLimits = {}): Promise<OutputResult> {
+export async function writePages(
+  packets: AsyncIterable<MatchedPacket>,
+  dir: string,
+  prefix: string,
+  recordsPerFile: number,
+  limits: OutputLimits = {},
+): Promise<OutputResult> {
   await mkdir(dir, { recursive: true });
   const splitter = new PageSplitter(recordsPerFile);
   const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
@@ -89,7 +95,11 @@ async function writeWhole(path: string, bytes: Buffer): Promise<void> {
 }
 
 /** One pcap stream (e.g. stdout into `tshark -r -`). Ends quietly if the reader goes away (EPIPE). */
-export async function writeStream(packets: AsyncIterable<MatchedPacket>, out: Writable, limits: OutputLimits = {}): Promise<OutputResult> {
+export async function writeStream(
+  packets: AsyncIterable<MatchedPacket>,
+  out: Writable,
+  limits: OutputLimits = {},
+): Promise<OutputResult> {
   const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
   let writer: PcapFileWriter | null = null;
   let closed = false;

@@ -85,7 +85,10 @@ export function splitIntoPages<T>(items: Iterable<T>, recordsPerFile: number): T
  * Async form: groups a time-ordered stream into pages of at most `recordsPerFile` items, yielding
  * each page when it is full (so at most one page is held in memory).
  */
-export async function* paginate<T>(source: AsyncIterable<T>, recordsPerFile: number): AsyncGenerator<{ page: number; items: T[] }> {
+export async function* paginate<T>(
+  source: AsyncIterable<T>,
+  recordsPerFile: number,
+): AsyncGenerator<{ page: number; items: T[] }> {
   const splitter = new PageSplitter(recordsPerFile);
   let items: T[] = [];
   let page = 0;

@@ -77,7 +77,11 @@ interface Candidate {
 const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Choose the files a query over `window` (inclusive) must read. */
-export function selectFiles(files: Iterable<ListedFile>, window: TimeWindow, opts: { basePath?: string } = {}): PruneResult {
+export function selectFiles(
+  files: Iterable<ListedFile>,
+  window: TimeWindow,
+  opts: { basePath?: string } = {},
+): PruneResult {
   const { startNs, endNs } = window;
   const groups = new Map<string, Candidate[]>();
   let hidden = 0;
@@ -89,7 +93,13 @@ export function selectFiles(files: Iterable<ListedFile>, window: TimeWindow, opt
       continue;
     }
     const parsed = parsePcapFileName(file.name);
-    if (parsed === null || parsed.tsNs === null || parsed.partition === null || parsed.topic === '' || parsed.id === '') {
+    if (
+      parsed === null ||
+      parsed.tsNs === null ||
+      parsed.partition === null ||
+      parsed.topic === '' ||
+      parsed.id === ''
+    ) {
       unrecognized.push(file.path);
       continue;
     }

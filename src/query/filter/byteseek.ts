@@ -106,7 +106,9 @@ const hexVal = (c: string): number => {
 const utf8 = (s: string): number[] => [...Buffer.from(s, 'utf8')];
 
 const seqOf = (classes: Cls[]): Node =>
-  classes.length === 1 ? { t: 'cls', c: classes[0] } : { t: 'seq', items: classes.map((c) => ({ t: 'cls', c }) as Node) };
+  classes.length === 1
+    ? { t: 'cls', c: classes[0] }
+    : { t: 'seq', items: classes.map((c) => ({ t: 'cls', c }) as Node) };
 
 const caseVariants = (b: number): number[] =>
   b >= 0x61 && b <= 0x7a ? [b, b - 32] : b >= 0x41 && b <= 0x5a ? [b, b + 32] : [b];
@@ -116,7 +118,10 @@ const caseVariants = (b: number): number[] =>
 
 class Parser {
   private i = 0;
-  constructor(private readonly src: string, private readonly option: string | undefined) {}
+  constructor(
+    private readonly src: string,
+    private readonly option: string | undefined,
+  ) {}
 
   fail(message: string, at = this.i): never {
     const column = Math.min(at, this.src.length) + 1;
@@ -273,7 +278,8 @@ class Parser {
     }
     const at = this.i;
     const c = s[this.i];
-    if (c === undefined) this.fail(inverted ? "'^' must be followed by something to invert" : 'unexpected end of pattern');
+    if (c === undefined)
+      this.fail(inverted ? "'^' must be followed by something to invert" : 'unexpected end of pattern');
     let cls: Cls;
     if (hexVal(c) >= 0) {
       const lo = hexVal(c);
@@ -294,7 +300,8 @@ class Parser {
       return clsOf(...this.quoted('`').flatMap(caseVariants));
     } else if (c === '&' || c === '~') {
       this.i++;
-      const h1 = hexVal(s[this.i] ?? ''), h2 = hexVal(s[this.i + 1] ?? '');
+      const h1 = hexVal(s[this.i] ?? ''),
+        h2 = hexVal(s[this.i + 1] ?? '');
       if (h1 < 0 || h2 < 0) this.fail(`'${c}' must be followed by a two-digit hex mask`, at);
       this.i += 2;
       const mask = h1 * 16 + h2;
@@ -518,7 +525,10 @@ function nfaMatcher(pattern: string, ast: Node, option: string | undefined): Byt
   const classes: Cls[] = [];
   const emit = (o: number, a = 0, b = 0): number => {
     if (op.length >= MAX_PROGRAM) {
-      throw new QueryError(`invalid byte pattern: too large once its repeats are expanded (limit ${MAX_PROGRAM} steps)`, { option, position: 1 });
+      throw new QueryError(
+        `invalid byte pattern: too large once its repeats are expanded (limit ${MAX_PROGRAM} steps)`,
+        { option, position: 1 },
+      );
     }
     op.push(o);
     x.push(a);

@@ -63,7 +63,10 @@ export interface PacketFilter {
  * Generic forAddressTable: presents each entry as a FlowKey whose addresses come from the table
  * (no allocation per entry: the strings already exist in the table).
  */
-export function bindAddressTable(pred: (k: FlowKey) => boolean, addresses: readonly string[]): (e: IndexedFlow) => boolean {
+export function bindAddressTable(
+  pred: (k: FlowKey) => boolean,
+  addresses: readonly string[],
+): (e: IndexedFlow) => boolean {
   let current: IndexedFlow | null = null;
   // The time is read through (only when the predicate uses it: an entry's time may be a view that
   // allocates a bigint per read).
@@ -71,7 +74,12 @@ export function bindAddressTable(pred: (k: FlowKey) => boolean, addresses: reado
     get tsNs(): bigint {
       return current === null ? 0n : current.tsNs;
     },
-    protocol: -1, srcAddr: null, dstAddr: null, srcPort: -1, dstPort: -1, vlan: -1,
+    protocol: -1,
+    srcAddr: null,
+    dstAddr: null,
+    srcPort: -1,
+    dstPort: -1,
+    vlan: -1,
   };
   return (e) => {
     current = e;

@@ -85,13 +85,21 @@ function compilePort(v: string | number, option: string): PortRange {
 
 function compileAddress(v: string, option: string): AddressMatcher {
   const r = compileAddressMatcher(v);
-  if ('problem' in r) throw new QueryError(`${r.problem}; give an IPv4/IPv6 address or a CIDR block like 10.0.0.0/8`, { option, position: r.column });
+  if ('problem' in r)
+    throw new QueryError(`${r.problem}; give an IPv4/IPv6 address or a CIDR block like 10.0.0.0/8`, {
+      option,
+      position: r.column,
+    });
   return r;
 }
 
 function compileProtocol(v: string | number, option: string): number {
   const n = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 && v <= 255 ? v : null) : parseProtocol(v);
-  if (n === null) throw new QueryError(`unknown protocol '${String(v).trim()}'; give ${PROTOCOL_NAMES_HINT}`, { option, position: 1 });
+  if (n === null)
+    throw new QueryError(`unknown protocol '${String(v).trim()}'; give ${PROTOCOL_NAMES_HINT}`, {
+      option,
+      position: 1,
+    });
   return n;
 }
 
@@ -105,7 +113,9 @@ export function compileFixedFilter(spec: FixedFilterSpec): PacketFilter {
   const dp = given(spec.dstPort) ? compilePort(spec.dstPort, FIXED_OPTIONS.dstPort) : null;
   const proto = given(spec.protocol) ? compileProtocol(spec.protocol, FIXED_OPTIONS.protocol) : -1;
   const reverse = spec.includeReverse === true;
-  const pf: ByteMatcher | null = given(spec.packetFilter) ? compileByteseek(spec.packetFilter, FIXED_OPTIONS.packetFilter) : null;
+  const pf: ByteMatcher | null = given(spec.packetFilter)
+    ? compileByteseek(spec.packetFilter, FIXED_OPTIONS.packetFilter)
+    : null;
 
   const headerFiltering = sa !== null || da !== null || sp !== null || dp !== null || proto >= 0;
 
@@ -143,10 +153,21 @@ export function compileFixedFilter(spec: FixedFilterSpec): PacketFilter {
     const ok = (f: Uint8Array | null, id: number): boolean => f === null || (id >= 0 && id < n && f[id] === 1);
     return (e: IndexedFlow): boolean => {
       if (proto >= 0 && e.protocol !== proto) return false;
-      if (ok(saOk, e.src) && (sp === null || inRange(e.srcPort, sp)) && ok(daOk, e.dst) && (dp === null || inRange(e.dstPort, dp))) {
+      if (
+        ok(saOk, e.src) &&
+        (sp === null || inRange(e.srcPort, sp)) &&
+        ok(daOk, e.dst) &&
+        (dp === null || inRange(e.dstPort, dp))
+      ) {
         return true;
       }
-      return reverse && ok(saOk, e.dst) && (sp === null || inRange(e.dstPort, sp)) && ok(daOk, e.src) && (dp === null || inRange(e.srcPort, dp));
+      return (
+        reverse &&
+        ok(saOk, e.dst) &&
+        (sp === null || inRange(e.dstPort, sp)) &&
+        ok(daOk, e.src) &&
+        (dp === null || inRange(e.srcPort, dp))
+      );
     };
   };
 

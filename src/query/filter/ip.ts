@@ -152,7 +152,12 @@ export function parseAddressOrCidr(text: string): AddressParse {
   let version: 4 | 6;
   let v4 = -1;
   if (addrText.includes(':')) {
-    if (addrText.includes('%')) return { ok: false, problem: `'${text}' has a zone id; zone ids are not part of packet addresses`, column: addrText.indexOf('%') + 1 };
+    if (addrText.includes('%'))
+      return {
+        ok: false,
+        problem: `'${text}' has a zone id; zone ids are not part of packet addresses`,
+        column: addrText.indexOf('%') + 1,
+      };
     if (!parseIPv6(addrText, words)) return { ok: false, problem: `'${addrText}' is not an IPv6 address`, column: 1 };
     version = 6;
   } else {
@@ -165,7 +170,11 @@ export function parseAddressOrCidr(text: string): AddressParse {
           if (Number(octet) > 255 || (octet.length > 1 && octet[0] === '0')) break;
           col += octet.length + 1;
         }
-        return { ok: false, problem: `'${addrText}' is not an IPv4 address (octets are 0-255, without leading zeros)`, column: col };
+        return {
+          ok: false,
+          problem: `'${addrText}' is not an IPv4 address (octets are 0-255, without leading zeros)`,
+          column: col,
+        };
       }
       return { ok: false, problem: `'${addrText}' is not an IPv4 address`, column: 1 };
     }
@@ -183,7 +192,7 @@ export function parseAddressOrCidr(text: string): AddressParse {
   let hostBitsSet = false;
   if (version === 4) {
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    hostBitsSet = ((v4 & ~mask) >>> 0) !== 0;
+    hostBitsSet = (v4 & ~mask) >>> 0 !== 0;
   } else {
     for (let bit = prefix; bit < 128; bit++) {
       if ((words[bit >> 4] >> (15 - (bit & 15))) & 1) {
@@ -224,7 +233,7 @@ function v4Matcher(addr: number, prefix: number): AddressMatcher {
         if (a.length !== 4) return false;
         v = a[0] * 0x1000000 + ((a[1] << 16) | (a[2] << 8) | a[3]);
       }
-      return ((v & mask) >>> 0) === net;
+      return (v & mask) >>> 0 === net;
     },
   };
 }

@@ -21,7 +21,13 @@ import { compileAddressMatcher, type AddressMatcher } from '../ip.js';
 import { parseProtocol } from '../protocols.js';
 import type { CmpOp, Expr, Loc } from './ast.js';
 import type { Ctx, Ev, Value } from './context.js';
-import { FlowKeyView, indexPredicate as buildIndexPredicate, needsFrame, usesIndexFields, type IndexVars } from './index-filter.js';
+import {
+  FlowKeyView,
+  indexPredicate as buildIndexPredicate,
+  needsFrame,
+  usesIndexFields,
+  type IndexVars,
+} from './index-filter.js';
 import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './parser.js';
 
 export type { Value } from './context.js';
@@ -45,7 +51,14 @@ export interface CompiledQuery extends PacketFilter {
   readonly warnings: readonly string[];
 }
 
-const TY_NAME: Record<Ty, string> = { bool: 'a boolean', num: 'a number', str: 'a string', bytes: 'bytes', null: 'null', list: 'a list' };
+const TY_NAME: Record<Ty, string> = {
+  bool: 'a boolean',
+  num: 'a number',
+  str: 'a string',
+  bytes: 'bytes',
+  null: 'null',
+  list: 'a list',
+};
 
 interface VarDef {
   ty: Ty;
@@ -58,20 +71,62 @@ interface VarDef {
 /** The variables a query can use. */
 export const VARIABLES: Readonly<Record<string, VarDef>> = {
   ip_src_addr: { ty: 'str', ev: (c) => c.p.srcAddr, inIndex: true, doc: 'source IP address (text), null when not IP' },
-  ip_dst_addr: { ty: 'str', ev: (c) => c.p.dstAddr, inIndex: true, doc: 'destination IP address (text), null when not IP' },
-  ip_src_port: { ty: 'num', ev: (c) => (c.p.srcPort < 0 ? null : c.p.srcPort), inIndex: true, doc: 'TCP/UDP source port, null otherwise' },
-  ip_dst_port: { ty: 'num', ev: (c) => (c.p.dstPort < 0 ? null : c.p.dstPort), inIndex: true, doc: 'TCP/UDP destination port, null otherwise' },
-  protocol: { ty: 'num', ev: (c) => (c.p.protocol < 0 ? null : c.p.protocol), inIndex: true, doc: 'IP protocol number, null when not IP' },
-  timestamp: { ty: 'num', ev: (c) => Number(c.p.tsNs / 1_000_000n), inIndex: true, doc: 'packet time, epoch milliseconds' },
-  vlan: { ty: 'num', ev: (c) => (c.p.vlan < 0 ? null : c.p.vlan), inIndex: true, doc: 'outer VLAN id, null when untagged' },
+  ip_dst_addr: {
+    ty: 'str',
+    ev: (c) => c.p.dstAddr,
+    inIndex: true,
+    doc: 'destination IP address (text), null when not IP',
+  },
+  ip_src_port: {
+    ty: 'num',
+    ev: (c) => (c.p.srcPort < 0 ? null : c.p.srcPort),
+    inIndex: true,
+    doc: 'TCP/UDP source port, null otherwise',
+  },
+  ip_dst_port: {
+    ty: 'num',
+    ev: (c) => (c.p.dstPort < 0 ? null : c.p.dstPort),
+    inIndex: true,
+    doc: 'TCP/UDP destination port, null otherwise',
+  },
+  protocol: {
+    ty: 'num',
+    ev: (c) => (c.p.protocol < 0 ? null : c.p.protocol),
+    inIndex: true,
+    doc: 'IP protocol number, null when not IP',
+  },
+  timestamp: {
+    ty: 'num',
+    ev: (c) => Number(c.p.tsNs / 1_000_000n),
+    inIndex: true,
+    doc: 'packet time, epoch milliseconds',
+  },
+  vlan: {
+    ty: 'num',
+    ev: (c) => (c.p.vlan < 0 ? null : c.p.vlan),
+    inIndex: true,
+    doc: 'outer VLAN id, null when untagged',
+  },
   length: { ty: 'num', ev: (c) => c.p.length, inIndex: false, doc: 'captured frame length in bytes' },
   // A view, made only when `packet` is used other than as BYTEARRAY_MATCHER's data.
-  packet: { ty: 'bytes', ev: (c) => c.frame.subarray(c.start, c.end), inIndex: false, doc: 'the frame bytes (no pcap headers)' },
+  packet: {
+    ty: 'bytes',
+    ev: (c) => c.frame.subarray(c.start, c.end),
+    inIndex: false,
+    doc: 'the frame bytes (no pcap headers)',
+  },
 };
 
 const INDEX_VARS: IndexVars = (name) => (Object.hasOwn(VARIABLES, name) ? VARIABLES[name].inIndex : undefined);
 
-export const FUNCTIONS = ['IN_SUBNET', 'BYTEARRAY_MATCHER', 'STARTS_WITH', 'ENDS_WITH', 'TO_LOWER', 'TO_UPPER'] as const;
+export const FUNCTIONS = [
+  'IN_SUBNET',
+  'BYTEARRAY_MATCHER',
+  'STARTS_WITH',
+  'ENDS_WITH',
+  'TO_LOWER',
+  'TO_UPPER',
+] as const;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -128,7 +183,10 @@ const describe = (e: Expr, src: string): string => {
 
 class Compiler {
   readonly warnings: string[] = [];
-  constructor(private readonly src: string, private readonly option: string) {}
+  constructor(
+    private readonly src: string,
+    private readonly option: string,
+  ) {}
 
   error(message: string, loc: Pick<Loc, 'line' | 'column'>): QueryError {
     return new QueryError(message, {
@@ -151,7 +209,11 @@ class Compiler {
         return this.variable(e);
       case 'list': {
         const items = e.items.map((i) => this.compile(i));
-        if (items.every((i) => i.constant)) return this.constant(items.map((i) => i.constant!.value), 'list');
+        if (items.every((i) => i.constant))
+          return this.constant(
+            items.map((i) => i.constant!.value),
+            'list',
+          );
         const evs = items.map((i) => i.ev);
         return { ty: 'list', ev: (c) => evs.map((f) => f(c)) };
       }
@@ -209,18 +271,29 @@ class Compiler {
     const R = r.ev;
     if (op === '==' || op === '!=') {
       if (l.ty !== r.ty && l.ty !== 'null' && r.ty !== 'null') {
-        let fix = (l.ty === 'num' && r.ty === 'str') || (l.ty === 'str' && r.ty === 'num') ? ' (numbers are written without quotes)' : '';
+        let fix =
+          (l.ty === 'num' && r.ty === 'str') || (l.ty === 'str' && r.ty === 'num')
+            ? ' (numbers are written without quotes)'
+            : '';
         // `protocol == 'tcp'`: point at the number.
         const [v, k] = le.type === 'var' ? [le, re] : [re, le];
         if (v.type === 'var' && v.name === 'protocol' && k.type === 'str') {
           const n = parseProtocol(k.value);
           if (n !== null) fix = ` (protocol is a number: write protocol == ${n})`;
         }
-        this.warn(`${describe(le, this.src)} ${op} ${describe(re, this.src)} compares ${TY_NAME[l.ty]} with ${TY_NAME[r.ty]}: they are never equal${fix}`, loc);
+        this.warn(
+          `${describe(le, this.src)} ${op} ${describe(re, this.src)} compares ${TY_NAME[l.ty]} with ${TY_NAME[r.ty]}: they are never equal${fix}`,
+          loc,
+        );
       }
       let ev: Ev;
       // A primitive constant on one side: plain === is exactly the typed equality.
-      const k = r.constant && isPrimitive(r.constant.value) ? r.constant.value : l.constant && isPrimitive(l.constant.value) ? l.constant.value : undefined;
+      const k =
+        r.constant && isPrimitive(r.constant.value)
+          ? r.constant.value
+          : l.constant && isPrimitive(l.constant.value)
+            ? l.constant.value
+            : undefined;
       if (k !== undefined) {
         const other = r.constant && isPrimitive(r.constant.value) ? L : R;
         ev = (c) => other(c) === k;
@@ -235,17 +308,48 @@ class Compiler {
     }
     const orderable = (t: Ty) => t === 'num' || t === 'str';
     if (!orderable(l.ty) || !orderable(r.ty) || l.ty !== r.ty) {
-      this.warn(`${describe(le, this.src)} ${op} ${describe(re, this.src)} orders ${TY_NAME[l.ty]} against ${TY_NAME[r.ty]}: always false (only numbers with numbers, strings with strings)`, loc);
+      this.warn(
+        `${describe(le, this.src)} ${op} ${describe(re, this.src)} orders ${TY_NAME[l.ty]} against ${TY_NAME[r.ty]}: always false (only numbers with numbers, strings with strings)`,
+        loc,
+      );
     }
     switch (op) {
       case '<':
-        return { ty: 'bool', ev: (c) => { const a = L(c), b = R(c); return ordered(a, b) && (a as number) < (b as number); } };
+        return {
+          ty: 'bool',
+          ev: (c) => {
+            const a = L(c),
+              b = R(c);
+            return ordered(a, b) && (a as number) < (b as number);
+          },
+        };
       case '<=':
-        return { ty: 'bool', ev: (c) => { const a = L(c), b = R(c); return ordered(a, b) && (a as number) <= (b as number); } };
+        return {
+          ty: 'bool',
+          ev: (c) => {
+            const a = L(c),
+              b = R(c);
+            return ordered(a, b) && (a as number) <= (b as number);
+          },
+        };
       case '>':
-        return { ty: 'bool', ev: (c) => { const a = L(c), b = R(c); return ordered(a, b) && (a as number) > (b as number); } };
+        return {
+          ty: 'bool',
+          ev: (c) => {
+            const a = L(c),
+              b = R(c);
+            return ordered(a, b) && (a as number) > (b as number);
+          },
+        };
       case '>=':
-        return { ty: 'bool', ev: (c) => { const a = L(c), b = R(c); return ordered(a, b) && (a as number) >= (b as number); } };
+        return {
+          ty: 'bool',
+          ev: (c) => {
+            const a = L(c),
+              b = R(c);
+            return ordered(a, b) && (a as number) >= (b as number);
+          },
+        };
     }
   }
 
@@ -280,7 +384,10 @@ class Compiler {
     } else if (r.ty === 'null') {
       ev = () => false;
     } else {
-      throw this.error(`'${negated ? 'not in' : 'in'}' needs a list like [80, 443] or a string on its right, but ${describe(re, this.src)} is ${TY_NAME[r.ty]}`, re.loc);
+      throw this.error(
+        `'${negated ? 'not in' : 'in'}' needs a list like [80, 443] or a string on its right, but ${describe(re, this.src)} is ${TY_NAME[r.ty]}`,
+        re.loc,
+      );
     }
     if (negated) {
       const pos = ev;
@@ -293,7 +400,10 @@ class Compiler {
     const fn = name.toUpperCase();
     const arity = (min: number, max: number, usage: string) => {
       if (args.length < min || args.length > max) {
-        throw this.error(`${fn} takes ${min === max ? min : max === Infinity ? `${min} or more` : `${min} to ${max}`} argument${max === 1 ? '' : 's'} (${usage}), not ${args.length}`, loc);
+        throw this.error(
+          `${fn} takes ${min === max ? min : max === Infinity ? `${min} or more` : `${min} to ${max}`} argument${max === 1 ? '' : 's'} (${usage}), not ${args.length}`,
+          loc,
+        );
       }
     };
     switch (fn) {
@@ -305,9 +415,14 @@ class Compiler {
           const matchers: AddressMatcher[] = [];
           for (const b of blocks) {
             const v = b.c.constant!.value;
-            if (typeof v !== 'string') throw this.error(`IN_SUBNET needs CIDR blocks as strings, like '10.0.0.0/8', not ${describe(b.e, this.src)}`, b.e.loc);
+            if (typeof v !== 'string')
+              throw this.error(
+                `IN_SUBNET needs CIDR blocks as strings, like '10.0.0.0/8', not ${describe(b.e, this.src)}`,
+                b.e.loc,
+              );
             const m = compileAddressMatcher(v);
-            if ('problem' in m) throw this.error(`IN_SUBNET: ${m.problem}`, { line: b.e.loc.line, column: b.e.loc.column + m.column });
+            if ('problem' in m)
+              throw this.error(`IN_SUBNET: ${m.problem}`, { line: b.e.loc.line, column: b.e.loc.column + m.column });
             matchers.push(m);
           }
           const n = matchers.length;
@@ -355,14 +470,21 @@ class Compiler {
         if (pat.constant) {
           const v = pat.constant.value;
           if (v === null) return this.constant(false, 'bool');
-          if (typeof v !== 'string') throw this.error(`BYTEARRAY_MATCHER needs its pattern as a string, like '2f56..14bc', not ${describe(args[0], this.src)}`, args[0].loc);
+          if (typeof v !== 'string')
+            throw this.error(
+              `BYTEARRAY_MATCHER needs its pattern as a string, like '2f56..14bc', not ${describe(args[0], this.src)}`,
+              args[0].loc,
+            );
           let m: ByteMatcher;
           try {
             m = compileByteseek(v);
           } catch (err) {
             if (err instanceof QueryError) {
               // Point into the query: the column inside the pattern, after the opening quote.
-              throw this.error(err.message, { line: args[0].loc.line, column: args[0].loc.column + (err.position ?? 1) });
+              throw this.error(err.message, {
+                line: args[0].loc.line,
+                column: args[0].loc.column + (err.position ?? 1),
+              });
             }
             throw err;
           }
@@ -424,7 +546,10 @@ class Compiler {
         };
       }
       default:
-        throw this.error(`unknown function '${name}'; ${suggest(fn, FUNCTIONS)}the functions are ${FUNCTIONS.join(', ')}`, loc);
+        throw this.error(
+          `unknown function '${name}'; ${suggest(fn, FUNCTIONS)}the functions are ${FUNCTIONS.join(', ')}`,
+          loc,
+        );
     }
   }
 
@@ -452,10 +577,16 @@ function syntaxError(err: PeggySyntaxError, src: string, option: string): QueryE
   // Peggy lists every token that could have come next; keep the ones that help a person.
   let list = [...names].filter((n) => n !== 'whitespace' && n !== 'name');
   if (list.length > 1) list = list.filter((n) => n !== "'('" && n !== "'['");
-  const expected = list.length === 0 ? '' : list.length === 1 ? list[0] : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
+  const expected =
+    list.length === 0
+      ? ''
+      : list.length === 1
+        ? list[0]
+        : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
   // Show the whole word that was found, not just its first character.
   const word = /^(?:[A-Za-z_$][A-Za-z0-9_.$]*|[0-9.]+|\S)/.exec(src.slice(err.location.start.offset))?.[0];
-  const found = err.found === null || err.found === undefined || word === undefined ? 'the end of the query' : `'${word}'`;
+  const found =
+    err.found === null || err.found === undefined || word === undefined ? 'the end of the query' : `'${word}'`;
   let hint = '';
   if (err.found === '=') hint = " (use '==' to compare)";
   else if ((err.found === "'" || err.found === '"') && names.has('value')) {
@@ -508,7 +639,10 @@ export function compileQuery(source: string | null | undefined, option = '-q'): 
   const compiler = new Compiler(src, option);
   const root = compiler.compile(ast);
   if (root.ty !== 'bool') {
-    throw compiler.error(`the query does not return a boolean: it gives ${TY_NAME[root.ty]}; compare it, e.g. ip_dst_port == 22`, ast.loc);
+    throw compiler.error(
+      `the query does not return a boolean: it gives ${TY_NAME[root.ty]}; compare it, e.g. ip_dst_port == 22`,
+      ast.loc,
+    );
   }
   const ev = root.ev;
   const ctx: Ctx = { p: new FlowKeyView(), frame: Buffer.alloc(0), start: 0, end: 0 }; // p: placeholder until the first packet
