@@ -37,7 +37,7 @@ import { PcapFileWriter } from '../src/formats/pcap/pcap-file.js';
 import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
-import { replay } from '../src/cli/replay.js';
+import { replay } from '../src/sensor/replay.js';
 import {
   buildDist,
   ensureStack,

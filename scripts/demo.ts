@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
-import { replay } from '../src/cli/replay.js';
+import { replay } from '../src/sensor/replay.js';
 import { endpoints, type Endpoints } from '../src/lib/endpoints.js';
 import { createLogger } from '../src/lib/log.js';
 import { openStorage, parseStorageUri } from '../src/storage/index.js';

@@ -33,7 +33,7 @@ export { QueryError } from './query/errors.js';
 export { openStorage, parseStorageUri } from './storage/index.js';
 export type { Storage, FileStatus } from './storage/types.js';
 export { StorageError } from './storage/errors.js';
-export { replay, type ReplayOptions } from './cli/replay.js';
+export { replay, type ReplayOptions } from './sensor/replay.js';
 
 import { openStorage } from './storage/index.js';
 import { QueryEngine, type MatchedPacket, type QuerySpec } from './query/engine/engine.js';

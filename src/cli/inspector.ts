@@ -11,8 +11,10 @@ import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
+import { UsageError } from '../lib/errors.js';
+import { isMainModule, runCli } from './run.js';
 import { peekSource, type ByteSource } from '../formats/byte-queue.js';
 import { decodeFrame, decodePcapValue } from '../packet/decode.js';
 import { formatInspectorLine, formatMalformedLine, packetFieldsToJson } from '../packet/metron-line.js';
@@ -27,9 +29,6 @@ const USAGE = `usage: ${NAME} -i <file> [-n N] [--json]
   -n, --num_packets <N>     number of records to print (default: all)
       --json                one JSON object per packet with every decoded field
   -h, --help                this help`;
-
-/** A problem the user can fix: reported as one line, exit status 2. */
-class UsageError extends Error {}
 
 interface Args {
   input: string;
@@ -238,10 +237,4 @@ export async function main(
   }
 }
 
-// Run when executed directly (node --import tsx src/cli/inspector.ts ...); bin/pcap-inspector
-// imports the compiled module and calls main() itself.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
-}
+if (isMainModule(import.meta.url)) runCli(NAME, (argv: string[]) => main(argv));

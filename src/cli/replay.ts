@@ -1,87 +1,14 @@
-import { createReadStream } from 'node:fs';
 import yargs from 'yargs';
-import kafkajs from 'kafkajs';
-import { readPcapFile, PcapFileError } from '../formats/pcap/pcap-file.js';
-import { LINKTYPE_ETHERNET } from '../packet/decode.js';
-import { endpointsOrDefault } from '../lib/endpoints.js';
-
-const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
-
-class UsageError extends Error {}
-
-const UNIT_NS: Record<string, bigint> = { MILLISECONDS: 1_000_000n, MICROSECONDS: 1000n, NANOSECONDS: 1n };
-
-export interface ReplayOptions {
-  input: string;
-  topic: string;
-  brokers: string[];
-  granularity: 'MILLISECONDS' | 'MICROSECONDS' | 'NANOSECONDS';
-  /** Packets per second; 0 = as fast as the broker takes them. */
-  rate: number;
-  /** Times to replay the file; 0 = forever. Later passes shift times by the capture's span so time keeps moving forward. */
-  loop: number;
-  partition?: number;
-  batch: number;
-}
+import { UsageError } from '../lib/errors.js';
+import type { ReplayOptions } from '../sensor/replay.js';
+import { isMainModule, runCli } from './run.js';
 
 /**
- * Publishes a pcap file to Kafka in the sensor format (pycapa/fastcapa): key = the packet time as an
- * 8-byte big-endian unsigned integer in `granularity` units, value = the raw frame.
+ * pcap-replay -i capture.pcap -t topic: publishes a capture in the sensor format (src/sensor/replay.ts).
+ * Exit 0 when every packet was acknowledged, 2 on bad arguments or an unreadable capture, 1 when
+ * the broker fails.
  */
-export async function replay(o: ReplayOptions, onProgress?: (sent: number) => void): Promise<number> {
-  const kafka = new Kafka({ clientId: 'pcap-replay', brokers: o.brokers, logLevel: logLevel.WARN });
-  const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const unit = UNIT_NS[o.granularity];
-  let sent = 0;
-  const started = Date.now();
-  try {
-    let shift = 0n;
-    for (let pass = 0; o.loop === 0 || pass < o.loop; pass++) {
-      let first: bigint | null = null;
-      let last = 0n;
-      let batch: { key: Buffer; value: Buffer; partition?: number }[] = [];
-      const flush = async () => {
-        if (!batch.length) return;
-        await producer.send({ topic: o.topic, acks: -1, compression: CompressionTypes.None, messages: batch });
-        sent += batch.length;
-        batch = [];
-        onProgress?.(sent);
-        if (o.rate > 0) {
-          const ahead = (sent / o.rate) * 1000 - (Date.now() - started);
-          if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-        }
-      };
-      const reader = readPcapFile(createReadStream(o.input));
-      const header = await reader.header();
-      if (header.linkType !== LINKTYPE_ETHERNET) {
-        throw new UsageError(
-          `${o.input}: link type ${header.linkType}; the sensor format carries Ethernet frames only (FROM_KEY)`,
-        );
-      }
-      for await (const p of reader) {
-        first ??= p.tsNs;
-        last = p.tsNs;
-        const key = Buffer.allocUnsafe(8);
-        key.writeBigUInt64BE((p.tsNs + shift) / unit);
-        batch.push({
-          key,
-          value: Buffer.from(p.data),
-          ...(o.partition !== undefined ? { partition: o.partition } : {}),
-        });
-        if (batch.length >= o.batch || (o.rate > 0 && batch.length >= Math.max(1, o.rate / 10))) await flush();
-      }
-      await flush();
-      if (first === null) break;
-      shift += last - first + 1_000_000n;
-    }
-  } finally {
-    await producer.disconnect();
-  }
-  return sent;
-}
-
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const args = await yargs(argv)
     .scriptName('pcap-replay')
     .usage('$0 -i capture.pcap -t topic [options]')
@@ -126,6 +53,11 @@ async function main(argv: string[]): Promise<number> {
     .parseAsync();
   if (!(args.rate >= 0) || !(args.loop >= 0) || !(args.batch >= 1))
     throw new UsageError('--rate and --loop must be >= 0, --batch >= 1');
+  // kafkajs and the broker addresses are needed only once the arguments are good.
+  const [{ replay }, { endpointsOrDefault }] = await Promise.all([
+    import('../sensor/replay.js'),
+    import('../lib/endpoints.js'),
+  ]);
   const sent = await replay({
     input: args.i,
     topic: args.t,
@@ -140,14 +72,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/pcap-replay')) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      const known =
-        err instanceof UsageError || err instanceof PcapFileError || (err as NodeJS.ErrnoException).code === 'ENOENT';
-      process.stderr.write(`pcap-replay: ${(err as Error).message}\n`);
-      process.exit(known ? 2 : 1);
-    },
-  );
-}
+if (isMainModule(import.meta.url)) runCli('pcap-replay', main);

@@ -1,14 +1,13 @@
 import yargs from 'yargs';
 import { ConfigError, loadTopologyConfig, parseOverrides } from '../config/topology-config.js';
-import { Topology } from '../topology.js';
-import { createLogger } from '../lib/log.js';
+import { isMainModule, runCli } from './run.js';
 
 /**
  * start-pcap-topology [-c config/pcap.properties] [-D key=value ...]
  * Runs the ingest until SIGINT/SIGTERM, then seals open files, commits and exits 0.
  * Exit 2: bad arguments or configuration. Exit 1: an unrecoverable consumer error (restart me).
  */
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const args = await yargs(argv)
     .scriptName('start-pcap-topology')
     .usage('$0 [-c config/pcap.properties] [-D key=value ...]')
@@ -33,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
     })
     .parseAsync();
   const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
+  // The Kafka client, the store clients and the logger load only for a run, not for --help or a bad key.
+  const [{ Topology }, { createLogger }] = await Promise.all([import('../topology.js'), import('../lib/log.js')]);
   const log = createLogger('pcap-topology');
   // A bug must not leave a half-working consumer behind: exit and let the supervisor restart us
   // (offsets trail durable data, so nothing is lost).
@@ -73,15 +74,4 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`start-pcap-topology: ${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`start-pcap-topology: ${(err as Error).message}\n`);
-    if (process.env.PCAPLINE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+if (isMainModule(import.meta.url)) runCli('start-pcap-topology', main);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseProperties } from 'dot-properties';
+import { PcaplineError } from '../lib/errors.js';
 
 /** Where consumption starts (Metron's FirstPollOffsetStrategy). */
 export type StartMode = 'EARLIEST' | 'LATEST' | 'UNCOMMITTED_EARLIEST' | 'UNCOMMITTED_LATEST';
@@ -44,13 +45,13 @@ export interface TopologyConfig {
   security: KafkaSecurity;
 }
 
-export class ConfigError extends Error {
+/** A bad configuration key or value: one line naming the key, exit 2. */
+export class ConfigError extends PcaplineError {
   constructor(
     readonly key: string,
     problem: string,
   ) {
-    super(`${key}: ${problem}`);
-    this.name = 'ConfigError';
+    super('PCAPLINE_CONFIG', `${key}: ${problem}`, { exitCode: 2 });
   }
 }
 

@@ -1,8 +1,10 @@
+import { oneLine, PcaplineError } from '../lib/errors.js';
+
 /**
  * Errors in query input (options, times, patterns, expressions). The CLI turns one into a single
  * stderr line and exit status 2; library callers can branch on `option` and `position`.
  */
-export class QueryError extends Error {
+export class QueryError extends PcaplineError {
   /** The option the problem belongs to, as the user knows it (e.g. '-sa', '-q'); undefined when global. */
   readonly option: string | undefined;
   /** 1-based column inside the option's value where the problem is, when it can be pinned down. */
@@ -19,12 +21,24 @@ export class QueryError extends Error {
     message: string,
     details: { option?: string; position?: number; line?: number; excerpt?: string; cause?: unknown } = {},
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'QueryError';
+    super('PCAPLINE_QUERY_INPUT', message, { exitCode: 2, cause: details.cause });
     this.option = details.option;
     this.position = details.position;
     this.line = details.line;
     this.excerpt = details.excerpt;
+  }
+
+  /** `<option>: <problem> (at column N)`, on one line whatever the message holds. */
+  override describe(): string {
+    let where = '';
+    if (this.position !== undefined) {
+      where =
+        this.line !== undefined && this.line > 1
+          ? ` (at line ${this.line}, column ${this.position})`
+          : ` (at column ${this.position})`;
+    }
+    const opt = this.option === undefined ? '' : `${this.option}: `;
+    return `${opt}${oneLine(this.message)}${where}`;
   }
 }
 
@@ -32,16 +46,7 @@ export const isQueryError = (err: unknown): err is QueryError => err instanceof 
 
 /** The one line the CLI prints: `pcap-query: <option>: <problem> (at column N)`. */
 export function formatQueryError(err: QueryError, program = 'pcap-query'): string {
-  let where = '';
-  if (err.position !== undefined) {
-    where =
-      err.line !== undefined && err.line > 1
-        ? ` (at line ${err.line}, column ${err.position})`
-        : ` (at column ${err.position})`;
-  }
-  const opt = err.option === undefined ? '' : `${err.option}: `;
-  // One line, whatever the message holds (a user's value may contain newlines).
-  return `${program}: ${opt}${err.message.replace(/\s*\n\s*/g, ' ')}${where}`;
+  return `${program}: ${err.describe()}`;
 }
 
 /** `text` with a caret under 1-based `column` of 1-based `line`; long lines are clipped around it. */

@@ -6,6 +6,7 @@ import type { SinkLayout } from './layout.js';
 import type { Ledger, LoadedMarker, SealMarker } from './ledger.js';
 import { OpenFile } from './open-file.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
+import { PcaplineError } from '../lib/errors.js';
 
 export interface SealedFile {
   topic: string;
@@ -40,14 +41,13 @@ export interface PartitionSinkOptions {
 }
 
 /** Thrown when another writer owns the data we were about to publish: the partition must be reconciled again. */
-export class LostClaimError extends Error {
+export class LostClaimError extends PcaplineError {
   constructor(
     readonly topic: string,
     readonly partition: number,
     detail: string,
   ) {
-    super(`${topic}/${partition}: ${detail}`);
-    this.name = 'LostClaimError';
+    super('PCAPLINE_LOST_CLAIM', `${topic}/${partition}: ${detail}`, { retriable: true });
   }
 }
 

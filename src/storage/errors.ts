@@ -1,21 +1,22 @@
+import { PcaplineError } from '../lib/errors.js';
+
 /**
  * A storage failure. `exception` keeps the remote exception's simple name as HDFS reports it
  * (FileNotFoundException, FileAlreadyExistsException, AlreadyBeingCreatedException,
  * RecoveryInProgressException, SafeModeException, ...), so callers branch on it, never on text.
  * The local back end maps errno codes onto the same names.
  */
-export class StorageError extends Error {
+export class StorageError extends PcaplineError {
   constructor(
     message: string,
     readonly exception: string,
     readonly path: string,
     readonly status?: number,
     /** True when retrying later can succeed (DataNode down, safe mode, lease recovery, connection reset). */
-    readonly retriable = false,
+    retriable = false,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'StorageError';
+    super('PCAPLINE_STORAGE', message, { retriable, cause: options?.cause });
   }
 }
 

@@ -1,14 +1,17 @@
 import { Readable } from 'node:stream';
 import { StorageError } from './errors.js';
 import type { FileStatus, ListPage, WriteBody } from './types.js';
+import { PcaplineError } from '../lib/errors.js';
 
 /**
  * A failure of the caller's own body stream. Back ends rethrow `original` unchanged instead of
  * mapping it to a StorageError: it says nothing about the store.
  */
-export class BodyFailure extends Error {
+export class BodyFailure extends PcaplineError {
   constructor(readonly original: unknown) {
-    super(`write body failed: ${(original as Error)?.message ?? String(original)}`, { cause: original });
+    super('PCAPLINE_WRITE_BODY', `write body failed: ${(original as Error)?.message ?? String(original)}`, {
+      cause: original,
+    });
   }
 }
 

@@ -17,7 +17,7 @@ import { readSequenceFile } from '../../src/formats/sequencefile/index.js';
 import { applyConfig, defaultConfig } from '../../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../../src/topology.js';
 import { createLogger } from '../../src/lib/log.js';
-import { replay } from '../../src/cli/replay.js';
+import { replay } from '../../src/sensor/replay.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const SAMPLE_PATH = fileURLToPath(new URL('../fixtures/PCAPExampleOutput', import.meta.url));

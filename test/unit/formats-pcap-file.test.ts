@@ -106,21 +106,21 @@ describe('pcap file reader', () => {
     const ng = Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex');
     await assert.rejects(
       readAll(new PcapFileReader(chunks(ng, 10))),
-      (e: unknown) => e instanceof PcapFileError && e.code === 'pcapng',
+      (e: unknown) => e instanceof PcapFileError && e.reason === 'pcapng',
     );
     await assert.rejects(
       readAll(new PcapFileReader(chunks(Buffer.alloc(40, 7), 10))),
-      (e: unknown) => e instanceof PcapFileError && e.code === 'bad-magic',
+      (e: unknown) => e instanceof PcapFileError && e.reason === 'bad-magic',
     );
     await assert.rejects(
       readAll(new PcapFileReader(chunks(Buffer.from('d4c3b2a10200', 'hex'), 10))),
-      (e: unknown) => e instanceof PcapFileError && e.code === 'truncated-header',
+      (e: unknown) => e instanceof PcapFileError && e.reason === 'truncated-header',
     );
     const bad = craft(true, false, [{ sec: 1, frac: 0, data: pk(1, 10) }]);
     bad.writeUInt32LE(0x7fffffff, 24 + 8);
     await assert.rejects(
       readAll(new PcapFileReader(chunks(bad, 10))),
-      (e: unknown) => e instanceof PcapFileError && e.code === 'bad-packet-length',
+      (e: unknown) => e instanceof PcapFileError && e.reason === 'bad-packet-length',
     );
   });
 });

@@ -308,7 +308,7 @@ describe('SequenceFile reader: torn and corrupt files', () => {
 
   it("throws on a torn record with onTorn: 'error'", async () => {
     const r = new SequenceFileReader(chunks(file.subarray(0, file.length - 3), 512), { onTorn: 'error' });
-    await assert.rejects(readAll(r), (e: unknown) => e instanceof SequenceFileError && e.code === 'truncated-record');
+    await assert.rejects(readAll(r), (e: unknown) => e instanceof SequenceFileError && e.reason === 'truncated-record');
   });
 
   it('rejects a wrong sync marker as corruption, with its position', async () => {
@@ -318,7 +318,7 @@ describe('SequenceFile reader: torn and corrupt files', () => {
     bad[s + 10] ^= 0xff;
     await assert.rejects(
       readAll(new SequenceFileReader(chunks(bad, 700))),
-      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-sync' && e.position === s,
+      (e: unknown) => e instanceof SequenceFileError && e.reason === 'bad-sync' && e.position === s,
     );
   });
 
@@ -327,19 +327,19 @@ describe('SequenceFile reader: torn and corrupt files', () => {
     a.writeInt32BE(-7, 95);
     await assert.rejects(
       readAll(new SequenceFileReader(chunks(a, 700))),
-      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-record-length',
+      (e: unknown) => e instanceof SequenceFileError && e.reason === 'bad-record-length',
     );
     const b = Buffer.from(file);
     b.writeInt32BE(4, 99);
     await assert.rejects(
       readAll(new SequenceFileReader(chunks(b, 700))),
-      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-key-length',
+      (e: unknown) => e instanceof SequenceFileError && e.reason === 'bad-key-length',
     );
     const c = Buffer.from(file);
     c.writeInt32BE(c.readInt32BE(111) + 1, 111);
     await assert.rejects(
       readAll(new SequenceFileReader(chunks(c, 700))),
-      (e: unknown) => e instanceof SequenceFileError && e.code === 'bad-value-length',
+      (e: unknown) => e instanceof SequenceFileError && e.reason === 'bad-value-length',
     );
   });
 
@@ -355,7 +355,7 @@ describe('SequenceFile reader: torn and corrupt files', () => {
     for (const [bytes, code] of cases) {
       await assert.rejects(
         readAll(new SequenceFileReader(chunks(bytes, 10))),
-        (e: unknown) => e instanceof SequenceFileError && e.code === code,
+        (e: unknown) => e instanceof SequenceFileError && e.reason === code,
         code,
       );
     }

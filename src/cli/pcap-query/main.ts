@@ -1,11 +1,8 @@
-import { SingleBar } from 'cli-progress';
+import type { QueryStats } from '../../query/engine/engine.js';
+import type { OutputResult } from '../../query/engine/output.js';
+import { isStorageError } from '../../storage/errors.js';
+import { isMainModule, runCli } from '../run.js';
 import { parseQueryArgs, type QueryRequest } from './args.js';
-import { QueryError, formatQueryError } from '../../query/errors.js';
-import { QueryEngine, type QueryStats } from '../../query/engine/engine.js';
-import { writePages, writeStream, type OutputResult } from '../../query/engine/output.js';
-import { openStorage } from '../../storage/index.js';
-import { StorageError } from '../../storage/errors.js';
-import { endpointsOrDefault } from '../../lib/endpoints.js';
 
 /**
  * pcap-query fixed|query [options]: Metron's query CLI, without MapReduce. Exit 0 on success
@@ -20,6 +17,16 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   }
   const req = parsed;
   for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
+  // Loaded only once the arguments are good: --help and bad input never pay for the store's
+  // HTTP client, the index reader or the progress bar.
+  const [{ endpointsOrDefault }, { openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] =
+    await Promise.all([
+      import('../../lib/endpoints.js'),
+      import('../../storage/index.js'),
+      import('../../query/engine/engine.js'),
+      import('../../query/engine/output.js'),
+      import('cli-progress'),
+    ]);
   const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
   const storage = openStorage(storeUri);
   const started = Date.now();
@@ -67,6 +74,10 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
       process.stderr.write(`${summary(req, engine.stats, result, Date.now() - started)}\n`);
     }
     return 0;
+  } catch (err) {
+    if (!isStorageError(err)) throw err;
+    process.stderr.write(`pcap-query: cannot read the store: ${err.describe()}\n`);
+    return 1;
   } finally {
     await storage.close();
   }
@@ -108,22 +119,4 @@ const formatBytes = (n: number): string =>
         ? `${(n / 1024).toFixed(1)} KiB`
         : `${n} B`;
 
-const isMain = process.argv[1]?.endsWith('pcap-query') || import.meta.url === `file://${process.argv[1]}`;
-if (isMain) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof QueryError) {
-        process.stderr.write(`${formatQueryError(err)}\n`);
-        process.exit(2);
-      }
-      if (err instanceof StorageError) {
-        process.stderr.write(`pcap-query: cannot read the store: ${err.message}\n`);
-        process.exit(1);
-      }
-      process.stderr.write(`pcap-query: ${(err as Error).message}\n`);
-      if (process.env.PCAPLINE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (isMainModule(import.meta.url)) runCli('pcap-query', main);

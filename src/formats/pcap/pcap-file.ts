@@ -16,6 +16,7 @@ import {
   readU32,
   writePcapPacketHeader,
 } from './pcap-record.js';
+import { PcaplineError } from '../../lib/errors.js';
 
 export interface PcapFileHeader {
   littleEndian: boolean;
@@ -41,14 +42,14 @@ export interface PcapPacket {
 
 export type PcapFileErrorCode = 'bad-magic' | 'pcapng' | 'truncated-header' | 'bad-version' | 'bad-packet-length';
 
-export class PcapFileError extends Error {
+/** A file that is not a pcap file we can read, or is damaged: `reason` says how; exit 2. */
+export class PcapFileError extends PcaplineError {
   constructor(
-    readonly code: PcapFileErrorCode,
+    readonly reason: PcapFileErrorCode,
     message: string,
     readonly position: number,
   ) {
-    super(message);
-    this.name = 'PcapFileError';
+    super('PCAPLINE_PCAP_FILE', message, { exitCode: 2 });
   }
 }
 

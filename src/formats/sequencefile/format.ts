@@ -7,6 +7,7 @@
  * follows.
  */
 import { pcapValueTimeNs } from '../pcap/pcap-record.js';
+import { PcaplineError } from '../../lib/errors.js';
 
 export const SEQ_MAGIC = Buffer.from('SEQ', 'latin1');
 export const SEQ_VERSION = 6;
@@ -50,15 +51,15 @@ export type SeqErrorCode =
   | 'truncated-record';
 
 /** A file that is not a readable SequenceFile, or is corrupt at `position`. */
-export class SequenceFileError extends Error {
+/** A file that is not a SequenceFile we can read, or is damaged: `reason` says how; exit 2. */
+export class SequenceFileError extends PcaplineError {
   constructor(
-    readonly code: SeqErrorCode,
+    readonly reason: SeqErrorCode,
     message: string,
     /** File offset where the problem was found. */
     readonly position: number,
   ) {
-    super(message);
-    this.name = 'SequenceFileError';
+    super('PCAPLINE_SEQUENCEFILE', message, { exitCode: 2 });
   }
 }
 
