@@ -3,6 +3,7 @@
  *   encode  = scheme (FROM_KEY) + SequenceFile appendFrame into a byte-counting sink (the ingest hot path)
  *   decode  = decodePcapValue of stored values (the query filter's hot path)
  *   read    = streaming SequenceFile reader over 64 KiB chunks + decode (a query scanning a file)
+ *   filter  = decode + a compiled query expression / a byteseek pattern per packet (the query's per-packet cost)
  * for 64-byte and 1500-byte frames from the synthetic generator (IPv4/IPv6/VLAN/TCP/UDP/ICMP mix).
  */
 import { decodePcapValue } from '../src/packet/decode.js';
@@ -11,6 +12,8 @@ import { metronPcapValue } from '../src/formats/pcap/pcap-record.js';
 import { SequenceFileReader, SequenceFileWriter } from '../src/formats/sequencefile/index.js';
 import { SyntheticCapture } from '../test/support/synthetic.js';
 import { createScheme } from '../src/scheme/index.js';
+import { compileByteseek } from '../src/query/filter/byteseek/index.js';
+import { compileQuery } from '../src/query/filter/expr/compile.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 
@@ -92,12 +95,36 @@ async function main(): Promise<void> {
       }
     });
 
+    // The per-packet filters a query runs once the frame is decoded.
+    const expression = compileQuery(
+      "ip_dst_port in [22, 80, 443] and IN_SUBNET(ip_src_addr, '10.0.0.0/8') and protocol == 6",
+    );
+    const filterExpr = await measure(N, () => {
+      for (let i = 0; i < N; i++) {
+        decodePcapValue(values[i], f);
+        if (expression.test(f, values[i], f.frameOffset, values[i].length)) checksum++;
+      }
+    });
+    const fixedBytes = compileByteseek("'HTTP/1.1'");
+    const nfa = compileByteseek("'GET' 20 ('/api'|'/v1') .{0,40} 'HTTP'");
+    const filterFixed = await measure(N, () => {
+      for (let i = 0; i < N; i++) if (fixedBytes.matches(d.frames[i])) checksum++;
+    });
+    const filterNfa = await measure(N, () => {
+      for (let i = 0; i < N; i++) if (nfa.matches(d.frames[i])) checksum++;
+    });
+
     const both = 1 / (1 / encode + 1 / decode);
     console.log(`${String(size).padStart(4)}-byte frames:`);
     console.log(`  encode (scheme + SequenceFile append)  ${fmt(encode).padStart(16)}  ${mbps(encode, size)}`);
     console.log(`  decode (decodePcapValue)               ${fmt(decode).padStart(16)}  ${mbps(decode, size)}`);
     console.log(`  decode+encode (one core doing both)    ${fmt(both).padStart(16)}`);
     console.log(`  read+decode (streaming reader)         ${fmt(read).padStart(16)}  ${mbps(read, size)}`);
+    console.log(`  decode + expression (3 clauses)        ${fmt(filterExpr).padStart(16)}`);
+    console.log(
+      `  byteseek, plain bytes (indexOf)        ${fmt(filterFixed).padStart(16)}  ${mbps(filterFixed, size)}`,
+    );
+    console.log(`  byteseek, alternation + repeat (NFA)   ${fmt(filterNfa).padStart(16)}  ${mbps(filterNfa, size)}`);
     if (checksum === 42) console.log(''); // keep the work observable
     void sinkBytes;
   }

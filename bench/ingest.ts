@@ -1,5 +1,5 @@
 /**
- * Ingest benchmark (issue 6 §2, and the memory figure of issue 4):
+ * Ingest benchmark (issue 6 metron-compat §2, and the memory figure of issue 4):
  *   npm run bench:ingest -- [--packets N] [--partitions P] [--runs R] [--num-packets F] [--targets local,hdfs,kcat]
  *                           [--min-size B] [--max-size B] [--seed S] [-D key=value ...] [--keep]
  *   npm run bench:ingest -- --memory      1M 1500-byte packets, kafka.pcap.numPackets=1000000, one partition

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): type check, build, unit tests, then integration tests
-# against the real local Kafka + HDFS. The stack is started when it is not running, and stopped at
+# The README's test command (`npm test`): the Debian tools the tests use (installed when missing and
+# allowed, see test-tools.sh), format and lint (Biome), type check, build, unit tests, then
+# integration tests against the real local Kafka + HDFS. The stack is started when it is not running, and stopped at
 # the end only if this run started it.  Usage: test.sh [unit|integration] [extra node --test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ what=${1:-all}; shift || true
 source scripts/test-tools.sh
 ensure_test_tools
 
+echo "== format and lint (biome ci)"; npx biome ci --colors=off --error-on-warnings .
 echo "== type check"; npx tsc -p tsconfig.json --noEmit
 echo "== build"; npm run -s build
 

@@ -1,7 +1,7 @@
 /**
  * pcap-inspector -i <file> [-n N] [--json]
  *
- * Prints one Metron-format line per record (reference §5.2) of a packet file: our SequenceFiles,
+ * Prints one Metron-format line per record (metron-compat §5.2) of a packet file: our SequenceFiles,
  * Metron's (including the IntWritable-keyed sample) or a plain pcap file, told apart by their
  * magic. `-i` is a local path, a file:// URL or a webhdfs://host:port/path URL. `--json` prints
  * one JSON object per packet with every decoded field instead. Exit 0 on success, 2 with one line

@@ -1,5 +1,5 @@
 /**
- * Data file names, Metron's `pcap_<TOPIC>_<TS>_<PARTITION>_<ID>` (reference §3.2, §6.4):
+ * Data file names, Metron's `pcap_<TOPIC>_<TS>_<PARTITION>_<ID>` (metron-compat §3.2, §6.4):
  * TS = unsigned decimal ns time of the file's first packet. Parsing follows PcapFilenameHelper:
  * drop the `pcap_` prefix, split on `_`; the last token is the id, then the partition, then the
  * time, and everything before is the topic (so topics may contain `_`). Unlike Metron, names that

@@ -51,7 +51,7 @@ export function ipv6Text(buf: Uint8Array, off: number): string {
 /**
  * RFC 5952: lowercase hex, no leading zeros, the longest run (≥ 2) of zero groups replaced by
  * "::" (the first one on a tie), and IPv4-mapped addresses (::ffff:0:0/96) in mixed notation
- * (§5). Like tshark (and glibc's inet_ntop), the deprecated IPv4-compatible form ::a.b.c.d is
+ * (RFC 5952 §5). Like tshark (and glibc's inet_ntop), the deprecated IPv4-compatible form ::a.b.c.d is
  * also printed mixed when the upper half of the IPv4 part is non-zero (::1 and ::ffff stay hex),
  * so our text equals what analysts see in Wireshark.
  */
@@ -79,7 +79,7 @@ export function formatIpv6(buf: Uint8Array, off: number): string {
     }
     i = j;
   }
-  if (bestLen < 2) bestStart = -1; // a single zero group is not compressed (§4.2.2)
+  if (bestLen < 2) bestStart = -1; // a single zero group is not compressed (RFC 5952 §4.2.2)
   let s = '';
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {

@@ -1,5 +1,5 @@
 /**
- * Metron's inspector line (reference §5.2):
+ * Metron's inspector line (metron-compat §5.2):
  *   TS: March 17, 2016 6:44:29 PM UTC,ip_src_addr: 192.168.66.121,ip_src_port: 22,ip_dst_addr: ...,protocol: 6
  * Fields joined by ',' without spaces, in Constants.Fields order, only those present.
  */

@@ -1,5 +1,5 @@
 /**
- * `-st` / `-et` / `-df` / `--tz`: query window times, as Metron's CLI took them (spec §6.3) minus
+ * `-st` / `-et` / `-df` / `--tz`: query window times, as Metron's CLI took them (metron-compat §6.3) minus
  * its defects: a value that is not a number is an error (Metron silently used -1), the default end
  * is now (Metron: -1, i.e. unbounded), and the zone is explicit (`--tz`, default UTC; Metron used
  * the JVM's default zone). Results are nanoseconds since the epoch, as bigint.

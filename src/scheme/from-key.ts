@@ -1,5 +1,5 @@
 /**
- * FROM_KEY (Metron's FromKeyDeserializer, reference §1.6): the key is an 8-byte big-endian
+ * FROM_KEY (Metron's FromKeyDeserializer, metron-compat §1.6): the key is an 8-byte big-endian
  * unsigned time in the configured unit, the value the raw Ethernet frame. Unlike Metron, a key
  * that is not exactly 8 bytes is refused instead of being read as a smaller or truncated number,
  * and the unit conversion cannot wrap (the range check catches it).
@@ -13,7 +13,7 @@ const NS_PER_UNIT: Record<TsGranularity, bigint> = {
   NANOSECONDS: 1n,
 };
 
-/** Metron's exact message for a null key (FromKeyDeserializerTest, §8.1). */
+/** Metron's exact message for a null key (FromKeyDeserializerTest, metron-compat §8.1). */
 export const MISSING_KEY_MESSAGE = 'Expected a key but none provided';
 
 export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange): Scheme {

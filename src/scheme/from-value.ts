@@ -1,5 +1,5 @@
 /**
- * FROM_VALUE, Metron's FROM_PACKET (reference §1.7): the value already is a one-packet pcap
+ * FROM_VALUE, Metron's FROM_PACKET (metron-compat §1.7): the value already is a one-packet pcap
  * (global header + packet header + frame); the key is ignored. The time comes from the packet
  * header per the magic (µs or ns, either byte order; Metron misread little-endian ns files, we do
  * not) and the value is stored unchanged. A value we cannot trust (too short, unknown magic,

@@ -1,7 +1,7 @@
 /**
  * What the scheme turns a Kafka record into, and how it says no. A bad record is a value, never an
  * exception: ingest counts it, logs it (rate-limited), dead-letters it and moves on, so one poison
- * message can neither stop nor block its partition (Metron crash-looped on them, reference §1.8).
+ * message can neither stop nor block its partition (Metron crash-looped on them, metron-compat §1.8).
  */
 
 /** `kafka.pcap.ts_scheme`. Metron's FROM_PACKET is accepted as another name for FROM_VALUE. */

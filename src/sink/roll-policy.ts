@@ -1,5 +1,5 @@
 /**
- * Metron's roll rule (reference §3.3), evaluated before every append, with the two fixes of the
+ * Metron's roll rule (metron-compat §3.3), evaluated before every append, with the two fixes of the
  * design: a packet earlier than the file's first one does not force a roll (Metron's unsigned
  * difference made it huge), and idle sealing happens elsewhere (wall clock, not packet time).
  */

@@ -266,7 +266,7 @@ export async function tsharkFilter(capture: string, filter: string): Promise<Pca
 // Data through the real topology
 
 export interface SampleRecord {
-  /** ns timestamp (the re-ingest key of reference §9). */
+  /** ns timestamp (the re-ingest key of metron-compat §9). */
   tsNs: bigint;
   /** The stored one-packet pcap: 24-byte global header, 16-byte packet header, frame. */
   value: Buffer;
@@ -329,7 +329,7 @@ async function runTopology(
 }
 
 /**
- * Metron's PcapTopologyIntegrationTest ingest (reference §8.9): the 20 sample records without their
+ * Metron's PcapTopologyIntegrationTest ingest (metron-compat §8.9): the 20 sample records without their
  * 40 header bytes, 8-byte BE ns keys, one partition, NANOSECONDS, numPackets=2 → 10 files in `out`.
  */
 export async function ingestSample(ep: Endpoints, sample: readonly SampleRecord[], out: string): Promise<IngestResult> {

@@ -28,7 +28,7 @@ before(async () => {
 });
 
 /**
- * Metron's PcapTopologyIntegrationTest ingest vector (reference §8.9): the 20 sample packets,
+ * Metron's PcapTopologyIntegrationTest ingest vector (metron-compat §8.9): the 20 sample packets,
  * headers stripped, ns keys, one partition, numPackets=2 → exactly 10 finished files whose values
  * are byte-identical to the sample's.
  */

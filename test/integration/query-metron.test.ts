@@ -1,5 +1,5 @@
 /**
- * Metron's query table (reference §8.9, PcapTopologyIntegrationTest) through the real `pcap-query`
+ * Metron's query table (metron-compat §8.9, PcapTopologyIntegrationTest) through the real `pcap-query`
  * CLI, over data the real topology ingested (the 20 sample records, ns keys, numPackets=2 → 10
  * files), on HDFS (WebHDFS) and on the local back end.
  *
@@ -189,7 +189,7 @@ const pageName = (prefix: string, n: number) => `pcap-data-${prefix}+${String(n)
 const summaryLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !/^pcap-query: warning:/.test(l));
 
 for (const backend of ['hdfs', 'local'] as const) {
-  describe(`Metron's query table (§8.9) on ${backend === 'hdfs' ? 'HDFS (WebHDFS)' : 'the local back end'}`, {
+  describe(`Metron's query table (metron-compat §8.9) on ${backend === 'hdfs' ? 'HDFS (WebHDFS)' : 'the local back end'}`, {
     concurrency: 2,
   }, () => {
     let bp = '';

@@ -39,7 +39,7 @@ const tcp = { proto: 'tcp' as const, srcPort: 40000, dstPort: 443, flags: 0x12 }
 const udp = { proto: 'udp' as const, srcPort: 5353, dstPort: 53 };
 const payload = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
-describe('decode: Metron sample (§9)', () => {
+describe('decode: Metron sample (metron-compat §9)', () => {
   it('decodes every record to the documented 5-tuple', async () => {
     const f = createPacketFields();
     let i = 0;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatPcapFileName, parsePcapFileName } from '../../src/formats/file-name.js';
 
-describe('§8.3 PcapFilenameHelper vectors', () => {
+describe('metron-compat §8.3 PcapFilenameHelper vectors', () => {
   const ts = 1494962815457986000n;
   const cases: Array<[string, string, bigint | null, number | null, string]> = [
     ['pcap_pcap128_1494962815457986000_18_pcap-63-1495027314', 'pcap128', ts, 18, 'pcap-63-1495027314'],

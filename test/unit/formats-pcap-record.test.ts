@@ -21,7 +21,7 @@ async function sampleValues(): Promise<Buffer[]> {
   return out;
 }
 
-describe('Metron pcap headers (§2.1)', () => {
+describe('Metron pcap headers (metron-compat §2.1)', () => {
   it('global header bytes', () => {
     assert.equal(METRON_GLOBAL_HEADER.toString('hex'), 'd4c3b2a1020004000000000000000000ffff000001000000');
   });
@@ -35,7 +35,7 @@ describe('Metron pcap headers (§2.1)', () => {
     );
   });
 
-  it('§8.2 LE headerization round trip over all 20 sample records', async () => {
+  it('metron-compat §8.2 LE headerization round trip over all 20 sample records', async () => {
     const values = await sampleValues();
     assert.equal(values.length, 20);
     for (const v of values) {
@@ -118,7 +118,7 @@ describe('parsePcapValue: any magic and byte order', () => {
   });
 });
 
-describe('§8.5 comparator on (ts_sec, ts_usec)', () => {
+describe('metron-compat §8.5 comparator on (ts_sec, ts_usec)', () => {
   const base = BigInt(Date.UTC(2016, 6, 26, 8, 21, 13)) * 1_000_000n;
   const v = (ns: bigint): Buffer => metronPcapValue(ns, Buffer.alloc(14));
   const S = 1_000_000_000n;

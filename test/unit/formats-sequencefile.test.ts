@@ -21,7 +21,7 @@ import { SAMPLE_PATH } from '../helpers/fixtures.js';
 const SAMPLE = SAMPLE_PATH;
 const sample = readFileSync(SAMPLE);
 
-/** Record offsets and ts_usec of the sample (reference §9). */
+/** Record offsets and ts_usec of the sample (metron-compat §9). */
 const SAMPLE_OFFSETS = [
   94, 872, 994, 1564, 1814, 1936, 2078, 2328, 2450, 2604, 2726, 2880, 3002, 3156, 3278, 3592, 3810, 3932, 4202, 4388,
 ];
@@ -50,7 +50,7 @@ function memorySink(): { write(c: Buffer): void; bytes(): Buffer; chunks: Buffer
 
 const MARKER = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-describe('SequenceFile reader on Metron sample (§9)', () => {
+describe('SequenceFile reader on Metron sample (metron-compat §9)', () => {
   it('reads the IntWritable header', async () => {
     const r = new SequenceFileReader(createReadStream(SAMPLE));
     const h = await r.header();
@@ -159,7 +159,7 @@ describe('SequenceFile writer', () => {
     assert.deepEqual(h.subarray(79), MARKER);
   });
 
-  it('re-ingest vector (§9): frames with ns keys give values byte-identical to the sample', async () => {
+  it('re-ingest vector (metron-compat §9): frames with ns keys give values byte-identical to the sample', async () => {
     const values = (await readAll(new SequenceFileReader(createReadStream(SAMPLE)))).map((r) => Buffer.from(r.value));
     const sink = memorySink();
     const w = new SequenceFileWriter(sink, { syncMarker: MARKER });

@@ -55,7 +55,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 const lines = (s: string): string[] => s.split('\n').filter((l) => l.length > 0);
 
 describe('pcap-inspector on the Metron sample', () => {
-  it('-n 2 prints exactly the two lines of §9 (spawned)', () => {
+  it('-n 2 prints exactly the two lines of metron-compat §9 (spawned)', () => {
     const r = spawnInspector(['-i', SAMPLE, '-n', '2']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${LINE0}\n${LINE1}\n`);

@@ -19,8 +19,8 @@ const fails = (argv: string[], check: (e: QueryError) => boolean, msg?: string) 
   );
 const ms = (n: number) => BigInt(n) * 1_000_000n;
 
-// PcapCliTest (spec §8.8), adapted: same inputs, same meaning.
-test('§8.8 fixed, minimal: Metron option names with one dash, defaults', () => {
+// PcapCliTest (metron-compat §8.8), adapted: same inputs, same meaning.
+test('metron-compat §8.8 fixed, minimal: Metron option names with one dash, defaults', () => {
   const r = parse([
     'fixed',
     '-start_time',
@@ -65,7 +65,7 @@ test('§8.8 fixed, minimal: Metron option names with one dash, defaults', () => 
   assert.equal(r.concurrency, 4);
 });
 
-test('§8.8 fixed, full list: end time, paths, include_reverse, records per file, MapReduce options noticed', () => {
+test('metron-compat §8.8 fixed, full list: end time, paths, include_reverse, records per file, MapReduce options noticed', () => {
   const r = parse([
     'fixed',
     '-start_time',
@@ -135,7 +135,7 @@ test('§8.8 fixed, full list: end time, paths, include_reverse, records per file
   assert.deepEqual({ ...s, filter: null }, { ...r, filter: null });
 });
 
-test('§8.8 -date_format yyyy-MM-dd-HH:mm.ss with -yq: dates parsed (UTC unless --tz), -yq noticed', () => {
+test('metron-compat §8.8 -date_format yyyy-MM-dd-HH:mm.ss with -yq: dates parsed (UTC unless --tz), -yq noticed', () => {
   const args = [
     'fixed',
     '-date_format',
@@ -158,7 +158,7 @@ test('§8.8 -date_format yyyy-MM-dd-HH:mm.ss with -yq: dates parsed (UTC unless 
   assert.equal(paris.timeZone, 'Europe/Paris');
 });
 
-test('§8.8 query mode: -query is the expression; MapReduce defaults are gone', () => {
+test('metron-compat §8.8 query mode: -query is the expression; MapReduce defaults are gone', () => {
   const r = parse(['query', '-start_time', '500', '-query', 'ip_dst_port == 22']);
   assert.equal(r.mode, 'query');
   assert.equal(r.query, 'ip_dst_port == 22');
@@ -175,14 +175,14 @@ test('§8.8 query mode: -query is the expression; MapReduce defaults are gone', 
   );
 });
 
-test("§8.8 query mode with Metron's literal 'some query string': now checked, a syntax error at its column", () => {
+test("metron-compat §8.8 query mode with Metron's literal 'some query string': now checked, a syntax error at its column", () => {
   fails(
     ['query', '-start_time', '500', '-query', 'some query string'],
     (e) => e.option === '-q' && e.position === 6 && /syntax error/.test(e.message),
   );
 });
 
-test('§8.8 errors: fixed with -query, query with -ip_src_addr, missing -start_time', () => {
+test('metron-compat §8.8 errors: fixed with -query, query with -ip_src_addr, missing -start_time', () => {
   fails(
     ['fixed', '-start_time', '500', '-query', 'x'],
     (e) => /unrecognized option -query for fixed mode/.test(e.message) && e.option === '-query',

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPacketFields, type PacketFields } from '../../src/packet/packet-fields.js';
@@ -19,7 +19,7 @@ interface Rec {
 
 /**
  * The 20 records of Metron's sample SequenceFile, decoded just enough for filters (all are
- * Ethernet/IPv4/TCP, spec §9). Kept independent of src/formats so this test pins the filter alone.
+ * Ethernet/IPv4/TCP, metron-compat §9). Kept independent of src/formats so this test pins the filter alone.
  */
 function loadSample(): Rec[] {
   const d = readFileSync(SAMPLE);
@@ -103,33 +103,33 @@ test('the generated parser is up to date with grammar.peggy (run npm run gen:par
   }
 });
 
-test('the sample has the 20 records of spec §9', () => {
+test('the sample has the 20 records of metron-compat §9', () => {
   assert.equal(SAMPLE_RECORDS.length, 20);
   assert.equal(SAMPLE_RECORDS[0].fields.srcAddr, '192.168.66.121');
   assert.equal(SAMPLE_RECORDS[0].fields.dstPort, 55791);
   assert.equal(SAMPLE_RECORDS[0].fields.tsNs, 1458240269373968000n);
 });
 
-// §8.9 query rows (PcapTopologyIntegrationTest), evaluated over the sample records.
-test('§8.9 empty query selects all 20', () => {
+// metron-compat §8.9 query rows (PcapTopologyIntegrationTest), evaluated over the sample records.
+test('metron-compat §8.9 empty query selects all 20', () => {
   assert.equal(select('').length, 20);
   assert.equal(select('   \n ').length, 20);
   assert.equal(compileQuery('').matchesAll, true);
   assert.equal(compileQuery(null).matchesAll, true);
 });
-test('§8.9 ip_dst_port == 22 → records 1 4 5 7 8 10 13 14 16 19', () => {
+test('metron-compat §8.9 ip_dst_port == 22 → records 1 4 5 7 8 10 13 14 16 19', () => {
   assert.deepEqual(select('ip_dst_port == 22'), [1, 4, 5, 7, 8, 10, 13, 14, 16, 19]);
 });
-test('§8.9 ip_dst_port > 20 and ip_dst_port < 55792 → all 20', () => {
+test('metron-compat §8.9 ip_dst_port > 20 and ip_dst_port < 55792 → all 20', () => {
   assert.equal(select('ip_dst_port > 20 and ip_dst_port < 55792').length, 20);
 });
-test('§8.9 ip_dst_port > 55790 → records 0 2 3 6 9 11 12 15 17 18', () => {
+test('metron-compat §8.9 ip_dst_port > 55790 → records 0 2 3 6 9 11 12 15 17 18', () => {
   assert.deepEqual(select('ip_dst_port > 55790'), [0, 2, 3, 6, 9, 11, 12, 15, 17, 18]);
 });
-test("§8.9 BYTEARRAY_MATCHER('2f56abd814bc56420489ca38e7faf8cec3d4', packet) → record 12", () => {
+test("metron-compat §8.9 BYTEARRAY_MATCHER('2f56abd814bc56420489ca38e7faf8cec3d4', packet) → record 12", () => {
   assert.deepEqual(select("BYTEARRAY_MATCHER('2f56abd814bc56420489ca38e7faf8cec3d4', packet)"), [12]);
 });
-test("§8.9 ip_dst_addr == '207.28.210.1' and protocol == 'foo' select nothing (no error)", () => {
+test("metron-compat §8.9 ip_dst_addr == '207.28.210.1' and protocol == 'foo' select nothing (no error)", () => {
   assert.deepEqual(select("ip_dst_addr == '207.28.210.1'"), []);
   assert.deepEqual(select("protocol == 'foo'"), []);
   assert.match(compileQuery("protocol == 'tcp'").warnings[0], /write protocol == 6/);
@@ -327,12 +327,11 @@ test('compile errors carry the column (and line) of the problem', () => {
 });
 
 test('no user input is evaluated as JavaScript', () => {
-  for (const f of [
-    'src/query/filter/expr/compile.ts',
-    'src/query/filter/expr/parser.js',
-    'src/query/filter/byteseek.ts',
-  ]) {
-    const src = readFileSync(join(ROOT, f), 'utf8');
+  const filterDir = join(ROOT, 'src/query/filter');
+  const sources = readdirSync(filterDir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|js)$/.test(f));
+  assert.ok(sources.length >= 10, 'the filter sources were found');
+  for (const f of sources) {
+    const src = readFileSync(join(filterDir, f), 'utf8');
     assert.doesNotMatch(src, /new Function|\beval\(/, f);
   }
   // A query that looks like code is just a syntax error.
@@ -341,13 +340,14 @@ test('no user input is evaluated as JavaScript', () => {
   assert.throws(() => compileQuery('__proto__ == 1'), /unknown variable/);
 });
 
-test('per-packet evaluation is cheap (sanity bound, not a benchmark)', () => {
+test('a compiled query is reused across packets without state leaking between them', () => {
   const f = compileQuery("ip_dst_port in [22, 80, 443] and IN_SUBNET(ip_src_addr, '192.168.0.0/16') and protocol == 6");
   const p = pkt({ srcAddr: '192.168.66.1', dstPort: 443 });
-  const t0 = process.hrtime.bigint();
+  const other = pkt({ srcAddr: '10.1.1.1', dstPort: 443 });
   let n = 0;
-  for (let k = 0; k < 200_000; k++) if (f.test(p, EMPTY, 0, 0)) n++;
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  assert.equal(n, 200_000);
-  assert.ok(ms < 2000, `${ms} ms`);
+  for (let k = 0; k < 10_000; k++) {
+    if (f.test(p, EMPTY, 0, 0)) n++;
+    if (f.test(other, EMPTY, 0, 0)) n += 1_000_000;
+  }
+  assert.equal(n, 10_000);
 });

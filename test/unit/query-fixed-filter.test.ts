@@ -26,46 +26,46 @@ function pkt(src: string | null, sport: number, dst: string | null, dport: numbe
 const run = (spec: FixedFilterSpec, p: PacketFields, frame: Buffer = EMPTY) =>
   compileFixedFilter(spec).test(p, frame, 0, frame.length);
 
-// FixedPcapFilterTest (spec §6.8). Metron used the strings 'src_ip'/'dst_ip' as addresses; our
+// FixedPcapFilterTest (metron-compat §6.8). Metron used the strings 'src_ip'/'dst_ip' as addresses; our
 // filter validates addresses, so the vectors use SRC = 10.0.0.1 and DST = 10.0.0.2 in their place.
 const SRC = '10.0.0.1';
 const DST = '10.0.0.2';
 
-test('§6.8 reverse=false: the forward packet matches', () => {
+test('metron-compat §6.8 reverse=false: the forward packet matches', () => {
   assert.equal(
     run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: false }, pkt(SRC, 0, DST, 1)),
     true,
   );
 });
-test('§6.8 reverse=true: the reply packet matches', () => {
+test('metron-compat §6.8 reverse=true: the reply packet matches', () => {
   assert.equal(
     run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 1, SRC, 0)),
     true,
   );
 });
-test('§6.8 reverse=true: addresses swapped but ports not swapped together → no match', () => {
+test('metron-compat §6.8 reverse=true: addresses swapped but ports not swapped together → no match', () => {
   assert.equal(
     run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1, includeReverse: true }, pkt(DST, 0, SRC, 1)),
     false,
   );
 });
-test('§6.8 reverse=false: the reply packet does not match', () => {
+test('metron-compat §6.8 reverse=false: the reply packet does not match', () => {
   assert.equal(run({ srcAddr: SRC, srcPort: 0, dstAddr: DST, dstPort: 1 }, pkt(DST, 1, SRC, 0)), false);
 });
-test('§6.8 filter without dst addr', () => {
+test('metron-compat §6.8 filter without dst addr', () => {
   const spec = { srcAddr: SRC, srcPort: 0, dstPort: 1 };
   assert.equal(run(spec, pkt(SRC, 0, DST, 1)), true);
   assert.equal(run(spec, pkt('10.0.0.3', 0, DST, 1)), false);
 });
-test('§6.8 filter without dst port', () => {
+test('metron-compat §6.8 filter without dst port', () => {
   const spec = { srcAddr: SRC, srcPort: 0, dstAddr: DST };
   assert.equal(run(spec, pkt(SRC, 0, DST, 100)), true);
   assert.equal(run(spec, pkt(SRC, 100, DST, 100)), false);
 });
-test('§6.8 filter without src port', () => {
+test('metron-compat §6.8 filter without src port', () => {
   assert.equal(run({ srcAddr: SRC, dstAddr: DST, dstPort: 1 }, pkt(SRC, 100, DST, 1)), true);
 });
-test('§6.8 blank values are not constraints; no fields matches everything', () => {
+test('metron-compat §6.8 blank values are not constraints; no fields matches everything', () => {
   const f = compileFixedFilter({ srcAddr: '  ', dstAddr: '', srcPort: ' ', protocol: '' });
   assert.equal(f.matchesAll, true);
   assert.equal(f.indexPredicate, null);

@@ -56,7 +56,7 @@ test('splitter: no packets means no pages; order violations are counted', () => 
   assert.throws(() => new PageSplitter(1.5), RangeError);
 });
 
-test('records_per_file=1 gives one page per packet (as in the §8.9 integration test)', () => {
+test('records_per_file=1 gives one page per packet (as in the metron-compat §8.9 integration test)', () => {
   assert.deepEqual(splitIntoPages([1, 2, 3], 1), [[1], [2], [3]]);
   assert.deepEqual(splitIntoPages([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
   assert.deepEqual(splitIntoPages([], 10000), []);

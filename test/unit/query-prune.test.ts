@@ -16,8 +16,8 @@ const f = (
 const names = (r: ReturnType<typeof selectFiles>) => r.selected.map((s) => s.name);
 const ALL = { startNs: 0n, endNs: (1n << 64n) - 1n };
 
-// FileFilterUtilTest (spec §8.6).
-test('§8.6 five single-file partitions in range: all 5, in partition order 0..4', () => {
+// FileFilterUtilTest (metron-compat §8.6).
+test('metron-compat §8.6 five single-file partitions in range: all 5, in partition order 0..4', () => {
   const files = [
     f(1495135372055519000n, 2),
     f(1495135372168719000n, 1),
@@ -36,11 +36,11 @@ test('§8.6 five single-file partitions in range: all 5, in partition order 0..4
   );
 });
 
-test('§8.6 no files: empty result', () => {
+test('metron-compat §8.6 no files: empty result', () => {
   assert.deepEqual(selectFiles([], ALL).selected, []);
 });
 
-test('§8.6 leftEdge: [0, second−1] over two files gives 1', () => {
+test('metron-compat §8.6 leftEdge: [0, second−1] over two files gives 1', () => {
   const first = 1461589332993573000n;
   const second = 1561589332993573000n;
   const r = selectFiles([f(first), f(second)], { startNs: 0n, endNs: second - 1n });
@@ -54,11 +54,11 @@ const ts1 = 1461589332993573000n;
 const ts2 = 1461589333993573000n;
 const ts3 = 1461589334993573000n;
 
-test('§8.6 rightEdge: [ts2−1, ts2+1] over ts1, ts2 gives 2', () => {
+test('metron-compat §8.6 rightEdge: [ts2−1, ts2+1] over ts1, ts2 gives 2', () => {
   assert.equal(selectFiles([f(ts1), f(ts2)], { startNs: ts2 - 1n, endNs: ts2 + 1n }).selected.length, 2);
 });
 
-test('§8.6 rightEdge: [ts3−1, ts3+1] over ts1..ts3 gives 2 (ts2 as left-trailing, ts3)', () => {
+test('metron-compat §8.6 rightEdge: [ts3−1, ts3+1] over ts1..ts3 gives 2 (ts2 as left-trailing, ts3)', () => {
   const r = selectFiles([f(ts3), f(ts1), f(ts2)], { startNs: ts3 - 1n, endNs: ts3 + 1n });
   assert.deepEqual(
     r.selected.map((s) => s.nameTsNs),
@@ -66,11 +66,11 @@ test('§8.6 rightEdge: [ts3−1, ts3+1] over ts1..ts3 gives 2 (ts2 as left-trail
   );
 });
 
-test('§8.6 bothEdges: [0, ts3+1] gives 3', () => {
+test('metron-compat §8.6 bothEdges: [0, ts3+1] gives 3', () => {
   assert.equal(selectFiles([f(ts1), f(ts2), f(ts3)], { startNs: 0n, endNs: ts3 + 1n }).selected.length, 3);
 });
 
-test('§8.6 proposed vector, differs from Metron (0 files, the §6.4 defect): [ts2+1, ts2+5] over ts1, ts2 gives the newest file', () => {
+test('metron-compat §8.6 proposed vector, differs from Metron (0 files, the metron-compat §6.4 defect): [ts2+1, ts2+5] over ts1, ts2 gives the newest file', () => {
   assert.deepEqual(
     selectFiles([f(ts1), f(ts2)], { startNs: ts2 + 1n, endNs: ts2 + 5n }).selected.map((s) => s.nameTsNs),
     [ts2],

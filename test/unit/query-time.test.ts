@@ -61,14 +61,14 @@ test('translation table: Java SimpleDateFormat → Luxon', () => {
   for (const [java, luxon] of cases) assert.equal(javaPatternToLuxon(java), luxon, java);
 });
 
-test('§8.8 -df yyyy-MM-dd-HH:mm.ss parses the CLI test dates (UTC by default)', () => {
+test('metron-compat §8.8 -df yyyy-MM-dd-HH:mm.ss parses the CLI test dates (UTC by default)', () => {
   assert.equal(p('2016-06-13-18:35.00', 'yyyy-MM-dd-HH:mm.ss'), ns('2016-06-13T18:35:00Z'));
   assert.equal(p('2016-06-15-18:35.00', 'yyyy-MM-dd-HH:mm.ss'), ns('2016-06-15T18:35:00Z'));
   // Java does not insist on the letter count when fields are separated.
   assert.equal(p('2016-6-3-8:5.7', 'yyyy-MM-dd-HH:mm.ss'), ns('2016-06-03T08:05:07Z'));
 });
 
-test('§8.8 the Zeppelin wrapper format yyyyMMdd, in UTC and in another zone', () => {
+test('metron-compat §8.8 the Zeppelin wrapper format yyyyMMdd, in UTC and in another zone', () => {
   assert.equal(p('20160613', 'yyyyMMdd'), ns('2016-06-13T00:00:00Z'));
   assert.equal(p('20240131', 'yyyyMMdd', 'America/Los_Angeles'), 1706688000000n * 1_000_000n);
   assert.equal(p('2016-06-13-18:35.00', 'yyyy-MM-dd-HH:mm.ss', 'Europe/Paris'), ns('2016-06-13T18:35:00+02:00'));

@@ -28,8 +28,8 @@ function rejected(r: SchemeResult): { reason: string; detail: string } {
   return r;
 }
 
-describe('FROM_KEY (§1.6, §8.1)', () => {
-  it("§8.1: a null key with NANOSECONDS is refused with Metron's message", () => {
+describe('FROM_KEY (metron-compat §1.6, §8.1)', () => {
+  it("metron-compat §8.1: a null key with NANOSECONDS is refused with Metron's message", () => {
     const r = rejected(createScheme('FROM_KEY', 'NANOSECONDS')(null, FRAME));
     assert.equal(r.reason, 'missing-key');
     assert.equal(r.detail, MISSING_KEY_MESSAGE);
@@ -55,7 +55,7 @@ describe('FROM_KEY (§1.6, §8.1)', () => {
     });
   }
 
-  it('pycapa key bytes example (§1.2)', () => {
+  it('pycapa key bytes example (metron-compat §1.2)', () => {
     const r = createScheme('FROM_KEY', 'MICROSECONDS')(Buffer.from('00052e430540d210', 'hex'), FRAME);
     assert.ok(r.ok && r.tsNs === 1458240269373968000n);
   });
@@ -96,7 +96,7 @@ describe('FROM_KEY (§1.6, §8.1)', () => {
   });
 });
 
-describe('FROM_VALUE / FROM_PACKET (§1.7)', () => {
+describe('FROM_VALUE / FROM_PACKET (metron-compat §1.7)', () => {
   const pcap = (magic: number, le: boolean, sec: number, frac: number, frame = FRAME, linkType = 1): Buffer => {
     const b = Buffer.alloc(40 + frame.length);
     const w32 = (v: number, o: number): void => void (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));

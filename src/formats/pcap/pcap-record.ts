@@ -1,5 +1,5 @@
 /**
- * The per-record pcap bytes Metron stores as each SequenceFile value (reference §2.1): a complete
+ * The per-record pcap bytes Metron stores as each SequenceFile value (metron-compat §2.1): a complete
  * one-packet libpcap file = 24-byte global header + 16-byte packet header + frame, always
  * little-endian, microsecond magic, v2.4, snaplen 65535, linktype 1, orig_len = incl_len.
  * Also: parsing the global/packet headers of any pcap (µs or ns magic, either byte order).
@@ -218,7 +218,7 @@ export function pcapValueTimeNs(buf: Uint8Array, off = 0, len = buf.length - off
 }
 
 /**
- * Metron's PcapPackerComparator (§8.5): orders two pcap values by the (ts_sec, ts_frac) of their
+ * Metron's PcapPackerComparator (metron-compat §8.5): orders two pcap values by the (ts_sec, ts_frac) of their
  * first packet header, compared as unsigned numbers (the old int-overflow comparator got the
  * 20-year case wrong). Unreadable values sort first.
  */

@@ -1,6 +1,6 @@
 /**
  * Hadoop SequenceFile v6 (uncompressed) wire format, shared by the writer and the readers
- * (reference §2.2). Header: "SEQ" 6, key class and value class as Hadoop Text (vint length +
+ * (metron-compat §2.2). Header: "SEQ" 6, key class and value class as Hadoop Text (vint length +
  * UTF-8), compressed and blockCompressed booleans, metadata (int32 BE count + Text pairs), a
  * 16-byte sync marker. Record: int32 BE recordLength (= keyLength + valueLength), int32 BE
  * keyLength, key bytes, value bytes. A recordLength of -1 is a sync escape: the 16-byte marker

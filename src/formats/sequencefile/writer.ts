@@ -1,6 +1,6 @@
 /**
  * Streaming SequenceFile writer for the ingest hot path: LongWritable ns keys, BytesWritable
- * one-packet pcap values, uncompressed v6, Metron's (Hadoop 2) sync cadence (reference §2.2).
+ * one-packet pcap values, uncompressed v6, Metron's (Hadoop 2) sync cadence (metron-compat §2.2).
  *
  * It never builds the file in memory: each append hands the sink one small header chunk
  * (SequenceFile record fields + pcap headers, and the sync escape when one is due) followed by the

@@ -4,16 +4,21 @@
  * packets at a time, and files are opened only when the merge reaches their first packet time.
  */
 import type { Storage } from '../../storage/types.js';
-import { isStorageError } from '../../storage/errors.js';
-import { INDEX_DIR, parseIndexFileName, type DecodedIndex } from '../../formats/index/packet-index-format.js';
+import type { DecodedIndex } from '../../formats/index/packet-index-format.js';
 import { decodeIndex } from '../../formats/index/packet-index-reader.js';
-import { parseRecordAt, isRecordProblem, SequenceFileReader } from '../../formats/sequencefile/index.js';
+import { SequenceFileReader } from '../../formats/sequencefile/index.js';
 import { decodePcapValue } from '../../packet/decode.js';
 import { createPacketFields, type PacketFields } from '../../packet/packet-fields.js';
 import { parsePcapValue, isPcapValueProblem } from '../../formats/pcap/pcap-record.js';
 import type { IndexedFlow, PacketFilter } from '../filter/filter.js';
-import { selectFiles, type ListedFile, type SelectedFile } from './prune.js';
+import { type SelectedFile, selectFiles } from './prune.js';
 import { MinHeap } from './min-heap.js';
+import { inconsistentEntry } from './index-check.js';
+import { listDataFiles } from './listing.js';
+import { fetchRecords } from './ranged-read.js';
+
+export { inconsistentEntry } from './index-check.js';
+export { listDataFiles } from './listing.js';
 
 export interface QuerySpec {
   basePath: string;
@@ -64,60 +69,8 @@ export const newStats = (): QueryStats => ({
 });
 
 const WINDOW = 2048;
-/** Two matching records closer than this are fetched in one ranged read. */
-const RANGE_GAP = 64 * 1024;
-const MAX_RANGE = 8 * 1024 * 1024;
 /** Scanned files (no index) may hold packets slightly out of time order; this many are reordered. */
 const SCAN_REORDER = 10_000;
-
-/** Lists data files under basePath recursively, with exact bounds from `_index` names when present. */
-export async function listDataFiles(
-  storage: Storage,
-  basePath: string,
-  useIndex: boolean,
-): Promise<{ files: ListedFile[]; indexes: Map<string, string> }> {
-  const files: ListedFile[] = [];
-  const indexes = new Map<string, string>();
-  const walk = async (dir: string): Promise<void> => {
-    const bounds = new Map<string, { min: bigint; max: bigint; path: string }>();
-    const subdirs: string[] = [];
-    const here: ListedFile[] = [];
-    for await (const e of storage.list(dir)) {
-      if (e.type === 'directory') {
-        if (e.name === INDEX_DIR && useIndex) {
-          for await (const ix of storage.list(e.path)) {
-            const parsed = parseIndexFileName(ix.name);
-            if (parsed) bounds.set(parsed.dataFile, { min: parsed.minTsNs, max: parsed.maxTsNs, path: ix.path });
-          }
-        } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) subdirs.push(e.path);
-      } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) {
-        here.push({ path: e.path, name: e.name, length: e.length, type: 'file' });
-      }
-    }
-    for (const f of here) {
-      const b = bounds.get(f.name);
-      if (b) {
-        f.minTsNs = b.min;
-        f.maxTsNs = b.max;
-        indexes.set(f.path, b.path);
-      }
-      files.push(f);
-    }
-    for (const d of subdirs) await walk(d);
-  };
-  try {
-    const st = await storage.stat(basePath);
-    if (st?.type === 'file') {
-      const name = basePath.slice(basePath.lastIndexOf('/') + 1);
-      return { files: [{ path: basePath, name, length: st.length, type: 'file' }], indexes };
-    }
-    await walk(basePath);
-  } catch (err) {
-    if (isStorageError(err, 'FileNotFoundException')) return { files, indexes };
-    throw err;
-  }
-  return { files, indexes };
-}
 
 /** A per-file stream of matches in time order, pulled window by window. */
 interface FileStream {
@@ -125,30 +78,6 @@ interface FileStream {
   /** Lower bound of the file's packet times (for opening files just in time). */
   startTs: bigint;
   next(): Promise<MatchedPacket | null>;
-}
-
-/**
- * Why an index cannot be trusted, or null. Entries are written in record order, so positions must
- * grow strictly and every record must lie inside the data file, with times inside the summary's
- * bounds. A damaged index (e.g. entries repeated in place of others, which indexes written by
- * IndexBuilder.encode before its fix contain) would otherwise make the index path silently miss
- * packets; the file is scanned instead. O(entries), no I/O.
- */
-export function inconsistentEntry(index: DecodedIndex, dataLength: number): string | null {
-  const c = index.columns;
-  const min = BigInt(index.summary.minTsNs);
-  const max = BigInt(index.summary.maxTsNs);
-  let lastEnd = 0;
-  for (let i = 0; i < c.count; i++) {
-    const pos = c.pos[i];
-    const end = pos + c.len[i];
-    if (pos < lastEnd) return `entry ${i} at byte ${pos} overlaps or precedes entry ${i - 1}`;
-    if (end > dataLength) return `entry ${i} ends at byte ${end}, past the end of the data file (${dataLength})`;
-    const ts = c.ts[i];
-    if (ts < min || ts > max) return `entry ${i} has a time outside the index's bounds`;
-    lastEnd = end;
-  }
-  return null;
 }
 
 /** An index entry presented to filters without copying its time (read only if a filter asks). */
@@ -361,36 +290,16 @@ export class QueryEngine {
   }
 
   /** Reads records at the given positions with as few ranged reads as the gaps allow. */
-  private async fetchRecords(file: SelectedFile, positions: number[], lengths: number[]): Promise<(Buffer | null)[]> {
-    const order = positions.map((_, k) => k).sort((a, b) => positions[a] - positions[b]);
-    const out: (Buffer | null)[] = new Array(positions.length).fill(null);
-    const ranges: { start: number; end: number; members: number[] }[] = [];
-    for (const k of order) {
-      const start = positions[k];
-      const end = start + lengths[k];
-      const last = ranges[ranges.length - 1];
-      if (last && start - last.end <= RANGE_GAP && end - last.start <= MAX_RANGE) {
-        last.end = Math.max(last.end, end);
-        last.members.push(k);
-      } else ranges.push({ start, end, members: [k] });
-    }
-    let cursor = 0;
-    const worker = async () => {
-      while (cursor < ranges.length) {
-        const range = ranges[cursor++];
-        const buf = await this.storage.readBuffer(file.path, range.start, range.end - range.start);
-        this.stats.bytesRead += buf.length;
-        for (const k of range.members) {
-          const parsed = parseRecordAt(buf, positions[k] - range.start, 'long', { filePosition: range.start });
-          if (isRecordProblem(parsed)) {
-            this.stats.malformed++;
-            this.problem(`${file.path}: record at ${positions[k]}: ${parsed.detail}`);
-          } else out[k] = parsed.record.value;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(4, ranges.length) }, worker));
-    return out;
+  private fetchRecords(file: SelectedFile, positions: number[], lengths: number[]): Promise<(Buffer | null)[]> {
+    return fetchRecords(this.storage, file.path, positions, lengths, {
+      onBytes: (n) => {
+        this.stats.bytesRead += n;
+      },
+      onDamaged: (position, detail) => {
+        this.stats.malformed++;
+        this.problem(`${file.path}: record at ${position}: ${detail}`);
+      },
+    });
   }
 
   /** Scan: stream the whole file, test every record in the window. */

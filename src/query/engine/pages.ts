@@ -1,5 +1,5 @@
 /**
- * Result pages (spec §6.6): a time-ordered packet stream is cut into consecutive pages of
+ * Result pages (metron-compat §6.6): a time-ordered packet stream is cut into consecutive pages of
  * `records_per_file` packets, numbered from 1, named `pcap-data-<prefix>+NNNN.pcap` (%04d, so the
  * number simply grows past 9999). No packets means no pages at all.
  */

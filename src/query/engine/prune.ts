@@ -1,5 +1,5 @@
 /**
- * Which data files a query must read, from a recursive listing of the base path (spec §6.4).
+ * Which data files a query must read, from a recursive listing of the base path (metron-compat §6.4).
  *
  * - Hidden names (`.x`, `_x`, and anything under such a directory) are never data: in-progress
  *   files, indexes, `_SUCCESS`, `.crc` sidecars. Names that are not `pcap_<topic>_<ts>_<partition>_<id>`
@@ -9,7 +9,7 @@
  *   between its own name time (the first packet) and its successor's name time, so it is read iff
  *   nameTs ≤ end and (it is the newest file, or successor nameTs ≥ start). This fixes Metron's
  *   defect where a window inside the newest (or one long) file found nothing, and never drops a
- *   file Metron would read in its own test vectors (§8.6).
+ *   file Metron would read in its own test vectors (metron-compat §8.6).
  *
  * Name-time pruning assumes packet time grows within a partition. Metron's writer rolled on a
  * backwards timestamp, which keeps that true for its files; ours keep an index instead.

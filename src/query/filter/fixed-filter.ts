@@ -1,5 +1,5 @@
 /**
- * Metron's fixed filter (`pcap-query fixed`, FixedPcapFilter, spec §6.8), with its defects fixed:
+ * Metron's fixed filter (`pcap-query fixed`, FixedPcapFilter, metron-compat §6.8), with its defects fixed:
  * addresses may be CIDR blocks and IPv6 (compared as addresses, not strings), ports may be ranges,
  * protocols may be names, addresses are checked for every IP packet (ICMP included), and `-pf`
  * searches the frame only, not the pcap headers.
@@ -8,7 +8,7 @@
  * lacks (a port on ICMP) fails; include_reverse swaps source and destination pairwise (address and
  * port together); protocol is never swapped; the byte pattern is applied after the header test.
  */
-import { compileByteseek, type ByteMatcher } from './byteseek.js';
+import { compileByteseek, type ByteMatcher } from './byteseek/index.js';
 import { QueryError } from '../errors.js';
 import type { FlowKey, IndexedFlow, PacketFilter } from './filter.js';
 import { compileAddressMatcher, type AddressMatcher } from './ip.js';

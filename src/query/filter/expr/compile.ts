@@ -14,10 +14,9 @@
  *    untagged frame) is null, and null is only equal to null.
  */
 import type { PacketFields } from '../../../packet/packet-fields.js';
-import { compileByteseek, type ByteMatcher } from '../byteseek.js';
-import { QueryError, caretExcerpt } from '../../errors.js';
+import { suggest } from '../../../lib/suggest.js';
+import { caretExcerpt, QueryError } from '../../errors.js';
 import { bindAddressTable, type FlowKey, type PacketFilter } from '../filter.js';
-import { compileAddressMatcher, type AddressMatcher } from '../ip.js';
 import { parseProtocol } from '../protocols.js';
 import type { CmpOp, Expr, Loc } from './ast.js';
 import type { Ctx, Ev, Value } from './context.js';
@@ -28,19 +27,13 @@ import {
   usesIndexFields,
   type IndexVars,
 } from './index-filter.js';
-import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './parser.js';
+import { type CompileScope, checkArity, FUNCTION_DEFS, FUNCTIONS } from './functions.js';
+import { parseQuery } from './parse.js';
+import { type Compiled, describe, eq, isPrimitive, ordered, TY_NAME, type Ty } from './types.js';
 
+export { FUNCTIONS } from './functions.js';
+export { parseQuery } from './parse.js';
 export type { Value } from './context.js';
-
-/** Static types: every node's type is known at compile time (no user-defined variables). */
-type Ty = 'bool' | 'num' | 'str' | 'bytes' | 'null' | 'list';
-
-interface Compiled {
-  ev: Ev;
-  ty: Ty;
-  /** Set when the value does not depend on the packet. */
-  constant?: { value: Value };
-}
 
 export interface CompiledQuery extends PacketFilter {
   readonly kind: 'query';
@@ -50,15 +43,6 @@ export interface CompiledQuery extends PacketFilter {
   /** Things that are legal but almost certainly not what was meant, e.g. `ip_dst_port == '22'`. */
   readonly warnings: readonly string[];
 }
-
-const TY_NAME: Record<Ty, string> = {
-  bool: 'a boolean',
-  num: 'a number',
-  str: 'a string',
-  bytes: 'bytes',
-  null: 'null',
-  list: 'a list',
-};
 
 interface VarDef {
   ty: Ty;
@@ -119,72 +103,14 @@ export const VARIABLES: Readonly<Record<string, VarDef>> = {
 
 const INDEX_VARS: IndexVars = (name) => (Object.hasOwn(VARIABLES, name) ? VARIABLES[name].inIndex : undefined);
 
-export const FUNCTIONS = [
-  'IN_SUBNET',
-  'BYTEARRAY_MATCHER',
-  'STARTS_WITH',
-  'ENDS_WITH',
-  'TO_LOWER',
-  'TO_UPPER',
-] as const;
+// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 
-function eq(a: Value, b: Value): boolean {
-  if (a === b) return true;
-  if (a === null || b === null) return false;
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, k) => eq(x, b[k]));
-  return false;
-}
-
-/** Ordering is defined for two numbers or two strings only; anything else compares false. */
-const ordered = (a: Value, b: Value): boolean =>
-  (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string');
-
-const isPrimitive = (v: Value): v is string | number | boolean | null =>
-  v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-
-const textOf = (v: Value): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
-
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, k) => k);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return d[b.length];
-}
-
-const suggest = (name: string, known: readonly string[]): string => {
-  let best = '';
-  let bestD = Infinity;
-  for (const k of known) {
-    const dist = levenshtein(name.toLowerCase(), k.toLowerCase());
-    if (dist < bestD) {
-      bestD = dist;
-      best = k;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? `did you mean ${best}? ` : '';
-};
-
-const describe = (e: Expr, src: string): string => {
-  const text = src.slice(e.loc.start, e.loc.end);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-};
-
-// ---------------------------------------------------------------------------------------------
-
-class Compiler {
+class Compiler implements CompileScope {
   readonly warnings: string[] = [];
   constructor(
-    private readonly src: string,
+    readonly src: string,
     private readonly option: string,
   ) {}
 
@@ -241,7 +167,7 @@ class Compiler {
     }
   }
 
-  private constant(value: Value, ty: Ty): Compiled {
+  constant(value: Value, ty: Ty): Compiled {
     return { ty, ev: () => value, constant: { value } };
   }
 
@@ -398,220 +324,19 @@ class Compiler {
 
   private call(name: string, args: Expr[], loc: Loc): Compiled {
     const fn = name.toUpperCase();
-    const arity = (min: number, max: number, usage: string) => {
-      if (args.length < min || args.length > max) {
-        throw this.error(
-          `${fn} takes ${min === max ? min : max === Infinity ? `${min} or more` : `${min} to ${max}`} argument${max === 1 ? '' : 's'} (${usage}), not ${args.length}`,
-          loc,
-        );
-      }
-    };
-    switch (fn) {
-      case 'IN_SUBNET': {
-        arity(2, Infinity, 'IN_SUBNET(address, cidr, ...)');
-        const addr = this.compile(args[0]).ev;
-        const blocks = args.slice(1).map((a) => ({ e: a, c: this.compile(a) }));
-        if (blocks.every((b) => b.c.constant)) {
-          const matchers: AddressMatcher[] = [];
-          for (const b of blocks) {
-            const v = b.c.constant!.value;
-            if (typeof v !== 'string')
-              throw this.error(
-                `IN_SUBNET needs CIDR blocks as strings, like '10.0.0.0/8', not ${describe(b.e, this.src)}`,
-                b.e.loc,
-              );
-            const m = compileAddressMatcher(v);
-            if ('problem' in m)
-              throw this.error(`IN_SUBNET: ${m.problem}`, { line: b.e.loc.line, column: b.e.loc.column + m.column });
-            matchers.push(m);
-          }
-          const n = matchers.length;
-          return {
-            ty: 'bool',
-            ev: (c) => {
-              const a = addr(c);
-              if (typeof a !== 'string') return false;
-              for (let k = 0; k < n; k++) if (matchers[k].matches(a)) return true;
-              return false;
-            },
-          };
-        }
-        const cache = new Map<string, AddressMatcher | null>();
-        const evs = blocks.map((b) => b.c.ev);
-        return {
-          ty: 'bool',
-          ev: (c) => {
-            const a = addr(c);
-            if (typeof a !== 'string') return false;
-            for (const f of evs) {
-              const cidr = f(c);
-              if (typeof cidr !== 'string') continue;
-              let m = cache.get(cidr);
-              if (m === undefined) {
-                const r = compileAddressMatcher(cidr);
-                m = 'problem' in r ? null : r;
-                if (cache.size < 1000) cache.set(cidr, m);
-              }
-              if (m?.matches(a)) return true;
-            }
-            return false;
-          },
-        };
-      }
-      case 'BYTEARRAY_MATCHER': {
-        arity(2, 2, 'BYTEARRAY_MATCHER(pattern, packet)');
-        const pat = this.compile(args[0]);
-        const dataExpr = args[1];
-        const data = this.compile(dataExpr);
-        if (data.ty !== 'bytes' && data.ty !== 'str' && data.ty !== 'null') {
-          throw this.error(`BYTEARRAY_MATCHER searches bytes (packet), not ${TY_NAME[data.ty]}`, dataExpr.loc);
-        }
-        const onPacket = dataExpr.type === 'var' && dataExpr.name === 'packet';
-        if (pat.constant) {
-          const v = pat.constant.value;
-          if (v === null) return this.constant(false, 'bool');
-          if (typeof v !== 'string')
-            throw this.error(
-              `BYTEARRAY_MATCHER needs its pattern as a string, like '2f56..14bc', not ${describe(args[0], this.src)}`,
-              args[0].loc,
-            );
-          let m: ByteMatcher;
-          try {
-            m = compileByteseek(v);
-          } catch (err) {
-            if (err instanceof QueryError) {
-              // Point into the query: the column inside the pattern, after the opening quote.
-              throw this.error(err.message, {
-                line: args[0].loc.line,
-                column: args[0].loc.column + (err.position ?? 1),
-              });
-            }
-            throw err;
-          }
-          // The common case runs straight on the frame: no view, no copy.
-          if (onPacket) return { ty: 'bool', ev: (c) => m.matches(c.frame, c.start, c.end) };
-          const D = data.ev;
-          return { ty: 'bool', ev: (c) => matchValue(m, D(c)) };
-        }
-        const P = pat.ev;
-        const D = data.ev;
-        const cache = new Map<string, ByteMatcher | null>();
-        return {
-          ty: 'bool',
-          ev: (c) => {
-            const p = P(c);
-            if (typeof p !== 'string') return false;
-            let m = cache.get(p);
-            if (m === undefined) {
-              try {
-                m = compileByteseek(p);
-              } catch {
-                m = null;
-              }
-              if (cache.size < 1000) cache.set(p, m);
-            }
-            if (m === null) return false;
-            return onPacket ? m.matches(c.frame, c.start, c.end) : matchValue(m, D(c));
-          },
-        };
-      }
-      case 'STARTS_WITH':
-      case 'ENDS_WITH': {
-        arity(2, 2, `${fn}(string, ${fn === 'STARTS_WITH' ? 'prefix' : 'suffix'})`);
-        const A = this.compile(args[0]).ev;
-        const B = this.compile(args[1]).ev;
-        const starts = fn === 'STARTS_WITH';
-        return {
-          ty: 'bool',
-          ev: (c) => {
-            const a = textOf(A(c));
-            const b = textOf(B(c));
-            if (a === null || b === null) return false;
-            return starts ? a.startsWith(b) : a.endsWith(b);
-          },
-        };
-      }
-      case 'TO_LOWER':
-      case 'TO_UPPER': {
-        arity(1, 1, `${fn}(string)`);
-        const a = this.compile(args[0]);
-        const A = a.ev;
-        const lower = fn === 'TO_LOWER';
-        return {
-          ty: a.ty,
-          ev: (c) => {
-            const v = A(c);
-            return typeof v === 'string' ? (lower ? v.toLowerCase() : v.toUpperCase()) : v;
-          },
-        };
-      }
-      default:
-        throw this.error(
-          `unknown function '${name}'; ${suggest(fn, FUNCTIONS)}the functions are ${FUNCTIONS.join(', ')}`,
-          loc,
-        );
+    const def = Object.hasOwn(FUNCTION_DEFS, fn) ? FUNCTION_DEFS[fn] : undefined;
+    if (def === undefined) {
+      throw this.error(
+        `unknown function '${name}'; ${suggest(fn, FUNCTIONS)}the functions are ${FUNCTIONS.join(', ')}`,
+        loc,
+      );
     }
+    checkArity(this, fn, def, args, loc);
+    return def.compile(this, args, loc);
   }
 
   private warn(message: string, loc: Loc): void {
     this.warnings.push(`${message} (at ${loc.line > 1 ? `line ${loc.line}, ` : ''}column ${loc.column})`);
-  }
-}
-
-function matchValue(m: ByteMatcher, d: Value): boolean {
-  if (Buffer.isBuffer(d)) return m.matches(d, 0, d.length);
-  if (typeof d === 'string') return m.matches(Buffer.from(d, 'utf8'));
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function syntaxError(err: PeggySyntaxError, src: string, option: string): QueryError {
-  const { line, column } = err.location.start;
-  const names = new Set<string>();
-  for (const x of err.expected as Expectation[]) {
-    if (x.type === 'literal') names.add(`'${x.text}'`);
-    else if (x.type === 'other') names.add(x.description);
-    else if (x.type === 'end') names.add('the end of the query');
-  }
-  // Peggy lists every token that could have come next; keep the ones that help a person.
-  let list = [...names].filter((n) => n !== 'whitespace' && n !== 'name');
-  if (list.length > 1) list = list.filter((n) => n !== "'('" && n !== "'['");
-  const expected =
-    list.length === 0
-      ? ''
-      : list.length === 1
-        ? list[0]
-        : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`;
-  // Show the whole word that was found, not just its first character.
-  const word = /^(?:[A-Za-z_$][A-Za-z0-9_.$]*|[0-9.]+|\S)/.exec(src.slice(err.location.start.offset))?.[0];
-  const found =
-    err.found === null || err.found === undefined || word === undefined ? 'the end of the query' : `'${word}'`;
-  let hint = '';
-  if (err.found === '=') hint = " (use '==' to compare)";
-  else if ((err.found === "'" || err.found === '"') && names.has('value')) {
-    return new QueryError(`syntax error: the string that starts here is not closed with ${err.found}`, {
-      option,
-      position: column,
-      line,
-      excerpt: caretExcerpt(src, column, line),
-    });
-  }
-  return new QueryError(`syntax error: expected ${expected || 'something else'} but found ${found}${hint}`, {
-    option,
-    position: column,
-    line,
-    excerpt: caretExcerpt(src, column, line),
-  });
-}
-
-/** Parse only (for tools and tests). Throws QueryError on a syntax error. */
-export function parseQuery(source: string, option = '-q'): Expr | null {
-  try {
-    return parse(source);
-  } catch (err) {
-    if (err instanceof PeggySyntaxError) throw syntaxError(err, source, option);
-    throw err;
   }
 }
 

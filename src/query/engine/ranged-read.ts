@@ -1,0 +1,73 @@
+/**
+ * Fetching a set of records from one data file with few ranged reads: records closer than
+ * RANGE_GAP share one read (a WebHDFS OPEN with offset and length costs a round trip, a few KiB of
+ * gap cost nothing), and no read exceeds MAX_RANGE so memory per read stays bounded.
+ */
+import { isRecordProblem, parseRecordAt } from '../../formats/sequencefile/index.js';
+import type { Storage } from '../../storage/types.js';
+
+/** Two matching records closer than this are fetched in one ranged read. */
+export const RANGE_GAP = 64 * 1024;
+/** No single ranged read is longer than this. */
+export const MAX_RANGE = 8 * 1024 * 1024;
+/** Ranged reads in flight per file. */
+const READS_IN_FLIGHT = 4;
+
+export interface ByteRange {
+  start: number;
+  end: number;
+  /** Indexes (into the caller's arrays) of the records inside this range. */
+  members: number[];
+}
+
+/** Groups records (by position and length) into ranges, in file order. Pure: no I/O. */
+export function coalesceRanges(positions: readonly number[], lengths: readonly number[]): ByteRange[] {
+  const order = positions.map((_, k) => k).sort((a, b) => positions[a] - positions[b]);
+  const ranges: ByteRange[] = [];
+  for (const k of order) {
+    const start = positions[k];
+    const end = start + lengths[k];
+    const last = ranges[ranges.length - 1];
+    if (last && start - last.end <= RANGE_GAP && end - last.start <= MAX_RANGE) {
+      last.end = Math.max(last.end, end);
+      last.members.push(k);
+    } else ranges.push({ start, end, members: [k] });
+  }
+  return ranges;
+}
+
+export interface FetchObserver {
+  onBytes(n: number): void;
+  /** A record that does not parse where the index says it is. */
+  onDamaged(position: number, detail: string): void;
+}
+
+/**
+ * The values of the records at `positions` (SequenceFile record starts) in the caller's order; null
+ * for a record that is damaged.
+ */
+export async function fetchRecords(
+  storage: Storage,
+  path: string,
+  positions: readonly number[],
+  lengths: readonly number[],
+  observer: FetchObserver,
+): Promise<(Buffer | null)[]> {
+  const ranges = coalesceRanges(positions, lengths);
+  const out: (Buffer | null)[] = new Array(positions.length).fill(null);
+  let cursor = 0;
+  const worker = async () => {
+    while (cursor < ranges.length) {
+      const range = ranges[cursor++];
+      const buf = await storage.readBuffer(path, range.start, range.end - range.start);
+      observer.onBytes(buf.length);
+      for (const k of range.members) {
+        const parsed = parseRecordAt(buf, positions[k] - range.start, 'long', { filePosition: range.start });
+        if (isRecordProblem(parsed)) observer.onDamaged(positions[k], parsed.detail);
+        else out[k] = parsed.record.value;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, ranges.length) }, worker));
+  return out;
+}
