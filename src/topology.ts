@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import { ConfigError, type TopologyConfig } from './config/topology-config.js';
 import { StorageError } from './storage/errors.js';
 import { openStorage, parseStorageUri } from './storage/index.js';
+import { CatalogHook } from './catalog/catalog-writer.js';
+import { storeIsFullyIndexed } from './catalog/completeness.js';
 import type { Storage } from './storage/types.js';
 import { KafkaSpout, type SpoutBatch } from './spout/kafka-spout.js';
 import { SinkLayout } from './sink/layout.js';
@@ -38,6 +40,7 @@ export class Topology extends EventEmitter {
   private readonly storage: Storage;
   private readonly layout: SinkLayout;
   private readonly ledger: Ledger;
+  private readonly catalog: CatalogHook;
   private readonly spout: KafkaSpout;
   /** One encoder per partition: batches of different partitions interleave at every await. */
   private readonly encoders = new Map<number, RecordEncoder>();
@@ -63,6 +66,8 @@ export class Topology extends EventEmitter {
     this.storage = openStorage(root);
     this.layout = new SinkLayout(path);
     this.ledger = new Ledger(this.storage, this.layout);
+    // The store catalog's seal hook (docs/design.md §7): after publish and commit, idempotent, never fatal.
+    this.catalog = new CatalogHook(this.storage, path, storeIsFullyIndexed, (message) => this.log.warn(message));
     this.spout = new KafkaSpout({
       brokers: config.bootstrapServers,
       groupId: config.groupId,
@@ -191,6 +196,7 @@ export class Topology extends EventEmitter {
             'sealed',
           );
           this.emit('sealed', file);
+          this.catalog.recordSealed(file).catch(() => {});
         },
       });
       this.sinks.set(partition, sink);
@@ -443,6 +449,7 @@ export class Topology extends EventEmitter {
       );
       await this.spout.disconnect();
       await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
+      await this.catalog.drain();
       await this.storage.close();
       this.log.info({ stats: this.metrics.statsLine() }, 'topology stopped');
     })();

@@ -141,7 +141,7 @@ export class ByteWriter {
 
   /** Zigzag varint of a bigint (64-bit). */
   bigLong(n: bigint): void {
-    let v = n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+    let v = n >= 0n ? n << 1n : (-n << 1n) - 1n;
     this.ensure(10);
     while (v >= 0x80n) {
       this.buf[this.length++] = Number(v & 0x7fn) | 0x80;
@@ -257,7 +257,8 @@ export function boundedInflate(raw: Uint8Array, maxOutputLength: number): Buffer
     return inflateRawSync(raw, { maxOutputLength: Math.max(1, Math.floor(maxOutputLength)) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw new IndexFormatError(`index block inflates beyond ${maxOutputLength} bytes`);
+    if (code === 'ERR_BUFFER_TOO_LARGE')
+      throw new IndexFormatError(`index block inflates beyond ${maxOutputLength} bytes`);
     throw new IndexFormatError(`index block does not inflate (${(err as Error).message})`);
   }
 }

@@ -167,7 +167,13 @@ export function decodeDictionaryBlock(data: Uint8Array, kind: TermKind, termCoun
 }
 
 /** Decodes one posting list (first ordinal, then gaps minus one) into `out` from `at`; returns the new end. */
-export function decodePostingList(bytes: Uint8Array, count: number, out: Uint32Array, at: number, limit: number): number {
+export function decodePostingList(
+  bytes: Uint8Array,
+  count: number,
+  out: Uint32Array,
+  at: number,
+  limit: number,
+): number {
   const c = new Cursor(bytes);
   let ord = -1;
   let k = at;

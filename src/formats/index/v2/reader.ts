@@ -99,7 +99,9 @@ export class IndexV2 {
     const directory = decodeDirectory(dirBytes);
     const expected = Math.ceil(summary.count / directory.chunkPackets);
     if (directory.chunks.length !== expected)
-      throw new IndexFormatError(`index has ${directory.chunks.length} column chunks, ${expected} expected (torn index)`);
+      throw new IndexFormatError(
+        `index has ${directory.chunks.length} column chunks, ${expected} expected (torn index)`,
+      );
     return new IndexV2(summary, directory, source, dataStart, dataStart);
   }
 
@@ -192,48 +194,75 @@ export class IndexV2 {
     return out;
   }
 
-  /** Decodes column chunks [fromChunk, toChunk) (positions checked against the data file's length). */
+  /** Decodes column chunks [fromChunk, toChunk) into one span. */
   async columns(fromChunk: number, toChunk: number): Promise<ColumnSpan> {
-    const chunks = this.directory.chunks.slice(fromChunk, toChunk);
+    const ids: number[] = [];
+    for (let c = fromChunk; c < Math.min(toChunk, this.directory.chunks.length); c++) ids.push(c);
+    const spans = await this.readChunks(ids);
     const per = this.directory.chunkPackets;
     const first = fromChunk * per;
-    const count = Math.max(0, Math.min(this.count, toChunk * per) - first);
-    const span: ColumnSpan = {
+    const count = spans.reduce((n, s) => n + s.count, 0);
+    const out: ColumnSpan = {
       first,
       count,
       tsOffset: new Float64Array(count),
       pos: new Float64Array(count),
       len: new Uint32Array(count),
     };
-    const datas = await this.readExtents(chunks);
+    let at = 0;
+    for (const s of spans) {
+      out.tsOffset.set(s.tsOffset, at);
+      out.pos.set(s.pos, at);
+      out.len.set(s.len, at);
+      at += s.count;
+    }
+    return out;
+  }
+
+  /**
+   * Decodes the given column chunks (adjacent ones fetched by one read), one span each, in the order
+   * asked. Positions are checked against the data file's length, times against the index bounds.
+   */
+  async readChunks(ids: readonly number[]): Promise<ColumnSpan[]> {
+    const per = this.directory.chunkPackets;
+    const all = this.directory.chunks;
+    for (const id of ids) if (id < 0 || id >= all.length) throw new IndexFormatError(`no column chunk ${id}`);
+    const datas = await this.readExtents(ids.map((id) => all[id]));
     const spanNs = Number(this.maxTsNs - this.minTsNs);
     const dataLength = this.summary.dataLength;
-    let i = 0;
-    for (let k = 0; k < chunks.length; k++) {
-      const n = Math.min(per, count - i);
+    return ids.map((id, k) => {
+      const first = id * per;
+      const n = Math.min(per, this.count - first);
+      const span: ColumnSpan = {
+        first,
+        count: n,
+        tsOffset: new Float64Array(n),
+        pos: new Float64Array(n),
+        len: new Uint32Array(n),
+      };
       const raw = datas[k];
       if (!raw.length) throw new IndexFormatError('empty column chunk');
       const payload =
-        raw[0] === 1 ? boundedInflate(raw.subarray(1), n * MAX_COLUMN_BYTES_PER_PACKET + 16) : raw.subarray(1);
+        raw[0] === 1 ? boundedInflate(raw.subarray(1), n * MAX_COLUMN_BYTES_PER_PACKET + 32) : raw.subarray(1);
       const c = new Cursor(payload);
       const scale = c.uvarint();
       if (scale !== 1 && scale !== 1000) throw new IndexFormatError(`bad time scale ${scale} in a column chunk`);
       let pos = c.uvarint();
       let ts = 0;
-      for (let j = 0; j < n; j++, i++) {
+      for (let j = 0; j < n; j++) {
         ts += c.long() * scale;
         const len = c.uvarint();
         const gap = c.long();
-        if (j > 0) pos += span.len[i - 1] + gap;
+        if (j > 0) pos += span.len[j - 1] + gap;
         if (ts < 0 || ts > spanNs) throw new IndexFormatError('a packet time lies outside the index bounds');
         if (gap < 0 || len < 1 || pos + len > dataLength)
           throw new IndexFormatError(`record at ${pos} (+${len}) is not inside the data file`);
-        span.tsOffset[i] = ts;
-        span.pos[i] = pos;
-        span.len[i] = len;
+        span.tsOffset[j] = ts;
+        span.pos[j] = pos;
+        span.len[j] = len;
       }
-    }
-    return span;
+      return span;
+    });
   }
 
   /** The chunk holding ordinal `i`. */

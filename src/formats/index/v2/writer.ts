@@ -82,13 +82,19 @@ function intField(name: string, values: ArrayLike<number>, n: number): FieldTerm
   const distinct = new Map<number, number>();
   for (let i = 0; i < n; i++) if (!distinct.has(values[i])) distinct.set(values[i], 0);
   const terms = [...distinct.keys()].sort((a, b) => a - b);
-  terms.forEach((t, k) => distinct.set(t, k));
+  for (let k = 0; k < terms.length; k++) distinct.set(terms[k], k);
   const termOf = new Uint32Array(n);
   for (let i = 0; i < n; i++) termOf[i] = distinct.get(values[i])!;
   return { name, kind: 'int', terms, termOf };
 }
 
-function addressField(name: string, ids: Int32Array, n: number, bytesOfId: Uint8Array[], absent: Uint8Array): FieldTerms {
+function addressField(
+  name: string,
+  ids: Int32Array,
+  n: number,
+  bytesOfId: Uint8Array[],
+  absent: Uint8Array,
+): FieldTerms {
   const used = new Map<number, number>();
   for (let i = 0; i < n; i++) if (!used.has(ids[i])) used.set(ids[i], 0);
   const bytesOf = (id: number) => (id >= 0 && id < bytesOfId.length ? bytesOfId[id] : absent);
@@ -153,7 +159,15 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     flow[i] =
       s < 0 || d < 0
         ? -1
-        : flowTerm(columns.protocol[i], bytesOfId[s], hashOfId[s], columns.srcPort[i], bytesOfId[d], hashOfId[d], columns.dstPort[i]);
+        : flowTerm(
+            columns.protocol[i],
+            bytesOfId[s],
+            hashOfId[s],
+            columns.srcPort[i],
+            bytesOfId[d],
+            hashOfId[d],
+            columns.dstPort[i],
+          );
   }
   const fieldTerms: FieldTerms[] = V2_FIELDS.map(({ name }) => {
     switch (name) {
@@ -254,4 +268,3 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
   );
   return [header, ...out.blocks];
 }
-
