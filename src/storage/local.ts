@@ -7,7 +7,7 @@ import { StorageError } from './errors.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
 import type { CreateOptions, FileStatus, ListPage, Storage, WriteBody } from './types.js';
 import { localPath } from './uri.js';
-import { checkRange, chunksOf, collect, emptyStream, listAll, unwrapBodyFailure } from './util.js';
+import { checkRange, chunksOf, collect, emptyStream, unwrapBodyFailure } from './util.js';
 
 export interface LocalStorageOptions {
   /** Entries per listPage (default 1000, the same as HDFS's dfs.ls.limit). */
@@ -221,8 +221,24 @@ export class LocalStorage implements Storage {
     };
   }
 
-  list(dir: string): AsyncIterable<FileStatus> {
-    return listAll((d, c) => this.listPage(d, c), dir);
+  /**
+   * Every entry, in the same order and pages as listPage, but the directory is read and sorted once:
+   * paging through listPage re-reads it per page (quadratic: 100,000 files took 25 s).
+   */
+  async *list(dir: string): AsyncIterable<FileStatus> {
+    const real = this.real(dir);
+    const storeDir = normalizePath(dir);
+    let names: string[];
+    try {
+      names = (await readdir(real)).sort(compareNames);
+    } catch (err) {
+      throw fsError('list', dir, err, { ENOTDIR: 'PathIsNotDirectoryException' });
+    }
+    for (let start = 0; start < names.length; start += this.pageSize) {
+      const slice = names.slice(start, start + this.pageSize);
+      const stats = await Promise.all(slice.map((n) => this.stat(joinPath(storeDir, n))));
+      for (const s of stats) if (s !== null) yield s; // an entry deleted meanwhile is simply gone
+    }
   }
 
   async stat(path: string): Promise<FileStatus | null> {

@@ -19,14 +19,24 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [{ endpointsOrDefault }, { openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] =
-    await Promise.all([
-      import('../../lib/endpoints.js'),
-      import('../../storage/index.js'),
-      import('../../query/engine/engine.js'),
-      import('../../query/engine/output.js'),
-      import('cli-progress'),
-    ]);
+  const [
+    { endpointsOrDefault },
+    { openStorage },
+    { QueryEngine },
+    { prepareOutputDir, writePages, writeStream },
+    { SingleBar },
+  ] = await Promise.all([
+    import('../../lib/endpoints.js'),
+    import('../../storage/index.js'),
+    import('../../query/engine/engine.js'),
+    import('../../query/engine/output.js'),
+    import('cli-progress'),
+  ]);
+  // Before any reading: an earlier run's pages with this prefix would mix into this result.
+  if (req.output.kind === 'dir') {
+    const removed = await prepareOutputDir(req.output.dir, req.prefix, req.clean);
+    if (removed && !req.quiet) process.stderr.write(`pcap-query: --clean: deleted ${removed} earlier pages\n`);
+  }
   const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
   const storage = openStorage(storeUri);
   const started = Date.now();
@@ -37,6 +47,8 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
       endNs: req.endNs,
       filter: req.filter,
       useIndex: req.useIndex,
+      useCatalog: req.useCatalog,
+      memoryBytes: req.memoryBytes,
       concurrency: req.concurrency,
     });
     const bar =
@@ -71,6 +83,10 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
     }
     if (!req.quiet) {
       for (const p of engine.stats.problems) process.stderr.write(`pcap-query: warning: ${p}\n`);
+      if (result.otherLinkTypes)
+        process.stderr.write(
+          `pcap-query: warning: ${result.otherLinkTypes} packets of another link type than the stream's first were left out (a pcap stream has one link type; write pages with -o DIR to get every packet)\n`,
+        );
       process.stderr.write(`${summary(req, engine.stats, result, Date.now() - started)}\n`);
     }
     return 0;
@@ -84,7 +100,11 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
 }
 
 function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
-  const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
+  const planned =
+    s.planning === 'catalog'
+      ? ` (from the catalog${s.filesSkipped ? `, ${s.filesSkipped} ruled out by its sketches` : ''})`
+      : '';
+  const where = `${s.filesConsidered} of ${s.filesListed} files considered${planned}, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =

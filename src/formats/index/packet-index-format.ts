@@ -29,6 +29,8 @@ export interface IndexSummary {
   dataLength: number;
   /** v2: true when packet times never decrease in record order (ordinal order is time order). */
   timeOrdered?: boolean;
+  /** The data file's key type when not LongWritable (Metron's IntWritable-keyed files, reindexed). */
+  keyType?: 'int';
 }
 
 export interface IndexEntry {

@@ -91,6 +91,7 @@ async function* fetchWindows(
   path: string,
   windows: AsyncGenerator<HitWindow>,
   test: boolean,
+  keyType: 'long' | 'int' = 'long',
 ): AsyncGenerator<MatchedPacket> {
   const maker = new PacketMaker(ctx);
   const fetch = (w: HitWindow) => {
@@ -109,6 +110,7 @@ async function* fetchWindows(
         },
       },
       ctx.budget.windowBytes(),
+      keyType,
     );
     records.catch(() => {}); // surfaced by the await below
     return { w, records };
@@ -235,7 +237,7 @@ export async function* streamByIndexV2(
     const rest = cut.rest();
     if (rest) yield rest;
   }
-  yield* fetchWindows(ctx, path, windows(), test);
+  yield* fetchWindows(ctx, path, windows(), test, index.summary.keyType === 'int' ? 'int' : 'long');
 }
 
 /** An index entry presented to filters without copying its time (read only if a filter asks). */

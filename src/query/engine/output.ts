@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { PcapFileWriter } from '../../formats/pcap/pcap-file.js';
 import { PCAP_PACKET_HEADER_LENGTH } from '../../formats/pcap/pcap-record.js';
 import type { MatchedPacket } from './engine.js';
-import { pageFileName, PageSplitter } from './pages.js';
+import { pageFileName, PageSplitter, parsePageFileName } from './pages.js';
+import { QueryError } from '../errors.js';
 
 export interface OutputLimits {
   maxPackets?: number;
@@ -19,6 +20,35 @@ export interface OutputResult {
   files: string[];
   /** True when a limit cut the result short. */
   truncated: boolean;
+  /** Stream output: packets left out because their link type differs from the stream's. */
+  otherLinkTypes: number;
+}
+
+/**
+ * Makes sure pages of this run cannot mix with an earlier run's: existing `pcap-data-<prefix>+*`
+ * pages (and unfinished `.part` files) in `dir` are refused with a QueryError (exit 2), or deleted
+ * when `clean` is set. Returns how many were deleted.
+ */
+export async function prepareOutputDir(dir: string, prefix: string, clean: boolean): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const ours = names.filter((n) => {
+    const page = parsePageFileName(n.startsWith('.') && n.endsWith('.part') ? n.slice(1, -'.part'.length) : n);
+    return page !== null && page.prefix === prefix;
+  });
+  if (!ours.length) return 0;
+  if (!clean)
+    throw new QueryError(
+      `${dir} already holds ${ours.length} page${ours.length === 1 ? '' : 's'} named pcap-data-${prefix}+NNNN.pcap (an earlier run?); choose another -pre, or add --clean to delete them first`,
+      { option: '-pre' },
+    );
+  for (const n of ours) await unlink(join(dir, n));
+  return ours.length;
 }
 
 const withinLimits = (limits: OutputLimits, packets: number, bytes: number, next: MatchedPacket): boolean =>
@@ -42,9 +72,10 @@ export async function writePages(
 ): Promise<OutputResult> {
   await mkdir(dir, { recursive: true });
   const splitter = new PageSplitter(recordsPerFile);
-  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false, otherLinkTypes: 0 };
   let writer: PcapFileWriter | null = null;
   let held: MatchedPacket | null = null; // the first packet of a page, until we know the page has more
+  let pageLinkType = -1;
   let page = 0;
   const tmpName = (n: number) => join(dir, `.${pageFileName(prefix, n)}.part`);
   const finishPage = async () => {
@@ -66,11 +97,14 @@ export async function writePages(
       result.truncated = true;
       break;
     }
+    // A pcap file has one link type: a packet of another type starts a new page.
+    if (page && p.linkType !== pageLinkType) splitter.breakPage();
     const placed = splitter.place(p.tsNs);
     if (placed.startsPage) {
       await finishPage();
       page = placed.page;
       held = p;
+      pageLinkType = p.linkType;
     } else {
       if (held) {
         writer = new PcapFileWriter(createWriteStream(tmpName(page)), { linkType: held.linkType });
@@ -100,8 +134,9 @@ export async function writeStream(
   out: Writable,
   limits: OutputLimits = {},
 ): Promise<OutputResult> {
-  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false, otherLinkTypes: 0 };
   let writer: PcapFileWriter | null = null;
+  let linkType = -1;
   let closed = false;
   out.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') closed = true;
@@ -112,7 +147,16 @@ export async function writeStream(
       result.truncated = true;
       break;
     }
-    writer ??= new PcapFileWriter(out, { linkType: p.linkType });
+    // One stream has one link type (its first packet's): others would be misread, so they are left
+    // out and counted (pages keep them: each page has its own link type).
+    if (writer && p.linkType !== linkType) {
+      result.otherLinkTypes++;
+      continue;
+    }
+    if (!writer) {
+      writer = new PcapFileWriter(out, { linkType: p.linkType });
+      linkType = p.linkType;
+    }
     await writer.writePacket(p.tsNs, frameOf(p), p.origLength);
     result.packets++;
     result.bytes += PCAP_PACKET_HEADER_LENGTH + p.frameLength;

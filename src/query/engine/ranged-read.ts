@@ -59,6 +59,7 @@ export async function fetchRecords(
   lengths: readonly number[],
   observer: FetchObserver,
   maxRange: number = MAX_RANGE,
+  keyType: 'long' | 'int' = 'long',
 ): Promise<(Buffer | null)[]> {
   const ranges = coalesceRanges(positions, lengths, Math.max(1, Math.min(MAX_RANGE, maxRange)));
   const out: (Buffer | null)[] = new Array(positions.length).fill(null);
@@ -73,7 +74,7 @@ export async function fetchRecords(
       const buf = await storage.readBuffer(path, range.start, range.end - range.start);
       observer.onBytes(buf.length);
       for (const k of range.members) {
-        const parsed = parseRecordAt(buf, positions[k] - range.start, 'long', { filePosition: range.start });
+        const parsed = parseRecordAt(buf, positions[k] - range.start, keyType, { filePosition: range.start });
         if (isRecordProblem(parsed)) observer.onDamaged(positions[k], parsed.detail);
         else {
           const v = parsed.record.value;

@@ -7,7 +7,9 @@
  * with one ranged read.
  *
  *   COLUMNS     `chunkPackets` packets: time, record length and gap (position) per packet
- *   DICTIONARY  up to `DICT_BLOCK_TERMS` sorted terms of one field: term, posting count, posting bytes
+ *   (COLUMNS and DICTIONARY data start with a byte: 1 when the rest is raw-deflated, else 0)
+ *   DICTIONARY  up to `DICT_BLOCK_TERMS` sorted terms of one field: term, posting count, posting
+ *               bytes ×2 (+1 when the list is deflated)
  *   POSTINGS    every posting list of one field, in term order: ordinals, delta-encoded varints
  *   SKETCHES    a Bloom filter per field (what the store catalog copies)
  */
@@ -150,7 +152,14 @@ export interface TermEntry {
   /** Offset of the posting list inside its field's POSTINGS data, and its byte length. */
   postingOffset: number;
   postingLength: number;
+  /** The posting list is raw-deflated (long, dense lists: a protocol, untagged VLAN, a busy port). */
+  compressed: boolean;
 }
+
+/** Posting lists at least this long are stored deflated when that saves a quarter of their bytes. */
+export const COMPRESS_POSTINGS_AT = 64;
+/** Most bytes one ordinal takes in a posting list (a varint of a 32-bit gap). */
+export const MAX_POSTING_BYTES = 5;
 
 export function decodeDictionaryBlock(data: Uint8Array, kind: TermKind, termCount: number): TermEntry[] {
   const c = new Cursor(data);
@@ -159,8 +168,9 @@ export function decodeDictionaryBlock(data: Uint8Array, kind: TermKind, termCoun
   for (let i = 0; i < termCount; i++) {
     const term = readTerm(c, kind);
     const count = c.uvarint();
-    const postingLength = c.uvarint();
-    out.push({ term, count, postingOffset: offset, postingLength });
+    const stored = c.uvarint();
+    const postingLength = Math.floor(stored / 2);
+    out.push({ term, count, postingOffset: offset, postingLength, compressed: stored % 2 === 1 });
     offset += postingLength;
   }
   return out;

@@ -17,6 +17,7 @@ import {
   type Extent,
   type FieldDir,
   MAX_COLUMN_BYTES_PER_PACKET,
+  MAX_POSTING_BYTES,
   type TermEntry,
 } from './format.js';
 import { compareTerms, type Term } from './terms.js';
@@ -167,7 +168,11 @@ export class IndexV2 {
     const datas = await this.readExtents(picked);
     const out: TermEntry[] = [];
     for (let k = 0; k < picked.length; k++) {
-      for (const e of decodeDictionaryBlock(datas[k], field.kind, picked[k].termCount)) {
+      const raw = datas[k];
+      if (!raw.length) throw new IndexFormatError('empty dictionary block');
+      // A term takes at most a length, 16 bytes, two counts: 40 bytes bound the inflated block.
+      const block = raw[0] === 1 ? boundedInflate(raw.subarray(1), picked[k].termCount * 64 + 16) : raw.subarray(1);
+      for (const e of decodeDictionaryBlock(block, field.kind, picked[k].termCount)) {
         if (lo !== undefined && compareTerms(field.kind, e.term, lo) < 0) continue;
         if (hi !== undefined && compareTerms(field.kind, e.term, hi) > 0) continue;
         if (e.postingOffset + e.postingLength > field.postings.length)
@@ -187,7 +192,11 @@ export class IndexV2 {
     const datas = await this.readExtents(extents);
     const out = new Uint32Array(total);
     let at = 0;
-    for (let k = 0; k < entries.length; k++) at = decodePostingList(datas[k], entries[k].count, out, at, this.count);
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
+      const bytes = e.compressed ? boundedInflate(datas[k], e.count * MAX_POSTING_BYTES + 16) : datas[k];
+      at = decodePostingList(bytes, e.count, out, at, this.count);
+    }
     // One term's list is sorted; several terms of one field never share a packet: sort the union.
     // (sorted = false keeps them list after list, in `entries` order.)
     if (sorted && entries.length > 1) out.sort();

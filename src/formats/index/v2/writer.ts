@@ -11,6 +11,7 @@ import type { IndexColumns, IndexSummary } from '../packet-index-format.js';
 import {
   CHUNK_PACKETS,
   type ChunkDir,
+  COMPRESS_POSTINGS_AT,
   DICT_BLOCK_TERMS,
   DIRECTORY_KEY,
   type Directory,
@@ -201,14 +202,25 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     for (let i = 0; i < n; i++) ordinals[fill[f.termOf[i]]++] = i;
     const postings = new ByteWriter(n * 2 + 16);
     const lengths = new Uint32Array(t);
+    const deflated = new Uint8Array(t);
+    const list = new ByteWriter(1024);
     for (let k = 0; k < t; k++) {
-      const before = postings.length;
+      list.length = 0;
       let prev = -1;
       for (let j = starts[k]; j < starts[k + 1]; j++) {
-        postings.uvarint(ordinals[j] - prev - 1);
+        list.uvarint(ordinals[j] - prev - 1);
         prev = ordinals[j];
       }
-      lengths[k] = postings.length - before;
+      let bytes: Uint8Array = list.view();
+      if (bytes.length >= COMPRESS_POSTINGS_AT) {
+        const z = deflateRawSync(bytes);
+        if (z.length * 4 <= bytes.length * 3) {
+          bytes = z;
+          deflated[k] = 1;
+        }
+      }
+      postings.raw(bytes);
+      lengths[k] = bytes.length;
     }
     const blocks: FieldDir['blocks'] = [];
     let postingAt = 0;
@@ -219,10 +231,10 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
       for (let k = first; k < end; k++) {
         writeTerm(d, f.kind, f.terms[k]);
         d.uvarint(counts[k]);
-        d.uvarint(lengths[k]);
+        d.uvarint(lengths[k] * 2 + deflated[k]);
         postingAt += lengths[k];
       }
-      const data = d.toBuffer();
+      const data = packed(d.view());
       const offset = out.add({ kind: 'DICTIONARY', field: f.name, first, count: end - first, data });
       blocks.push({ firstTerm: f.terms[first], offset, length: data.length, termCount: end - first });
     }
