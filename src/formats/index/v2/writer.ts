@@ -268,7 +268,7 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     fields,
     sketches: { offset: sketchOffset, length: sketchData.length },
   };
-  const fullSummary: IndexSummary = { ...summary, version: 2, timeOrdered };
+  const fullSummary: IndexSummary = { ...summary, version: 2, count: n, timeOrdered };
   const header = encodeContainerHeader(
     [
       ['avro.schema', Buffer.from(JSON.stringify(SECTION_SCHEMA))],
