@@ -31,8 +31,7 @@ import {
 import { SyntheticCapture, type SyntheticFlow } from '../support/synthetic.js';
 import { PcapFileWriter } from '../../src/formats/pcap/pcap-file.js';
 import { buildFrame } from '../support/frame-builder.js';
-import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
-import { IndexBuilder } from '../../src/formats/index/packet-index.js';
+import { downgradeStoreToV1 } from '../support/index-versions.js';
 import { openStorage, parseStorageUri } from '../../src/storage/index.js';
 
 const PACKETS = 100_000;
@@ -428,37 +427,11 @@ const expected = new Map<string, PcapPacketRead[]>();
 async function downgradeToV1(out: string): Promise<number> {
   const { root, path } = parseStorageUri(out);
   const storage = openStorage(root);
-  let n = 0;
   try {
-    for await (const bucket of storage.list(`${path}/_index`)) {
-      if (bucket.type !== 'directory') continue;
-      for await (const ix of storage.list(bucket.path)) {
-        const decoded = await decodeIndex(await storage.readBuffer(ix.path));
-        const b = new IndexBuilder();
-        const c = decoded.columns;
-        const addr = (id: number) => (id >= 0 ? decoded.addresses[id] : null);
-        for (let i = 0; i < c.count; i++)
-          b.add(
-            c.ts[i],
-            c.pos[i],
-            c.len[i],
-            c.protocol[i],
-            addr(c.src[i]),
-            addr(c.dst[i]),
-            c.srcPort[i],
-            c.dstPort[i],
-            c.vlan[i],
-          );
-        await storage.create(`${path}/_index/${ix.name}`, b.encodeV1({ ...decoded.summary, version: 1 }));
-        n++;
-      }
-      await storage.delete(bucket.path, true);
-    }
-    await storage.delete(`${path}/_catalog`, true);
+    return (await downgradeStoreToV1(storage, path)).files;
   } finally {
     await storage.close();
   }
-  return n;
 }
 
 // The capture is generated up front (about 2 s), so the cases, whose targets come from its flows, have names.

@@ -16,7 +16,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function packet(i: number, linkType: number): MatchedPacket {
   const value = metronPcapValue(1_700_000_000_000_000_000n + BigInt(i) * 1000n, Buffer.alloc(60, i));
   value.writeUInt32LE(linkType, 20);
-  return { tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, value, frameOffset: 40, frameLength: 60, origLength: 60, linkType, file: 'f' };
+  return {
+    tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 1000n,
+    value,
+    frameOffset: 40,
+    frameLength: 60,
+    origLength: 60,
+    linkType,
+    file: 'f',
+  };
 }
 
 async function* from(ps: MatchedPacket[]): AsyncGenerator<MatchedPacket> {
@@ -27,7 +35,10 @@ test('pages of an earlier run with the same prefix are refused, or deleted with 
   const out = join(dir, 'pages');
   await writePages(from([packet(1, 1), packet(2, 1), packet(3, 1)]), out, 'run', 2);
   assert.deepEqual(readdirSync(out).sort(), ['pcap-data-run+0001.pcap', 'pcap-data-run+0002.pcap']);
-  await assert.rejects(prepareOutputDir(out, 'run', false), (e: unknown) => e instanceof QueryError && /--clean/.test(e.message));
+  await assert.rejects(
+    prepareOutputDir(out, 'run', false),
+    (e: unknown) => e instanceof QueryError && /--clean/.test(e.message),
+  );
   writeFileSync(join(out, '.pcap-data-run+0003.pcap.part'), 'x');
   writeFileSync(join(out, 'pcap-data-other+0001.pcap'), 'x');
   assert.equal(await prepareOutputDir(out, 'run', true), 3);
@@ -37,7 +48,12 @@ test('pages of an earlier run with the same prefix are refused, or deleted with 
 
 test('a page holds one link type: a packet of another type starts a new page', async () => {
   const out = join(dir, 'links');
-  const r = await writePages(from([packet(1, 1), packet(2, 1), packet(3, 101), packet(4, 101), packet(5, 1)]), out, 'l', 10);
+  const r = await writePages(
+    from([packet(1, 1), packet(2, 1), packet(3, 101), packet(4, 101), packet(5, 1)]),
+    out,
+    'l',
+    10,
+  );
   assert.equal(r.packets, 5);
   const pages = readdirSync(out).sort();
   assert.deepEqual(pages, ['pcap-data-l+0001.pcap', 'pcap-data-l+0002.pcap', 'pcap-data-l+0003.pcap']);

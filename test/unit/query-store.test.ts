@@ -136,13 +136,20 @@ describe('engine on a local store', () => {
   test('the one-flow query reads a small part of the store', async () => {
     const v2 = await query(root, filters[0][1]());
     const scan = await query(root, filters[0][1](), { useIndex: false });
-    assert.ok(v2.engine.stats.bytesRead * 5 < scan.engine.stats.bytesRead, `${v2.engine.stats.bytesRead} vs ${scan.engine.stats.bytesRead}`);
+    assert.ok(
+      v2.engine.stats.bytesRead * 5 < scan.engine.stats.bytesRead,
+      `${v2.engine.stats.bytesRead} vs ${scan.engine.stats.bytesRead}`,
+    );
   });
 
   test('a tiny budget and 16 time-overlapping files still give every packet in order', async () => {
     const root16 = join(dir, 'overlap');
     for (let k = 0; k < 16; k++)
-      await writeStoreFile(root16, all.filter((_, i) => i % 16 === k), { partition: k, index: k % 2 ? 'v2' : 'none' });
+      await writeStoreFile(
+        root16,
+        all.filter((_, i) => i % 16 === k),
+        { partition: k, index: k % 2 ? 'v2' : 'none' },
+      );
     const filter = compileQuery('');
     const small = await query('/overlap', filter, { memoryBytes: 1 << 20 });
     const scan = await query('/overlap', filter, { useIndex: false });
@@ -216,7 +223,12 @@ describe('the store catalog', () => {
     const r2 = join(dir, 'partial');
     await writeStore(r2, 'mixed');
     const { indexes, files } = await listDataFiles(storage, '/partial', true);
-    await rebuildCatalog(storage, '/partial', indexes, files.every((f) => indexes.has(f.path)));
+    await rebuildCatalog(
+      storage,
+      '/partial',
+      indexes,
+      files.every((f) => indexes.has(f.path)),
+    );
     const r = await query('/partial', compileQuery(''));
     assert.equal(r.engine.stats.planning, 'listing');
     assert.equal(r.packets.length, all.length);
