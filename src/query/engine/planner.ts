@@ -9,7 +9,7 @@ import { sketchKey } from '../../formats/index/bloom.js';
 import { parsePcapFileName } from '../../formats/file-name.js';
 import type { Storage } from '../../storage/types.js';
 import type { TermPlan } from '../filter/filter.js';
-import type { QuerySpec, QueryStats } from './engine.js';
+import type { QuerySpec, QueryStats } from './query-types.js';
 import { listDataFiles } from './listing.js';
 import { selectFiles } from './prune.js';
 
