@@ -41,9 +41,11 @@ async function names(storage: Storage, dir: string): Promise<{ name: string; pat
 }
 
 /** Reads a catalog object, or null when it vanished (a compaction replaced it). */
-async function readObject(storage: Storage, path: string): Promise<CatalogEntry[] | null> {
+async function readObject(storage: Storage, path: string, counter: { bytes: number }): Promise<CatalogEntry[] | null> {
   try {
-    return decodeCatalog(await storage.readBuffer(path));
+    const buf = await storage.readBuffer(path);
+    counter.bytes += buf.length;
+    return decodeCatalog(buf);
   } catch (err) {
     if (isStorageError(err, 'FileNotFoundException')) return null;
     throw err;
@@ -51,7 +53,12 @@ async function readObject(storage: Storage, path: string): Promise<CatalogEntry[
 }
 
 /** Entries of one bucket: summary ∪ loose entries, re-listed if a compaction ran meanwhile. */
-async function bucketEntries(storage: Storage, root: string, bucket: string): Promise<CatalogEntry[]> {
+async function bucketEntries(
+  storage: Storage,
+  root: string,
+  bucket: string,
+  counter: { bytes: number },
+): Promise<CatalogEntry[]> {
   for (let attempt = 0; ; attempt++) {
     const { summary, loose } = await listBucket(storage, root, bucket);
     const parts = await Promise.all(
@@ -69,6 +76,8 @@ export interface CatalogPlan {
   facts: StoreFacts;
   files: CatalogFile[];
   buckets: number;
+  /** Bytes of catalog objects read. */
+  bytesRead: number;
 }
 
 /**
@@ -112,11 +121,12 @@ export async function readCatalog(
     buckets.add(LONG_INDEX_BUCKET);
   }
   const files: CatalogFile[] = [];
+  const counter = { bytes: 0 };
   const overlaps = (min: bigint, max: bigint) => min <= endNs && max >= startNs;
   await Promise.all(
     [...buckets].map(async (bucket) => {
       const [entries, ...indexLists] = await Promise.all([
-        bucketEntries(storage, root, bucket),
+        bucketEntries(storage, root, bucket, counter),
         ...indexBucketDirs(root, facts.layout, bucket).map((d) => names(storage, d)),
       ]);
       const known = new Set<string>();
@@ -158,5 +168,5 @@ export async function readCatalog(
     seen.add(dataPath);
     files.push({ dataPath, indexPath: ix.path, minTsNs: parsed.minTsNs, maxTsNs: parsed.maxTsNs, entry: null });
   }
-  return { facts, files, buckets: buckets.size };
+  return { facts, files, buckets: buckets.size, bytesRead: counter.bytes };
 }

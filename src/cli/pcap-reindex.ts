@@ -104,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const root = parsed.path;
     const st = await storage.stat(root);
-    if (!st || st.type !== 'directory') throw new UsageError(`-bp ${args.basePath}: not a directory in the store`);
+    if (st?.type !== 'directory') throw new UsageError(`-bp ${args.basePath}: not a directory in the store`);
     const { files, indexes } = await listDataFiles(storage, root, true);
     const todo = args.catalogOnly
       ? []

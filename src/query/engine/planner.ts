@@ -77,6 +77,7 @@ export async function planFiles(storage: Storage, spec: QuerySpec, stats: QueryS
   const catalog = await readCatalog(storage, spec.basePath, spec.startNs, spec.endNs);
   if (!catalog) return planByListing(storage, spec, stats);
   stats.planning = 'catalog';
+  stats.bytesRead += catalog.bytesRead;
   const plan = spec.filter.matchesAll ? null : spec.filter.termPlan;
   const out: PlannedFile[] = [];
   for (const f of catalog.files) {
