@@ -62,7 +62,7 @@ async function bucketEntries(
   for (let attempt = 0; ; attempt++) {
     const { summary, loose } = await listBucket(storage, root, bucket);
     const parts = await Promise.all(
-      [summary?.path, ...loose].filter((p): p is string => !!p).map((p) => readObject(storage, p)),
+      [summary?.path, ...loose].filter((p): p is string => !!p).map((p) => readObject(storage, p, counter)),
     );
     if (parts.every((p) => p !== null) || attempt >= 4) {
       const byPath = new Map<string, CatalogEntry>();
