@@ -6,9 +6,10 @@
 import { IndexFormatError, parseContainerHeader } from '../../formats/index/avro-binary.js';
 import type { DecodedIndex } from '../../formats/index/packet-index-format.js';
 import { readIndexColumns } from '../../formats/index/packet-index-reader.js';
-import { IndexV2 } from '../../formats/index/v2/reader.js';
+import { type ByteSource, IndexV2 } from '../../formats/index/v2/reader.js';
+import { openRangedReader } from '../../storage/util.js';
 import { isStorageError } from '../../storage/errors.js';
-import type { Storage } from '../../storage/types.js';
+import type { RangedReader, Storage } from '../../storage/types.js';
 import { MemoryBudget } from './budget.js';
 import {
   type MatchedPacket,
@@ -33,6 +34,8 @@ interface FileStream {
   /** Lower bound of the file's packet times (for opening files just in time). */
   startTs: bigint;
   next(): Promise<MatchedPacket | null>;
+  /** Ends the stream early (releases its open files). */
+  close(): Promise<void>;
 }
 
 const FIRST_INDEX_READ = 16 * 1024;
@@ -100,24 +103,29 @@ export class QueryEngine {
         openAhead();
       }
     };
-    for (;;) {
-      // A file may hold packets earlier than the heap's minimum: admit every file starting before it.
-      const top = heap.peek();
-      if (!top) {
-        if (!opened.length && nextFile >= pending.length) break;
-        await admit(opened.length ? opened[0].stream.startTs : null);
-        continue;
+    try {
+      for (;;) {
+        // A file may hold packets earlier than the heap's minimum: admit every file starting before it.
+        const top = heap.peek();
+        if (!top) {
+          if (!opened.length && nextFile >= pending.length) break;
+          await admit(opened.length ? opened[0].stream.startTs : null);
+          continue;
+        }
+        if (opened.length && opened[0].stream.startTs <= top.packet.tsNs) {
+          await admit(top.packet.tsNs);
+          continue;
+        }
+        heap.pop();
+        this.stats.packetsMatched++;
+        yield top.packet;
+        const following = await top.stream.next();
+        if (following) heap.push({ packet: following, stream: top.stream });
+        else onFileDone?.(++done, pending.length);
       }
-      if (opened.length && opened[0].stream.startTs <= top.packet.tsNs) {
-        await admit(top.packet.tsNs);
-        continue;
-      }
-      heap.pop();
-      this.stats.packetsMatched++;
-      yield top.packet;
-      const following = await top.stream.next();
-      if (following) heap.push({ packet: following, stream: top.stream });
-      else onFileDone?.(++done, pending.length);
+    } finally {
+      // Stopped early (a limit, or the reader went away): release every file still open.
+      await Promise.all([...opened.map((o) => o.stream.close()), ...heap.drain().map((h) => h.stream.close())]);
     }
   }
 
@@ -126,17 +134,38 @@ export class QueryEngine {
     let finished = false;
     const make = async function* (this: QueryEngine): AsyncGenerator<MatchedPacket> {
       this.stats.filesRead++;
-      const index = file.indexPath ? await this.loadIndex(file, file.indexPath) : null;
-      if (index === 'gone') return;
-      if (index) this.stats.filesByIndex++;
-      else this.stats.filesScanned++;
-      if (index instanceof IndexV2) yield* this.byIndexV2(file, index);
-      else if (index) yield* streamByIndexV1(this.ctx, file.path, index);
-      else yield* streamByScan(this.ctx, file.path);
+      // The index file stays open while the stream reads its pieces.
+      let reader: Promise<RangedReader> | null = null;
+      const source = {
+        read: async (offset: number, length: number) => {
+          reader ??= openRangedReader(this.storage, file.indexPath!);
+          const b = await (await reader).read(offset, length);
+          this.stats.bytesRead += b.length;
+          return b;
+        },
+      };
+      try {
+        const index = file.indexPath ? await this.loadIndex(file, file.indexPath, source) : null;
+        if (index === 'gone') return;
+        if (index) this.stats.filesByIndex++;
+        else this.stats.filesScanned++;
+        if (index instanceof IndexV2) yield* this.byIndexV2(file, index);
+        else if (index) yield* streamByIndexV1(this.ctx, file.path, index);
+        else yield* streamByScan(this.ctx, file.path);
+      } finally {
+        if (reader) await (reader as Promise<RangedReader>).then((r) => r.close()).catch(() => {});
+      }
     }.bind(this);
     return {
       file,
       startTs,
+      close: async () => {
+        if (iterator && !finished) {
+          finished = true;
+          this.budget.close();
+          await iterator.return(undefined).catch(() => {});
+        }
+      },
       next: async () => {
         if (finished) return null;
         if (!iterator) {
@@ -186,14 +215,11 @@ export class QueryEngine {
    * (missing, damaged, or describing another file), 'gone' when the data file is not there (an index
    * whose data was never published, or was deleted).
    */
-  private async loadIndex(file: PlannedFile, indexPath: string): Promise<IndexV2 | DecodedIndex | null | 'gone'> {
-    const source = {
-      read: async (offset: number, length: number) => {
-        const b = await this.storage.readBuffer(indexPath, offset, length);
-        this.stats.bytesRead += b.length;
-        return b;
-      },
-    };
+  private async loadIndex(
+    file: PlannedFile,
+    indexPath: string,
+    source: ByteSource,
+  ): Promise<IndexV2 | DecodedIndex | null | 'gone'> {
     try {
       // The data file's length comes with the listing; a catalog plan asks for it alongside the header.
       const [first, length] = await Promise.all([
@@ -206,8 +232,11 @@ export class QueryEngine {
       let index: IndexV2 | DecodedIndex;
       if (header && IndexV2.isV2(header.meta)) index = IndexV2.fromHeader(header.meta, header.dataStart, source);
       else if (header) {
-        const whole = first.length < FIRST_INDEX_READ ? first : await this.storage.readBuffer(indexPath);
-        if (whole !== first) this.stats.bytesRead += whole.length;
+        let whole = Buffer.from(first.buffer, first.byteOffset, first.length);
+        if (first.length >= FIRST_INDEX_READ) {
+          whole = await this.storage.readBuffer(indexPath);
+          this.stats.bytesRead += whole.length;
+        }
         index = readIndexColumns(whole);
       } else index = await IndexV2.open(source, first);
       const summary = index.summary;

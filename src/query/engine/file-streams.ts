@@ -8,7 +8,8 @@ import type { DecodedIndex } from '../../formats/index/packet-index-format.js';
 import type { ColumnSpan, IndexV2 } from '../../formats/index/v2/reader.js';
 import { SequenceFileReader } from '../../formats/sequencefile/index.js';
 import { createPacketFields } from '../../packet/packet-fields.js';
-import type { Storage } from '../../storage/types.js';
+import { openRangedReader } from '../../storage/util.js';
+import type { RangedReader, Storage } from '../../storage/types.js';
 import type { IndexedFlow, PacketFilter } from '../filter/filter.js';
 import type { MemoryBudget } from './budget.js';
 import { MinHeap } from './min-heap.js';
@@ -94,10 +95,14 @@ async function* fetchWindows(
   keyType: 'long' | 'int' = 'long',
 ): AsyncGenerator<MatchedPacket> {
   const maker = new PacketMaker(ctx);
+  let data: Promise<RangedReader> | null = null;
+  const read = async (offset: number, length: number) => {
+    data ??= openRangedReader(ctx.storage, path);
+    return (await data).read(offset, length);
+  };
   const fetch = (w: HitWindow) => {
     const records = fetchRecords(
-      ctx.storage,
-      path,
+      read,
       w.pos,
       w.len,
       {
@@ -115,21 +120,25 @@ async function* fetchWindows(
     records.catch(() => {}); // surfaced by the await below
     return { w, records };
   };
-  let next = await windows.next();
-  if (next.done) return;
-  let ahead = fetch(next.value);
-  for (;;) {
-    const { w, records } = ahead;
-    const values = await records;
-    next = await windows.next();
-    if (!next.done) ahead = fetch(next.value);
-    for (let k = 0; k < values.length; k++) {
-      const value = values[k];
-      if (!value) continue;
-      const packet = maker.make(w.ts[k], value, path, test);
-      if (packet) yield packet;
-    }
+  try {
+    let next = await windows.next();
     if (next.done) return;
+    let ahead = fetch(next.value);
+    for (;;) {
+      const { w, records } = ahead;
+      const values = await records;
+      next = await windows.next();
+      if (!next.done) ahead = fetch(next.value);
+      for (let k = 0; k < values.length; k++) {
+        const value = values[k];
+        if (!value) continue;
+        const packet = maker.make(w.ts[k], value, path, test);
+        if (packet) yield packet;
+      }
+      if (next.done) return;
+    }
+  } finally {
+    if (data) await (data as Promise<RangedReader>).then((r) => r.close()).catch(() => {});
   }
 }
 

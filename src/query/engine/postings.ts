@@ -26,21 +26,29 @@ type Node =
   | { op: 'and' | 'or'; parts: Node[] }
   | { op: 'not'; part: Node };
 
-function build(p: TermPlan, flows = new Map<number, Node>()): Node {
+/** Terms pinned to one value by the conjuncts around a node (a branch of an `or` inherits its `and`'s). */
+type Pinned = ReadonlyMap<string, Term>;
+
+function build(p: TermPlan, flows = new Map<number, Node>(), pinned: Pinned = new Map()): Node {
   switch (p.op) {
     case 'term':
       return { op: 'leaf', field: p.field, match: p.match, implied: false };
     case 'and': {
       // Flatten nested ands so the flow rewrite sees every conjunct.
-      const parts: Node[] = [];
-      for (const q of p.parts.map((x) => build(x, flows)))
-        if (q.op === 'and') parts.push(...q.parts);
-        else parts.push(q);
-      const flow = flowLeaf(parts, flows);
+      const flat: TermPlan[] = [];
+      const flatten = (q: TermPlan) => {
+        if (q.op === 'and') q.parts.forEach(flatten);
+        else flat.push(q);
+      };
+      flatten(p);
+      const here = new Map(pinned);
+      for (const q of flat) if (q.op === 'term' && q.match.only !== undefined) here.set(q.field, q.match.only);
+      const parts = flat.map((x) => build(x, flows, here));
+      const flow = flowLeaf(here, flows);
       return { op: 'and', parts: flow ? [...parts, flow] : parts };
     }
     case 'or':
-      return { op: 'or', parts: p.parts.map((x) => build(x, flows)) };
+      return { op: 'or', parts: p.parts.map((x) => build(x, flows, pinned)) };
     case 'not':
       return { op: 'not', part: build(p.part, flows) };
     default:
@@ -48,10 +56,12 @@ function build(p: TermPlan, flows = new Map<number, Node>()): Node {
   }
 }
 
-/** The flow term implied by conjuncts pinning protocol, both addresses and both ports, if they do. */
-function flowLeaf(parts: Node[], flows: Map<number, Node>): Node | null {
-  const only = new Map<string, Term>();
-  for (const q of parts) if (q.op === 'leaf' && q.match.only !== undefined) only.set(q.field, q.match.only);
+/**
+ * The flow term implied by protocol, both addresses and both ports pinned (here or by enclosing
+ * conjuncts: `p and ((a and b) or (b and a))` pins the protocol of both branches). Adding it as a
+ * conjunct is sound: every packet matching the pinned terms carries that flow term.
+ */
+function flowLeaf(only: Pinned, flows: Map<number, Node>): Node | null {
   const src = only.get('src');
   const dst = only.get('dst');
   const sp = only.get('srcPort');
@@ -86,9 +96,24 @@ function intersect(a: Uint32Array, b: Uint32Array): Uint32Array {
   return out.subarray(0, k);
 }
 
-function union(sets: Uint32Array[], count: number): Uint32Array {
+function union(all: Uint32Array[], count: number): Uint32Array {
+  // Both directions of a flow (-ir) give the very same list: one is enough.
+  const sets = all.filter((s, k) => s.length > 0 && all.indexOf(s) === k);
+  if (sets.length <= 1) return sets[0] ?? new Uint32Array(0);
   const total = sets.reduce((n, s) => n + s.length, 0);
-  if (total === 0) return new Uint32Array(0);
+  if (total * 16 < count) {
+    // Short lists: sort their concatenation and drop repeats (no pass over the whole file).
+    const joined = new Uint32Array(total);
+    let at = 0;
+    for (const s of sets) {
+      joined.set(s, at);
+      at += s.length;
+    }
+    joined.sort();
+    let k = 0;
+    for (let i = 0; i < joined.length; i++) if (i === 0 || joined[i] !== joined[i - 1]) joined[k++] = joined[i];
+    return joined.subarray(0, k);
+  }
   const seen = new Uint8Array(count);
   for (const s of sets) for (let i = 0; i < s.length; i++) seen[s[i]] = 1;
   return ordinalsOf(seen, false);
@@ -141,8 +166,15 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
       case 'leaf':
         await lookup(n);
         return n.count ?? count;
-      case 'and':
+      case 'and': {
+        // A short flow list decides the and alone (see below): no other lookup is needed.
+        const flow = n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
+        if (flow) {
+          await lookup(flow);
+          if (flow.entries !== undefined && (flow.count ?? count) <= FLOW_ENOUGH) return flow.count ?? count;
+        }
         return Math.min(count, ...(await Promise.all(n.parts.map(estimate))));
+      }
       case 'or':
         return Math.min(
           count,

@@ -6,7 +6,6 @@
  * so no range buffer (gaps included) outlives its read.
  */
 import { isRecordProblem, parseRecordAt } from '../../formats/sequencefile/index.js';
-import type { Storage } from '../../storage/types.js';
 
 /** Two matching records closer than this are fetched in one ranged read. */
 export const RANGE_GAP = 64 * 1024;
@@ -53,8 +52,7 @@ export interface FetchObserver {
  * a view into one buffer owned by this window; null for a record that is damaged.
  */
 export async function fetchRecords(
-  storage: Storage,
-  path: string,
+  read: (offset: number, length: number) => Promise<Buffer>,
   positions: readonly number[],
   lengths: readonly number[],
   observer: FetchObserver,
@@ -71,7 +69,7 @@ export async function fetchRecords(
   const worker = async () => {
     while (cursor < ranges.length) {
       const range = ranges[cursor++];
-      const buf = await storage.readBuffer(path, range.start, range.end - range.start);
+      const buf = await read(range.start, range.end - range.start);
       observer.onBytes(buf.length);
       for (const k of range.members) {
         const parsed = parseRecordAt(buf, positions[k] - range.start, keyType, { filePosition: range.start });
