@@ -135,11 +135,11 @@ export class QueryEngine {
     const make = async function* (this: QueryEngine): AsyncGenerator<MatchedPacket> {
       this.stats.filesRead++;
       // The index file stays open while the stream reads its pieces.
-      let reader: Promise<RangedReader> | null = null;
+      const opened: { reader: Promise<RangedReader> | null } = { reader: null };
       const source = {
         read: async (offset: number, length: number) => {
-          reader ??= openRangedReader(this.storage, file.indexPath!);
-          const b = await (await reader).read(offset, length);
+          opened.reader ??= openRangedReader(this.storage, file.indexPath!);
+          const b = await (await opened.reader).read(offset, length);
           this.stats.bytesRead += b.length;
           return b;
         },
@@ -153,7 +153,7 @@ export class QueryEngine {
         else if (index) yield* streamByIndexV1(this.ctx, file.path, index);
         else yield* streamByScan(this.ctx, file.path);
       } finally {
-        if (reader) await (reader as Promise<RangedReader>).then((r) => r.close()).catch(() => {});
+        if (opened.reader !== null) await opened.reader.then((r) => r.close()).catch(() => {});
       }
     }.bind(this);
     return {

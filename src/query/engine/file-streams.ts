@@ -95,10 +95,10 @@ async function* fetchWindows(
   keyType: 'long' | 'int' = 'long',
 ): AsyncGenerator<MatchedPacket> {
   const maker = new PacketMaker(ctx);
-  let data: Promise<RangedReader> | null = null;
+  const data: { reader: Promise<RangedReader> | null } = { reader: null };
   const read = async (offset: number, length: number) => {
-    data ??= openRangedReader(ctx.storage, path);
-    return (await data).read(offset, length);
+    data.reader ??= openRangedReader(ctx.storage, path);
+    return (await data.reader).read(offset, length);
   };
   const fetch = (w: HitWindow) => {
     const records = fetchRecords(
@@ -138,7 +138,7 @@ async function* fetchWindows(
       if (next.done) return;
     }
   } finally {
-    if (data) await (data as Promise<RangedReader>).then((r) => r.close()).catch(() => {});
+    if (data.reader !== null) await data.reader.then((r) => r.close()).catch(() => {});
   }
 }
 
