@@ -129,7 +129,7 @@ export const OPTIONS: readonly OptDef[] = [
     long: 'memory',
     arg: 'bytes',
     modes: BOTH,
-    desc: 'bytes all open files share for packet windows and reorder buffers (default 64m; suffixes k, m, g)',
+    desc: 'bytes all open files share for packet windows and reorder buffers (default 32m; suffixes k, m, g)',
   },
   {
     long: 'clean',

@@ -4,7 +4,7 @@
  * time-overlapping files hold the same memory between them. A file always gets at least one record,
  * so the merge can always move.
  */
-export const DEFAULT_QUERY_MEMORY = 64 * 1024 * 1024;
+export const DEFAULT_QUERY_MEMORY = 32 * 1024 * 1024;
 const MIN_SHARE = 16 * 1024;
 
 export class MemoryBudget {
@@ -27,9 +27,11 @@ export class MemoryBudget {
 
   /**
    * Bytes one window (or reorder buffer) may hold now: half a file's share, the other half being the
-   * window fetched ahead.
+   * window fetched ahead. `overlapping` is how many planned files overlap this file's time range
+   * (known from the plan): a file opened first among 64 overlapping ones must not take the whole
+   * budget just because the others are not open yet.
    */
-  windowBytes(): number {
-    return Math.max(MIN_SHARE, Math.floor(this.bytes / (2 * Math.max(1, this.active))));
+  windowBytes(overlapping = 1): number {
+    return Math.max(MIN_SHARE, Math.floor(this.bytes / (2 * Math.max(1, this.active, overlapping))));
   }
 }

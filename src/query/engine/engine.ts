@@ -55,7 +55,7 @@ export class QueryEngine {
       startNs: spec.startNs,
       endNs: spec.endNs,
       filter: spec.filter,
-      budget: this.budget,
+      windowBytes: () => this.budget.windowBytes(),
       stats: this.stats,
       problem: (text) => this.problem(text),
     };
@@ -74,6 +74,7 @@ export class QueryEngine {
     const pending = selected
       .map((file) => ({ file, startTs: file.minTsNs ?? file.nameTsNs }))
       .sort((a, b) => (a.startTs < b.startTs ? -1 : a.startTs > b.startTs ? 1 : 0));
+    const overlaps = overlapCounts(pending);
     const heap = new MinHeap<{ packet: MatchedPacket; stream: FileStream }>((a, b) =>
       a.packet.tsNs < b.packet.tsNs ? -1 : a.packet.tsNs > b.packet.tsNs ? 1 : a.packet.file < b.packet.file ? -1 : 1,
     );
@@ -83,8 +84,9 @@ export class QueryEngine {
     const opened: { stream: FileStream; first: Promise<MatchedPacket | null> }[] = [];
     const openAhead = () => {
       while (nextFile < pending.length && opened.length < this.spec.concurrency) {
+        const overlapping = overlaps[nextFile];
         const { file, startTs } = pending[nextFile++];
-        const stream = this.openFile(file, startTs);
+        const stream = this.openFile(file, startTs, overlapping);
         const first = stream.next();
         first.catch(() => {});
         opened.push({ stream, first });
@@ -129,9 +131,10 @@ export class QueryEngine {
     }
   }
 
-  private openFile(file: PlannedFile, startTs: bigint): FileStream {
+  private openFile(file: PlannedFile, startTs: bigint, overlapping: number): FileStream {
     let iterator: AsyncGenerator<MatchedPacket> | null = null;
     let finished = false;
+    const ctx: StreamContext = { ...this.ctx, windowBytes: () => this.budget.windowBytes(overlapping) };
     const make = async function* (this: QueryEngine): AsyncGenerator<MatchedPacket> {
       this.stats.filesRead++;
       // The index file stays open while the stream reads its pieces.
@@ -149,9 +152,9 @@ export class QueryEngine {
         if (index === 'gone') return;
         if (index) this.stats.filesByIndex++;
         else this.stats.filesScanned++;
-        if (index instanceof IndexV2) yield* this.byIndexV2(file, index);
-        else if (index) yield* streamByIndexV1(this.ctx, file.path, index);
-        else yield* streamByScan(this.ctx, file.path);
+        if (index instanceof IndexV2) yield* this.byIndexV2(ctx, file, index);
+        else if (index) yield* streamByIndexV1(ctx, file.path, index);
+        else yield* streamByScan(ctx, file.path);
       } finally {
         if (opened.reader !== null) await opened.reader.then((r) => r.close()).catch(() => {});
       }
@@ -188,10 +191,10 @@ export class QueryEngine {
   }
 
   /** Index v2, falling back to a scan when the index turns out damaged before any packet came from it. */
-  private async *byIndexV2(file: PlannedFile, index: IndexV2): AsyncGenerator<MatchedPacket> {
+  private async *byIndexV2(ctx: StreamContext, file: PlannedFile, index: IndexV2): AsyncGenerator<MatchedPacket> {
     let yielded = 0;
     try {
-      for await (const p of streamByIndexV2(this.ctx, file.path, index)) {
+      for await (const p of streamByIndexV2(ctx, file.path, index)) {
         yielded++;
         yield p;
       }
@@ -201,7 +204,7 @@ export class QueryEngine {
         this.problem(`${file.path}: its index is damaged (${err.message}); scanning`);
         this.stats.filesByIndex--;
         this.stats.filesScanned++;
-        yield* streamByScan(this.ctx, file.path);
+        yield* streamByScan(ctx, file.path);
       } else {
         this.problem(
           `${file.path}: its index is damaged past packet ${yielded} (${err.message}); the rest of this file was not read (run pcap-reindex, or query with --no-index)`,
@@ -265,4 +268,27 @@ export class QueryEngine {
   private problem(text: string): void {
     if (this.stats.problems.length < 100) this.stats.problems.push(text);
   }
+}
+
+/**
+ * For each file, how many planned files' time ranges meet its own: the files the merge may hold
+ * open together while it reads this one (a file without an index is taken to end where it starts).
+ */
+function overlapCounts(files: readonly { file: PlannedFile; startTs: bigint }[]): number[] {
+  const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+  const starts = files.map((f) => f.startTs).sort(cmp);
+  const ends = files.map((f) => f.file.maxTsNs ?? f.startTs).sort(cmp);
+  /** Number of values in the sorted `xs` that are below `v` (or at most `v` with `inclusive`). */
+  const rank = (xs: bigint[], v: bigint, inclusive: boolean) => {
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid] < v || (inclusive && xs[mid] === v)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // Files meeting [s, e]: those starting at or before e, minus those ending before s.
+  return files.map(({ file, startTs }) => rank(starts, file.maxTsNs ?? startTs, true) - rank(ends, startTs, false));
 }

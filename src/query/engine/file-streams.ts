@@ -11,7 +11,6 @@ import { createPacketFields } from '../../packet/packet-fields.js';
 import { openRangedReader } from '../../storage/util.js';
 import type { RangedReader, Storage } from '../../storage/types.js';
 import type { IndexedFlow, PacketFilter } from '../filter/filter.js';
-import type { MemoryBudget } from './budget.js';
 import { MinHeap } from './min-heap.js';
 import { createPcapHeader, decodeWithHeader, readPcapHeader } from './packet-view.js';
 import { evaluateTermPlan } from './postings.js';
@@ -39,7 +38,8 @@ export interface StreamContext {
   startNs: bigint;
   endNs: bigint;
   filter: PacketFilter;
-  budget: MemoryBudget;
+  /** Bytes one window (or reorder buffer) of this file may hold now (its share of the query's budget). */
+  windowBytes(): number;
   stats: StreamStats;
   problem(text: string): void;
 }
@@ -114,7 +114,7 @@ async function* fetchWindows(
           ctx.problem(`${path}: record at ${position}: ${detail}`);
         },
       },
-      ctx.budget.windowBytes(),
+      ctx.windowBytes(),
       keyType,
     );
     records.catch(() => {}); // surfaced by the await below
@@ -146,11 +146,11 @@ async function* fetchWindows(
 class WindowCutter {
   private w: HitWindow = { ts: [], pos: [], len: [] };
   private bytes = 0;
-  constructor(private readonly budget: MemoryBudget) {}
+  constructor(private readonly windowBytes: () => number) {}
   /** Adds a hit; returns a full window to emit, if this hit completed one. */
   add(ts: bigint, pos: number, len: number): HitWindow | null {
     let full: HitWindow | null = null;
-    if (this.w.ts.length && (this.w.ts.length >= WINDOW || this.bytes + len > this.budget.windowBytes())) {
+    if (this.w.ts.length && (this.w.ts.length >= WINDOW || this.bytes + len > this.windowBytes())) {
       full = this.w;
       this.w = { ts: [], pos: [], len: [] };
       this.bytes = 0;
@@ -227,7 +227,7 @@ export async function* streamByIndexV2(
   };
 
   async function* windows(): AsyncGenerator<HitWindow> {
-    const cut = new WindowCutter(ctx.budget);
+    const cut = new WindowCutter(() => ctx.windowBytes());
     if (ordered) {
       for (let h = await nextHit(); h; h = await nextHit()) {
         const full = cut.add(h.ts, h.pos, h.len);
@@ -306,7 +306,7 @@ export async function* streamByIndexV1(
   if (!sorted) hits.sort((a, b) => (c.ts[a] < c.ts[b] ? -1 : c.ts[a] > c.ts[b] ? 1 : a - b));
   const test = !filter.matchesAll && !(filter.indexExact && pre);
   async function* windows(): AsyncGenerator<HitWindow> {
-    const cut = new WindowCutter(ctx.budget);
+    const cut = new WindowCutter(() => ctx.windowBytes());
     for (const i of hits) {
       const full = cut.add(c.ts[i], c.pos[i], c.len[i]);
       if (full) yield full;
@@ -342,7 +342,7 @@ export async function* streamByScan(ctx: StreamContext, path: string): AsyncGene
       packet.value = Buffer.from(packet.value);
       reorder.push({ packet, seq: seq++ });
       held += packet.value.length;
-      while (reorder.size > SCAN_REORDER || (reorder.size > 1 && held > ctx.budget.windowBytes())) {
+      while (reorder.size > SCAN_REORDER || (reorder.size > 1 && held > ctx.windowBytes())) {
         const out = reorder.pop()!.packet;
         held -= out.value.length;
         yield out;

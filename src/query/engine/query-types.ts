@@ -10,7 +10,7 @@ export interface QuerySpec {
   useIndex: boolean;
   /** Files read ahead in parallel. */
   concurrency: number;
-  /** Bytes all open files' windows and reorder buffers share (default 64 MiB). */
+  /** Bytes all open files' windows and reorder buffers share (default 32 MiB). */
   memoryBytes?: number;
   /** False: plan by listing the store even when it has a catalog. */
   useCatalog?: boolean;

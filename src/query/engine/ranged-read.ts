@@ -2,8 +2,8 @@
  * Fetching a set of records from one data file with few ranged reads: records closer than
  * RANGE_GAP share one read (a WebHDFS OPEN with offset and length costs a round trip, a few KiB of
  * gap cost nothing), no read exceeds the window's byte share (so memory stays within the query's
- * budget), and the matched values are copied out of the range buffers into one buffer per window,
- * so no range buffer (gaps included) outlives its read.
+ * budget), and matched values are copied out of range buffers that also hold gap bytes, so no gap
+ * outlives its read.
  */
 import { isRecordProblem, parseRecordAt } from '../../formats/sequencefile/index.js';
 
@@ -61,9 +61,11 @@ export async function fetchRecords(
 ): Promise<(Buffer | null)[]> {
   const ranges = coalesceRanges(positions, lengths, Math.max(1, Math.min(MAX_RANGE, maxRange)));
   const out: (Buffer | null)[] = new Array(positions.length).fill(null);
+  // Matched values are copied into one buffer per window when their range read also brought gap
+  // bytes (which must not stay alive with them); a range of back-to-back records is kept as read.
   let total = 0;
   for (const l of lengths) total += l;
-  const window = Buffer.allocUnsafe(total);
+  let window: Buffer | null = null;
   let used = 0;
   let cursor = 0;
   const worker = async () => {
@@ -71,17 +73,23 @@ export async function fetchRecords(
       const range = ranges[cursor++];
       const buf = await read(range.start, range.end - range.start);
       observer.onBytes(buf.length);
+      let wanted = 0;
+      for (const k of range.members) wanted += lengths[k];
+      const dense = wanted === buf.length;
       for (const k of range.members) {
         const parsed = parseRecordAt(buf, positions[k] - range.start, keyType, { filePosition: range.start });
-        if (isRecordProblem(parsed)) observer.onDamaged(positions[k], parsed.detail);
+        if (isRecordProblem(parsed)) {
+          observer.onDamaged(positions[k], parsed.detail);
+          continue;
+        }
+        const v = parsed.record.value;
+        if (dense) out[k] = v;
+        else if (used + v.length > total) observer.onDamaged(positions[k], 'record longer than its index entry says');
         else {
-          const v = parsed.record.value;
-          if (used + v.length > total) observer.onDamaged(positions[k], 'record longer than its index entry says');
-          else {
-            v.copy(window, used);
-            out[k] = window.subarray(used, used + v.length);
-            used += v.length;
-          }
+          window ??= Buffer.allocUnsafe(total);
+          v.copy(window, used);
+          out[k] = window.subarray(used, used + v.length);
+          used += v.length;
         }
       }
     }
