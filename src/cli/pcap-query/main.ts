@@ -108,7 +108,8 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =
-      s.filesListed === 0
+      // A catalog plan lists only the window's hours: no file there means none in the window.
+      s.filesListed === 0 && s.planning !== 'catalog'
         ? `; no data files under ${req.basePath}`
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`

@@ -64,7 +64,8 @@ export class QueryEngine {
   /** Files that can hold packets in the window. */
   async plan(): Promise<PlannedFile[]> {
     const planned = await planFiles(this.storage, this.spec, this.stats);
-    this.stats.filesConsidered = planned.length;
+    // Files in the window, including those the catalog's sketches ruled out (considered, not read).
+    this.stats.filesConsidered = planned.length + this.stats.filesSkipped;
     return planned;
   }
 
