@@ -6,7 +6,8 @@
  * reads the header, then only the dictionary blocks, posting lists and column chunks it needs, each
  * with one ranged read.
  *
- *   COLUMNS     `chunkPackets` packets: time, record length and gap (position) per packet
+ *   COLUMNS     `chunkPackets` packets: time delta, record length ×2 (+1 when a gap, a sync escape,
+ *               precedes the record, then the gap)
  *   (COLUMNS and DICTIONARY data start with a byte: 1 when the rest is raw-deflated, else 0)
  *   DICTIONARY  up to `DICT_BLOCK_TERMS` sorted terms of one field: term, posting count, posting
  *               bytes ×2 (+1 when the list is deflated)

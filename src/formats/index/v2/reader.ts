@@ -260,8 +260,9 @@ export class IndexV2 {
       let ts = 0;
       for (let j = 0; j < n; j++) {
         ts += c.long() * scale;
-        const len = c.uvarint();
-        const gap = c.long();
+        const lenAndGap = c.uvarint();
+        const len = Math.floor(lenAndGap / 2);
+        const gap = lenAndGap % 2 === 1 ? c.long() : 0;
         if (j > 0) pos += span.len[j - 1] + gap;
         if (ts < 0 || ts > spanNs) throw new IndexFormatError('a packet time lies outside the index bounds');
         if (gap < 0 || len < 1 || pos + len > dataLength)
