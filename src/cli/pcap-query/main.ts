@@ -2,7 +2,8 @@ import type { QueryStats } from '../../query/engine/engine.js';
 import type { OutputResult } from '../../query/engine/output.js';
 import { isStorageError } from '../../storage/errors.js';
 import { isMainModule, runCli } from '../run.js';
-import { parseQueryArgs, type QueryRequest } from './args.js';
+import type { QueryRequest } from './args.js';
+import { plainHelpRequest } from './options.js';
 
 /**
  * pcap-query fixed|query [options]: Metron's query CLI, without MapReduce. Exit 0 on success
@@ -10,6 +11,13 @@ import { parseQueryArgs, type QueryRequest } from './args.js';
  * store cannot be read.
  */
 export async function main(argv: string[], now = new Date()): Promise<number> {
+  const help = plainHelpRequest(argv);
+  if (help !== null) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
+  // The filter compilers, the expression parser and the time parser load only for a query.
+  const { parseQueryArgs } = await import('./args.js');
   const parsed = parseQueryArgs(argv, now);
   if ('help' in parsed) {
     process.stdout.write(`${parsed.help}\n`);

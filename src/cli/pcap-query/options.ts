@@ -182,3 +182,17 @@ export const OPTION_BY_NAME: ReadonlyMap<string, OptDef> = new Map(
         ],
   ),
 );
+
+const HELP_FLAGS = new Set(['-h', '--help', '-help']);
+
+/**
+ * The help text when argv is only a request for it (`--help`, `fixed --help`), else null: answered
+ * from this table alone, before the filter compilers and the time parser are loaded.
+ */
+export function plainHelpRequest(argv: readonly string[]): string | null {
+  if (argv.length === 1 && HELP_FLAGS.has(argv[0])) return queryHelp();
+  if (argv.length === 2 && (argv[0] === 'fixed' || argv[0] === 'query') && HELP_FLAGS.has(argv[1])) {
+    return queryHelp(argv[0]);
+  }
+  return null;
+}
