@@ -63,10 +63,13 @@ export function readU16(buf: Uint8Array, off: number, littleEndian: boolean): nu
  */
 export const METRON_GLOBAL_HEADER: Buffer = pcapGlobalHeader(LINKTYPE_ETHERNET, 65535);
 
-/** A little-endian µs global header (the format of every pcap we write). */
-export function pcapGlobalHeader(linkType: number, snaplen: number): Buffer {
+/**
+ * A little-endian global header: µs (the format of every file we store and query) or, with
+ * `nanos`, the ns magic (pcap-tail's `--time-stamp-precision nano`, as tcpdump writes it).
+ */
+export function pcapGlobalHeader(linkType: number, snaplen: number, nanos = false): Buffer {
   const b = Buffer.alloc(PCAP_GLOBAL_HEADER_LENGTH);
-  b.writeUInt32LE(0xa1b2c3d4, 0); // stored LE → bytes d4 c3 b2 a1
+  b.writeUInt32LE(nanos ? 0xa1b23c4d : 0xa1b2c3d4, 0); // stored LE → bytes d4 c3 b2 a1 (µs) or 4d 3c b2 a1 (ns)
   b.writeUInt16LE(2, 4);
   b.writeUInt16LE(4, 6);
   b.writeInt32LE(0, 8);
@@ -96,6 +99,24 @@ export function writePcapPacketHeader(buf: Buffer, off: number, tsNs: bigint, in
   }
   buf.writeUInt32LE(sec, off);
   buf.writeUInt32LE(usec, off + 4);
+  buf.writeUInt32LE(inclLen >>> 0, off + 8);
+  buf.writeUInt32LE(origLen >>> 0, off + 12);
+}
+
+/**
+ * Writes a little-endian ns packet header at `off` (for a file with the ns magic): ts_sec = low 32
+ * bits of tsNs / 1e9, ts_nsec = tsNs % 1e9. Nothing is lost below the second.
+ */
+export function writePcapPacketHeaderNs(
+  buf: Buffer,
+  off: number,
+  tsNs: bigint,
+  inclLen: number,
+  origLen: number,
+): void {
+  const ns = BigInt.asUintN(64, tsNs);
+  buf.writeUInt32LE(Number(BigInt.asUintN(32, ns / 1_000_000_000n)), off);
+  buf.writeUInt32LE(Number(ns % 1_000_000_000n), off + 4);
   buf.writeUInt32LE(inclLen >>> 0, off + 8);
   buf.writeUInt32LE(origLen >>> 0, off + 12);
 }
