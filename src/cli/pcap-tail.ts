@@ -1,8 +1,10 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, WriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import yargs from 'yargs';
 import { UsageError } from '../lib/errors.js';
 import type { TailResult } from '../sensor/tail/tail.js';
+import { stdinDash } from './dash-arg.js';
 import { isMainModule, runCli } from './run.js';
 
 const EPILOGUE = `Reads a topic of sensor records (pycapa, fastcapa, pcap-replay) and writes one libpcap stream, for
@@ -41,7 +43,7 @@ or no such topic; 1 the broker failed.`;
 
 /** pcap-tail: a topic → a pcap stream on stdout or a file (src/sensor/tail/tail.ts). */
 export async function main(argv: string[]): Promise<number> {
-  const args = await yargs(argv)
+  const args = await yargs(stdinDash(argv, ['-o', '--output']))
     .scriptName('pcap-tail')
     .usage('$0 -t topic [options] > out.pcap')
     .epilogue(EPILOGUE)
@@ -167,6 +169,11 @@ export async function main(argv: string[]): Promise<number> {
   let result: TailResult;
   try {
     result = await tail.done;
+  } catch (err) {
+    // Nothing was read (no such topic, broker down): leave no empty, header-less file behind.
+    if (!toStdout && out instanceof WriteStream && out.bytesWritten === 0 && out.writableLength === 0)
+      await removeFile(out, args.o);
+    throw err;
   } finally {
     stopStatus();
     process.off('SIGINT', onSignal);
@@ -187,6 +194,11 @@ async function openOutput(path: string): Promise<Writable> {
     throw new UsageError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return out;
+}
+
+async function removeFile(out: Writable, path: string): Promise<void> {
+  out.destroy();
+  await unlink(path).catch(() => {});
 }
 
 function summary(r: TailResult, topic: string): string {

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { UsageError } from '../lib/errors.js';
 import type { ReplayOptions, SensorResult } from '../sensor/replay.js';
+import { stdinDash } from './dash-arg.js';
 import { isMainModule, runCli } from './run.js';
 
 const EPILOGUE = `Publishes packets to Kafka as a packet sensor does (pycapa, fastcapa):
@@ -30,7 +31,7 @@ capture tool that cannot start (bad interface or filter, no permission); 1 the b
  * format (src/sensor/replay.ts).
  */
 export async function main(argv: string[]): Promise<number> {
-  const args = await yargs(argv)
+  const args = await yargs(stdinDash(argv, ['-i', '--input']))
     .scriptName('pcap-replay')
     .usage('$0 (-i capture.pcap | -i - | --interface IF) -t topic [options]')
     .epilogue(EPILOGUE)
@@ -143,6 +144,9 @@ export async function main(argv: string[]): Promise<number> {
     batch: batchFromX ? kafka.batch.maxMessages : args.batch,
     maxPackets,
     kafka,
+    onOpen: (source) => {
+      if (!args.q) process.stderr.write(`pcap-replay: reading ${source}, publishing to ${args.t}\n`);
+    },
   });
   let signals = 0;
   const onSignal = (): void => {

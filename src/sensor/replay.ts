@@ -10,6 +10,7 @@
  */
 import kafkajs from 'kafkajs';
 import type { CaptureExit, CaptureOptions } from './capture.js';
+import { kafkaLogLine } from './kafka-log.js';
 import { defaultKafkaSettings, type KafkaSettings } from './kafka-settings.js';
 import { openSource, type SensorInput } from './packet-source.js';
 import { PacketPublisher } from './publisher.js';
@@ -37,6 +38,8 @@ export interface ReplayOptions {
   maxPackets?: number;
   /** `-X` settings (client, acks, compression, batching, security). */
   kafka?: KafkaSettings;
+  /** Called once the source is open and its header checked (e.g. "tcpdump on lo"): capture has begun. */
+  onOpen?: (source: string) => void;
 }
 
 export interface SensorStats {
@@ -83,9 +86,15 @@ export function publishCapture(o: ReplayOptions): SensorRun {
       // Checks the input first: a missing file or a bad interface is reported before any broker is contacted.
       let source = await openSource(input);
       stopSource = () => source.stop();
+      o.onOpen?.(source.name);
       if (stopRequested) source.stop();
       const settings = o.kafka ?? defaultKafkaSettings('pcap-replay');
-      const kafka = new Kafka({ brokers: o.brokers, logLevel: logLevel.WARN, ...settings.client });
+      const kafka = new Kafka({
+        brokers: o.brokers,
+        logLevel: logLevel.WARN,
+        logCreator: kafkaLogLine('pcap-replay'),
+        ...settings.client,
+      });
       const producer = kafka.producer({
         allowAutoTopicCreation: true,
         createPartitioner: Partitioners.DefaultPartitioner,

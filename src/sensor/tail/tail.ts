@@ -17,6 +17,7 @@ import { UsageError } from '../../lib/errors.js';
 import { RateLimiter } from '../../lib/log.js';
 import { Mutex } from '../../lib/mutex.js';
 import { createScheme, type TsGranularity, type TsScheme } from '../../scheme/index.js';
+import { kafkaLogLine } from '../kafka-log.js';
 import type { KafkaSettings } from '../kafka-settings.js';
 import { ReorderBuffer } from './reorder-buffer.js';
 import { type PartitionRange, resolveStart, type StartSpec } from './start-position.js';
@@ -97,7 +98,12 @@ class Ending {
 }
 
 async function run(o: TailOptions, stats: TailStats, ending: Ending): Promise<TailResult> {
-  const kafka = new Kafka({ brokers: o.brokers, logLevel: logLevel.ERROR, ...o.kafka.client });
+  const kafka = new Kafka({
+    brokers: o.brokers,
+    logLevel: logLevel.ERROR,
+    logCreator: kafkaLogLine('pcap-tail'),
+    ...o.kafka.client,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const privateGroup = o.groupId === undefined;
