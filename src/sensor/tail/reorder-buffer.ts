@@ -1,17 +1,18 @@
 /**
  * Merges the packets of several partitions into packet-time order, within a bounded lateness and
- * bounded memory. A sensor spreads packets over partitions by key hash; each partition is in
- * capture order, but fetches return the partitions unevenly, so their packets arrive interleaved
- * out of time order. Packets wait here in a min-heap on time, and the earliest goes out when:
+ * bounded memory. A sensor spreads packets over partitions by key hash; each partition is close to
+ * capture order, but fetches return the partitions unevenly, so packets arrive interleaved out of
+ * time order. They wait here in a min-heap on time. `lateness` is how far out of order packets may
+ * be, across or within partitions. The earliest goes out when one of these holds:
  *
- * 1. no partition can still deliver an earlier one: its time is at or below every open partition's
- *    latest time (each partition is in time order; a partition that reached its end offset no
- *    longer counts). Reading history, this alone gives the exact merged order;
- * 2. it is `lateness` older (in packet time) than the newest packet seen: a quiet partition cannot
- *    hold the others back for longer than that;
- * 3. with a wall-clock limit (following a live topic): it has waited that long in real time, so
- *    the last packets before a pause are not held until traffic resumes;
- * 4. the buffer holds more than `maxBytes` of frames (memory stays bounded whatever the input).
+ * 1. no open partition can still deliver an earlier one. A partition that is behind (it has
+ *    records we have not fetched yet) may: until its latest time is `lateness` past the packet,
+ *    the packet waits, however long the fetch takes, so reading history gives the exact merged
+ *    order. A partition that is caught up (nothing more to fetch) holds the packet until the newest
+ *    time seen is `lateness` past it, or, with a wall-clock limit (following a live topic), until
+ *    it has waited that long in real time, so a quiet partition cannot stall the others. A
+ *    partition that reached its end offset no longer counts;
+ * 2. the buffer holds more than `maxBytes` of frames (memory stays bounded whatever the input).
  *
  * A packet that arrives after a later one went out is still written (never dropped), out of
  * order, and counted in `late`.
@@ -33,7 +34,7 @@ export interface TailPacket {
 export interface ReorderOptions {
   latenessNs: bigint;
   maxBytes: number;
-  /** Partitions whose latest time holds the watermark (rule 1). */
+  /** The open partitions (all behind until told otherwise). */
   partitions: readonly number[];
 }
 
@@ -60,6 +61,8 @@ export class ReorderBuffer {
   );
   /** Latest packet time per open partition (NONE until its first packet). */
   private readonly latest = new Map<number, bigint>();
+  /** Open partitions with records not fetched yet. */
+  private readonly behind = new Set<number>();
   private newest = NONE;
   private lastOut = NONE;
   private seq = 0;
@@ -74,7 +77,10 @@ export class ReorderBuffer {
   late = 0;
 
   constructor(private readonly o: ReorderOptions) {
-    for (const p of o.partitions) this.latest.set(p, NONE);
+    for (const p of o.partitions) {
+      this.latest.set(p, NONE);
+      this.behind.add(p);
+    }
   }
 
   get size(): number {
@@ -97,28 +103,47 @@ export class ReorderBuffer {
     if (l !== undefined && p.tsNs > l) this.latest.set(p.partition, p.tsNs);
   }
 
-  /** The partition reached its end offset: it no longer holds packets back (rule 1). */
+  /** The partition reached its end offset: it no longer holds packets back. */
   close(partition: number): void {
     this.latest.delete(partition);
+    this.behind.delete(partition);
+  }
+
+  /** Whether the partition has records not fetched yet (default for a partition: behind). */
+  setBehind(partition: number, behind: boolean): void {
+    if (!this.latest.has(partition)) return;
+    if (behind) this.behind.add(partition);
+    else this.behind.delete(partition);
   }
 
   /**
-   * The packets that may go out now, in order (rules 1-4). `wallLatenessMs` enables rule 3;
-   * `limit` stops early (e.g. --max-packets).
+   * The packets that may go out now, in order (rules 1-2). `wallLatenessMs` enables the wall-clock
+   * limit for caught-up partitions; `limit` stops early (e.g. --max-packets).
    */
   release(nowMs: number, wallLatenessMs: number | null, limit = Number.POSITIVE_INFINITY): TailPacket[] {
     const out: TailPacket[] = [];
-    const watermark = this.watermark();
+    // Behind partitions: a packet waits until each has gone `lateness` past it.
+    let behindBound: bigint | null = null;
+    for (const p of this.behind) {
+      const l = this.latest.get(p)!;
+      const bound = l === NONE ? NONE : l - this.o.latenessNs;
+      if (behindBound === null || bound < behindBound) behindBound = bound;
+    }
+    const anyCaughtUp = this.latest.size > this.behind.size;
     const byLateness = this.newest === NONE ? NONE : this.newest - this.o.latenessNs;
     for (;;) {
       if (out.length >= limit) break;
       const top = this.heap.peek();
       if (top === undefined) break;
-      const due =
-        top.tsNs <= watermark ||
-        top.tsNs <= byLateness ||
-        (wallLatenessMs !== null && nowMs - top.arrivedMs >= wallLatenessMs) ||
-        this.bytes > this.o.maxBytes;
+      let due = this.bytes > this.o.maxBytes;
+      if (!due) {
+        const behindAllow = behindBound === null || (behindBound !== NONE && top.tsNs <= behindBound);
+        const caughtUpAllow =
+          !anyCaughtUp ||
+          top.tsNs <= byLateness ||
+          (wallLatenessMs !== null && nowMs - top.arrivedMs >= wallLatenessMs);
+        due = behindAllow && caughtUpAllow;
+      }
       if (!due) break;
       out.push(this.take());
     }
@@ -152,12 +177,5 @@ export class ReorderBuffer {
     if (p.tsNs < this.lastOut) this.late++;
     else this.lastOut = p.tsNs;
     return p;
-  }
-
-  /** Rule 1: the lowest latest-time over open partitions; every partition closed → no limit. */
-  private watermark(): bigint {
-    let w: bigint | null = null;
-    for (const t of this.latest.values()) if (w === null || t < w) w = t;
-    return w ?? BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000_000n;
   }
 }

@@ -142,6 +142,7 @@ async function run(o: TailOptions, stats: TailStats, ending: Ending): Promise<Ta
       maxBytes: o.reorderBytes,
       partitions: [...open],
     });
+    for (const p of open) reorder.setBehind(p, next.get(p)! < end.get(p)!);
     const warnings = new RateLimiter(WARNINGS_PER_MINUTE, 60_000);
     const warnMalformed = (line: string): void => {
       if (!warnings.allow()) return;
@@ -208,6 +209,27 @@ async function run(o: TailOptions, stats: TailStats, ending: Ending): Promise<Ta
         failure ??= e.payload.error;
         ending.finish('stopped');
       });
+      // A fetch that held only control records (transaction markers) or compacted-away offsets
+      // reaches no eachBatch; kafkajs moves past it and reports it here. Without this, a topic
+      // ending in a transaction marker would never look finished (or caught up).
+      c.on(c.events.END_BATCH_PROCESS, (e) => {
+        const { partition: p, batchSize, lastOffset, highWatermark } = e.payload;
+        if (batchSize !== 0 || !start.offsets.has(p) || ending.reason !== null) return;
+        void io
+          .run(async () => {
+            const after = BigInt(lastOffset) + 1n;
+            if (after > next.get(p)!) next.set(p, after);
+            reorder.setBehind(p, next.get(p)! < BigInt(highWatermark));
+            if (!o.follow && next.get(p)! >= end.get(p)!) closePartition(p);
+            await writer.writeReleased(Date.now(), o.follow ? o.latenessMs : null);
+            refresh();
+            checkDone();
+          })
+          .catch((err: unknown) => {
+            failure ??= err;
+            ending.finish('stopped');
+          });
+      });
       await c.connect();
       await c.subscribe({ topic: o.topic, fromBeginning: true });
       const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
@@ -232,6 +254,7 @@ async function run(o: TailOptions, stats: TailStats, ending: Ending): Promise<Ta
             next.set(p, offset + 1n);
             payload.resolveOffset(m.offset);
           }
+          reorder.setBehind(p, next.get(p)! < BigInt(batch.highWatermark));
           if (stop !== null && next.get(p)! >= stop) closePartition(p);
           const beat = setInterval(() => void payload.heartbeat().catch(() => {}), HEARTBEAT_MS);
           try {
