@@ -51,6 +51,9 @@ for (const [cli, args] of [
   ['src/cli/start-pcap-topology.ts', ['--help']],
   ['src/cli/start-pcap-topology.ts', ['-D', 'no.such.key=1']],
   ['src/cli/replay.ts', ['--help']],
+  ['src/cli/replay.ts', ['-t', 'no-source-given']],
+  ['src/cli/pcap-tail.ts', ['--help']],
+  ['src/cli/pcap-tail.ts', ['--lateness', '-5']],
   ['src/cli/inspector.ts', ['--help']],
 ] as const) {
   test(`${cli} ${args.join(' ')} loads none of ${HEAVY.join(', ')}`, () => {
