@@ -63,8 +63,8 @@ export function captureCommand(o: CaptureOptions, tool: CaptureTool): { command:
     if (o.filter) args.push('--', o.filter);
     return { command: 'tcpdump', args };
   }
-  // -F pcap: dumpcap writes pcapng by default; -q: no packet counter on stderr.
-  const args = ['-i', o.interface, '-w', '-', '-F', 'pcap', '-q', '-s', String(o.snaplen ?? 262144)];
+  // -P: classic pcap (dumpcap writes pcapng by default); -q: no packet counter on stderr.
+  const args = ['-i', o.interface, '-w', '-', '-P', '-q', '-s', String(o.snaplen ?? 262144)];
   if (o.maxPackets !== undefined) args.push('-c', String(o.maxPackets));
   if (o.bufferKiB !== undefined) args.push('-B', String(Math.max(1, Math.ceil(o.bufferKiB / 1024))));
   if (o.noPromiscuous) args.push('-p');
@@ -172,7 +172,9 @@ export class LiveCapture {
 
   /** The error to report when the tool ended before writing a pcap header. */
   failure(exit: CaptureExit): CaptureError {
-    const why = exit.stderrTail.filter((l) => !/^(listening on|Capturing on|File:)/.test(l)).at(-1);
+    // The tool's own error line ("tcpdump: ...", "dumpcap: ...") says why; usage text after it does not.
+    const lines = exit.stderrTail.filter((l) => !/^(listening on|Capturing on|File:)/.test(l));
+    const why = lines.find((l) => /^(tcpdump|dumpcap): /.test(l)) ?? lines.at(-1);
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
     return new CaptureError(why ? `${this.tool}: ${why.replace(/^(tcpdump|dumpcap): /, '')}` : `${this.tool} ${how}`);
   }

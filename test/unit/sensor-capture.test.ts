@@ -42,23 +42,7 @@ describe('live capture command lines', () => {
       'dumpcap',
     );
     assert.equal(command, 'dumpcap');
-    assert.deepEqual(args, [
-      '-i',
-      'eth0',
-      '-w',
-      '-',
-      '-F',
-      'pcap',
-      '-q',
-      '-s',
-      '262144',
-      '-c',
-      '5',
-      '-B',
-      '4',
-      '-f',
-      'udp',
-    ]);
+    assert.deepEqual(args, ['-i', 'eth0', '-w', '-', '-P', '-q', '-s', '262144', '-c', '5', '-B', '4', '-f', 'udp']);
   });
 
   it('reads the counters tcpdump and dumpcap print when they stop', () => {
