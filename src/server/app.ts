@@ -37,7 +37,13 @@ const VERSION = (
 export const storeUriOf = (config: ServerConfig): string =>
   config.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
 
-export async function buildServer(config: ServerConfig, log: Logger): Promise<PcapServer> {
+export interface BuildOptions {
+  /** Opens a store by URI (default openStorage); tests wrap the real store to slow it down. */
+  openStorage?: (uri: string) => Storage;
+}
+
+export async function buildServer(config: ServerConfig, log: Logger, options: BuildOptions = {}): Promise<PcapServer> {
+  const open = options.openStorage ?? openStorage;
   const auth = new Authenticator(config);
   const results = new ResultStore(config.resultsDir);
   const stores = new Map<string, Storage>();
@@ -45,7 +51,7 @@ export async function buildServer(config: ServerConfig, log: Logger): Promise<Pc
     const key = uri ?? storeUriOf(config);
     let s = stores.get(key);
     if (!s) {
-      s = openStorage(key);
+      s = open(key);
       stores.set(key, s);
     }
     return s;
