@@ -44,6 +44,8 @@ export interface ServerConfig {
   maxActive: number;
   /** Files each job reads in parallel. */
   fileConcurrency: number;
+  /** On shutdown, how long running jobs get to stop before they are recorded as interrupted regardless. */
+  shutdownGraceMs: number;
   /** Per-job caps on the result (undefined = none). */
   maxPacketsPerJob: number | undefined;
   maxBytesPerJob: number | undefined;
@@ -87,6 +89,7 @@ export function defaultServerConfig(): ServerConfig {
     maxActivePerUser: 20,
     maxActive: 200,
     fileConcurrency: 4,
+    shutdownGraceMs: 10_000,
     maxPacketsPerJob: undefined,
     maxBytesPerJob: undefined,
     pdmlDecoder: 'auto',
@@ -181,6 +184,9 @@ export function parseServerConfig(json: unknown, baseDir = process.cwd()): Serve
         },
         fileConcurrency: (x, kk) => {
           c.fileConcurrency = int(x, kk, 1, 256);
+        },
+        shutdownGraceMs: (x, kk) => {
+          c.shutdownGraceMs = int(x, kk, 0, 600_000);
         },
         maxPackets: (x, kk) => {
           c.maxPacketsPerJob = int(x, kk, 1, Number.MAX_SAFE_INTEGER);

@@ -10,12 +10,18 @@ const scrypt = (password: string, salt: Buffer, keylen: number, opts: ScryptOpti
     scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
   );
 
-export const DEFAULT_SCRYPT = { N: 16384, r: 8, p: 1 } as const;
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+export const DEFAULT_SCRYPT: ScryptCost = { N: 16384, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 /** Largest cost accepted from a configuration (a typo must not make every login allocate gigabytes). */
 const MAX_N = 1 << 20;
 
-export async function hashPassword(password: string, cost = DEFAULT_SCRYPT): Promise<string> {
+export async function hashPassword(password: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(password, salt, KEY_LENGTH, { ...cost, maxmem: 256 * cost.N * cost.r + (1 << 20) });
   return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;

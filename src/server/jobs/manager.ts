@@ -63,6 +63,8 @@ export class JobManager {
   private readonly running = new Set<Job>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
+  /** After close(): records are no longer written (a newer server may own the directory). */
+  private stopped = false;
   private readonly limits: JobLimits;
   private readonly now: () => Date;
 
@@ -189,15 +191,29 @@ export class JobManager {
     return toPcapStatus(r);
   }
 
-  /** Stops taking jobs and aborts running ones (recorded as interrupted); waiting ones stay queued on disk. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking jobs and aborts running ones, which are recorded as interrupted; waiting ones stay
+   * queued on disk for the next start. A run stuck in a store call past `graceMs` is recorded as
+   * interrupted without waiting for it, and nothing it does afterwards is saved.
+   */
+  async close(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    const ending = [...this.running].map((j) => {
-      j.abort?.abort(new Error('shutdown'));
-      return j.done;
+    const running = [...this.running];
+    for (const j of running) j.abort?.abort(new Error('shutdown'));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
     });
-    await Promise.allSettled(ending);
+    await Promise.race([Promise.allSettled(running.map((j) => j.done)), deadline]);
+    clearTimeout(timer);
+    for (const j of running) {
+      if (!this.running.has(j)) continue;
+      Object.assign(j.record, { state: 'FAILED', description: INTERRUPTED, finishedAt: Date.now(), pageTotal: 0 });
+      await this.persist(j);
+    }
+    await Promise.allSettled([...this.jobs.values()].map((j) => j.saving));
+    this.stopped = true;
   }
 
   /** Counts for /api/v1/health and the load script. */
@@ -281,6 +297,7 @@ export class JobManager {
 
   private persist(job: Job): Promise<void> {
     const save = async () => {
+      if (this.stopped) return;
       try {
         await this.deps.results.save(job.record);
       } catch (err) {
