@@ -116,7 +116,8 @@ test("our decoder's PDML agrees with tshark's on the fields the page shows", asy
       'eth.src',
     ])
       assert.equal(fieldShow(ours, k, name), fieldShow(theirs, k, name), `packet ${k}, ${name}`);
-  const names = (p: Pdml) => p.packets[0].protos.map((x) => x.name).filter((n) => n !== 'data' && n !== 'fake-field-wrapper');
+  const names = (p: Pdml) =>
+    p.packets[0].protos.map((x) => x.name).filter((n) => n !== 'data' && n !== 'fake-field-wrapper');
   assert.deepEqual(names(ours), names(theirs));
   const oursLimited = await builtinPdml(file, 1);
   assert.equal(oursLimited.packets.length, 1, 'maxPackets caps the packets rendered');

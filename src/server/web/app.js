@@ -149,12 +149,8 @@ function renderJobs() {
       actions.append(el('button', { type: 'button', class: 'link', text: 'Open', onclick: () => openJob(j.jobId) }));
       actions.append(el('a', { href: api.downloadUrl(j.jobId), class: 'link', download: '', text: 'Download' }));
     }
-    const result =
-      j.jobStatus === 'SUCCEEDED'
-        ? `${j.packets} packets, ${j.pageTotal} page${j.pageTotal === 1 ? '' : 's'}`
-        : j.jobStatus === 'FAILED'
-          ? ''
-          : '';
+    const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const result = j.jobStatus === 'SUCCEEDED' ? `${plural(j.packets, 'packet')}, ${plural(j.pageTotal, 'page')}` : '';
     body.append(
       el(
         'tr',

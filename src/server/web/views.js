@@ -76,7 +76,7 @@ function fieldList(fields, onSelect) {
 }
 
 export function formatTime(ms) {
-  return ms
+  return typeof ms === 'number'
     ? new Date(ms)
         .toISOString()
         .replace('T', ' ')
@@ -90,7 +90,8 @@ export function querySummary(job) {
   if (job.mode === 'query') return `${c.query || '(everything)'} · ${window}`;
   const parts = [];
   if (c.ipSrcAddr || c.ipSrcPort) parts.push(`${c.ipSrcAddr ?? '*'}:${c.ipSrcPort ?? '*'}`);
-  if (c.ipDstAddr || c.ipDstPort) parts.push(`→ ${c.ipDstAddr ?? '*'}:${c.ipDstPort ?? '*'}`);
+  if (c.ipDstAddr || c.ipDstPort)
+    parts.push(`${parts.length ? '' : 'any '}→ ${c.ipDstAddr ?? '*'}:${c.ipDstPort ?? '*'}`);
   if (c.protocol) parts.push(String(c.protocol));
   if (c.packetFilter) parts.push(`contains ${c.packetFilter}`);
   if (c.includeReverse) parts.push('(both directions)');
