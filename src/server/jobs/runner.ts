@@ -58,16 +58,26 @@ export async function runQuery(
   return { result, stats: engine.stats };
 }
 
+/**
+ * Packets between two turns of the event loop. The engine's awaits on cached or fast reads resolve
+ * as microtasks, which run before any I/O callback: without a turn now and then, a job would hold
+ * the HTTP server (status polls, downloads) for as long as its data kept coming.
+ */
+const PACKETS_PER_TURN = 512;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** `source` until it ends, fails (kept in `failure`) or `signal` fires: never throws to its consumer. */
 async function* ending(
   source: AsyncGenerator<MatchedPacket>,
   signal: AbortSignal,
   failure: { error?: unknown },
 ): AsyncGenerator<MatchedPacket> {
+  let n = 0;
   try {
     for await (const p of source) {
       if (signal.aborted) return;
       yield p;
+      if (++n % PACKETS_PER_TURN === 0) await nextTurn();
     }
   } catch (err) {
     failure.error = err;
