@@ -43,7 +43,7 @@ function packagesLoaded(cli: string, args: string[]): { packages: Set<string>; s
   return { packages, status: r.status };
 }
 
-const HEAVY = ['kafkajs', 'webhdfs', 'avsc', 'luxon', 'cli-progress', 'pino'];
+const HEAVY = ['kafkajs', 'webhdfs', 'avsc', 'luxon', 'cli-progress', 'pino', 'fastify', 'saxes'];
 
 for (const [cli, args] of [
   ['src/cli/pcap-query/main.ts', ['--help']],
@@ -55,6 +55,8 @@ for (const [cli, args] of [
   ['src/cli/pcap-tail.ts', ['--help']],
   ['src/cli/pcap-tail.ts', ['--lateness', '-5']],
   ['src/cli/inspector.ts', ['--help']],
+  ['src/cli/pcap-server.ts', ['--help']],
+  ['src/cli/pcap-server.ts', ['--no-such-option']],
 ] as const) {
   test(`${cli} ${args.join(' ')} loads none of ${HEAVY.join(', ')}`, () => {
     const { packages, status } = packagesLoaded(cli, [...args]);
