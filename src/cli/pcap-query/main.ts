@@ -1,7 +1,8 @@
 import type { QueryStats } from '../../query/engine/engine.js';
 import type { OutputResult } from '../../query/engine/output.js';
 import { isStorageError } from '../../storage/errors.js';
-import { isMainModule, runCli } from '../run.js';
+import { oneLine } from '../../lib/errors.js';
+import { isMainModule, printable, runCli } from '../run.js';
 import type { QueryRequest } from './args.js';
 import { plainHelpRequest } from './options.js';
 
@@ -24,7 +25,7 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
     return 0;
   }
   const req = parsed;
-  for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
+  for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
   const [{ endpointsOrDefault }, { openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] =
