@@ -28,16 +28,13 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [{ endpointsOrDefault }, { openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] =
-    await Promise.all([
-      import('../../lib/endpoints.js'),
-      import('../../storage/index.js'),
-      import('../../query/engine/engine.js'),
-      import('../../query/engine/output.js'),
-      import('cli-progress'),
-    ]);
-  const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
-  const storage = openStorage(storeUri);
+  const [{ openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] = await Promise.all([
+    import('../../storage/index.js'),
+    import('../../query/engine/engine.js'),
+    import('../../query/engine/output.js'),
+    import('cli-progress'),
+  ]);
+  const storage = openStorage(req.store);
   const started = Date.now();
   try {
     const engine = new QueryEngine(storage, {
@@ -93,12 +90,12 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
 }
 
 function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
-  const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
+  const where = `${req.location}: ${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =
       s.filesListed === 0
-        ? `; no data files under ${req.basePath}`
+        ? `; no data files under ${req.location}`
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
           : '';
