@@ -11,6 +11,7 @@ import { compileQuery } from '../../query/filter/expr/compile.js';
 import type { PacketFilter } from '../../query/filter/filter.js';
 import { compileFixedFilter, type FixedFilterSpec } from '../../query/filter/fixed-filter.js';
 import { resolveTimeWindow } from '../../query/time.js';
+import { checkPrefix } from '../../query/engine/output.js';
 import { isStorageError } from '../../storage/errors.js';
 import { defaultStore, describeLocation, parseStorageUri } from '../../storage/uri.js';
 import {
@@ -328,6 +329,7 @@ export function parseQueryArgs(
     });
   }
   const prefix = pre ?? defaultPrefix(now, opts.randomHex);
+  checkPrefix(prefix);
 
   const out = valued('output');
   const output: QueryOutput =

@@ -28,12 +28,14 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [{ openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] = await Promise.all([
-    import('../../storage/index.js'),
-    import('../../query/engine/engine.js'),
-    import('../../query/engine/output.js'),
-    import('cli-progress'),
-  ]);
+  const [{ openStorage }, { QueryEngine }, { prepareOutputDir, writePages, writeStream }, { SingleBar }] =
+    await Promise.all([
+      import('../../storage/index.js'),
+      import('../../query/engine/engine.js'),
+      import('../../query/engine/output.js'),
+      import('cli-progress'),
+    ]);
+  if (req.output.kind === 'dir') await prepareOutputDir(req.output.dir);
   const storage = openStorage(req.store);
   const started = Date.now();
   try {
@@ -90,7 +92,7 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
 }
 
 function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
-  const where = `${req.location}: ${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
+  const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =
@@ -99,7 +101,8 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
           : '';
-    return `pcap-query: no packets matched${why} (${where}, ${ms} ms); no files written`;
+    const from = s.filesListed === 0 ? '' : `from ${req.location}: `;
+    return `pcap-query: no packets matched${why} (${from}${where}, ${ms} ms); no files written`;
   }
   const out =
     req.output.kind === 'stdout'
@@ -107,7 +110,7 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
       : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
   const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
   const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
-  return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
+  return `pcap-query: ${r.packets} packets written ${out}${cut} (from ${req.location}: ${where}${bad}, ${ms} ms)`;
 }
 
 /** ns since the epoch as ISO-8601 UTC with ms (out-of-range times as the raw number). */
