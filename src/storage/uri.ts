@@ -107,7 +107,13 @@ export function parseStorageUri(
       store,
     );
   }
-  const base = parseUri(store, cwd);
+  let base: StorageLocation;
+  try {
+    base = parseUri(store, cwd);
+  } catch (err) {
+    if (!(err instanceof StorageUriError)) throw err;
+    throw new StorageUriError(`PCAPLINE_STORE='${store}' names no usable store: ${err.message}`, store);
+  }
   if (base.root === LOCAL_STORE) {
     return { root: LOCAL_STORE, path: normalizePath(posix.resolve(cwd, uri)) };
   }
