@@ -26,7 +26,8 @@ import { SequenceFileReader } from '../formats/sequencefile/reader.js';
 
 const NAME = 'pcap-inspector';
 const USAGE = `usage: ${NAME} -i <file> [-n N] [--json]
-  -i, --input <file>        SequenceFile or pcap file: a local path, file:///path or webhdfs://host:port/path
+  -i, --input <file>        SequenceFile or pcap file: webhdfs://host:port/path, file:///path, or a plain path
+                            on $PCAPLINE_STORE (else local disk)
   -n, --num_packets <N>     number of records to print (default: all)
       --json                one JSON object per packet with every decoded field
   -h, --help                this help`;
