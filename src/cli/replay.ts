@@ -100,8 +100,16 @@ export async function main(argv: string[]): Promise<number> {
       if (args[live] !== undefined) throw new UsageError(`--${live} applies to a live capture (--interface)`);
   } else if (args.loop !== 1) throw new UsageError('--loop applies to a file');
   if (args.i === '-' && args.loop !== 1) throw new UsageError('--loop applies to a file, not to stdin');
-  if (!(args.rate >= 0) || !(args.loop >= 0) || !(args.batch >= 1))
-    throw new UsageError('--rate and --loop must be >= 0, --batch >= 1');
+  // Each numeric option named in its own one-line error; --batch is held in memory, so bounded.
+  checkNumber(args.rate, '--rate', 'a number of packets per second (0 = unthrottled)', 0, 1e9, false);
+  checkNumber(args.loop, '--loop', 'a number of passes (0 = forever)', 0, Number.MAX_SAFE_INTEGER, true);
+  checkNumber(args.batch, '--batch', 'a number of messages per request', 1, MAX_BATCH, true);
+  if (args.partition !== undefined)
+    checkNumber(args.partition, '--partition', 'a partition number', 0, 2 ** 31 - 1, true);
+  if (!TOPIC.test(args.t)) {
+    throw new UsageError(`-t/--topic: '${args.t}' is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)`);
+  }
+  if (args.b !== undefined) checkBrokers(args.b);
   for (const n of ['snaplen', 'max-packets', 'buffer-size'] as const) {
     const v = args[n];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${n} must be an integer >= 1`);
@@ -136,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
             tool: args['capture-tool'] as 'tcpdump' | 'dumpcap' | undefined,
           },
     topic: args.t,
-    brokers: args.b?.split(',') ?? kafka.brokers ?? endpointsOrDefault().kafkaBrokers.split(','),
+    brokers: args.b?.split(',').map((b) => b.trim()) ?? kafka.brokers ?? endpointsOrDefault().kafkaBrokers.split(','),
     granularity,
     rate: args.rate,
     loop: args.loop,
@@ -179,6 +187,28 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+const MAX_BATCH = 100_000;
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** A numeric option as yargs parsed it (NaN for text), checked and named in the one-line error. */
+function checkNumber(value: number, option: string, what: string, min: number, max: number, integer: boolean): void {
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    const range = max >= Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min} to ${max}`;
+    const shown = Number.isNaN(value) ? 'the value given' : `'${value}'`;
+    throw new UsageError(`${option}: ${shown} is not ${what} (${integer ? 'a whole number, ' : ''}${range})`);
+  }
+}
+
+/** `-b host:port[,host:port…]`, each port 1–65535. */
+function checkBrokers(value: string): void {
+  for (const b of value.split(',').map((x) => x.trim())) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(b);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      throw new UsageError(`-b/--brokers: '${b}' is not host:port (a comma-separated list of them)`);
+    }
+  }
 }
 
 function summary(r: SensorResult, topic: string): string {

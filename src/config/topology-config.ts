@@ -139,7 +139,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     doc: 'Packets per file: a file rolls when it holds this many (checked before each append).',
     example: '1000',
     set: (c, v, k) => {
-      c.numPackets = int(0)(v, k);
+      c.numPackets = int(1)(v, k);
     },
   },
   'kafka.pcap.maxTimeMS': {

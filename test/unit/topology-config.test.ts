@@ -61,6 +61,7 @@ test('unknown keys and bad values fail naming the key', () => {
     [{ 'kafka.pcap.numPacket': '10' }, 'kafka.pcap.numPacket', /unknown configuration key/],
     [{ 'kafka.pcap.numPackets': 'ten' }, 'kafka.pcap.numPackets', /not an integer/],
     [{ 'kafka.pcap.numPackets': '-1' }, 'kafka.pcap.numPackets', /out of range/],
+    [{ 'kafka.pcap.numPackets': '0' }, 'kafka.pcap.numPackets', /out of range \[1,/],
     [{ 'kafka.pcap.ts_granularity': 'SECONDS' }, 'kafka.pcap.ts_granularity', /not one of/],
     [{ 'kafka.pcap.start': 'BEGINNING' }, 'kafka.pcap.start', /not one of/],
     [{ 'kafka.pcap.out': 'hdfs://nn:8020/x' }, 'kafka.pcap.out', /webhdfs/],

@@ -1,7 +1,8 @@
 import type { QueryStats } from '../../query/engine/engine.js';
 import type { OutputResult } from '../../query/engine/output.js';
 import { isStorageError } from '../../storage/errors.js';
-import { isMainModule, runCli } from '../run.js';
+import { oneLine } from '../../lib/errors.js';
+import { isMainModule, printable, runCli } from '../run.js';
 import type { QueryRequest } from './args.js';
 import { plainHelpRequest } from './options.js';
 
@@ -24,19 +25,18 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
     return 0;
   }
   const req = parsed;
-  for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
+  for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [{ endpointsOrDefault }, { openStorage }, { QueryEngine }, { writePages, writeStream }, { SingleBar }] =
+  const [{ openStorage }, { QueryEngine }, { prepareOutputDir, writePages, writeStream }, { SingleBar }] =
     await Promise.all([
-      import('../../lib/endpoints.js'),
       import('../../storage/index.js'),
       import('../../query/engine/engine.js'),
       import('../../query/engine/output.js'),
       import('cli-progress'),
     ]);
-  const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
-  const storage = openStorage(storeUri);
+  if (req.output.kind === 'dir') await prepareOutputDir(req.output.dir);
+  const storage = openStorage(req.store);
   const started = Date.now();
   try {
     const engine = new QueryEngine(storage, {
@@ -97,11 +97,12 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =
       s.filesListed === 0
-        ? `; no data files under ${req.basePath}`
+        ? `; no data files under ${req.location}`
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
           : '';
-    return `pcap-query: no packets matched${why} (${where}, ${ms} ms); no files written`;
+    const from = s.filesListed === 0 ? '' : `from ${req.location}: `;
+    return `pcap-query: no packets matched${why} (${from}${where}, ${ms} ms); no files written`;
   }
   const out =
     req.output.kind === 'stdout'
@@ -109,7 +110,7 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
       : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
   const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
   const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
-  return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
+  return `pcap-query: ${r.packets} packets written ${out}${cut} (from ${req.location}: ${where}${bad}, ${ms} ms)`;
 }
 
 /** ns since the epoch as ISO-8601 UTC with ms (out-of-range times as the raw number). */

@@ -85,7 +85,7 @@ export const OPTIONS: readonly OptDef[] = [
     long: 'base_path',
     arg: 'path',
     modes: BOTH,
-    desc: `where the packet files are, a path or a webhdfs:// / file:// URI (default ${DEFAULT_BASE_PATH})`,
+    desc: `where the packet files are: a webhdfs://host:port/path or file:///path URI, or a plain path on $PCAPLINE_STORE (else local disk) (default ${DEFAULT_BASE_PATH})`,
   },
   {
     short: 'bop',

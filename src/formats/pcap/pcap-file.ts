@@ -41,7 +41,13 @@ export interface PcapPacket {
   data: Buffer;
 }
 
-export type PcapFileErrorCode = 'bad-magic' | 'pcapng' | 'truncated-header' | 'bad-version' | 'bad-packet-length';
+export type PcapFileErrorCode =
+  | 'bad-magic'
+  | 'pcapng'
+  | 'truncated-header'
+  | 'bad-version'
+  | 'bad-packet-length'
+  | 'bad-timestamp';
 
 /** A file that is not a pcap file we can read, or is damaged: `reason` says how; exit 2. */
 export class PcapFileError extends PcaplineError {
@@ -149,6 +155,15 @@ export class PcapFileReader implements AsyncIterable<PcapPacket> {
           throw new PcapFileError(
             'bad-packet-length',
             `packet ${index} at offset ${q.position}: incl_len ${incl} is not plausible (corrupt file?)`,
+            q.position,
+          );
+        }
+        // ts_usec (ts_nsec) counts within one second: 1,000,000 or more is a damaged header, and
+        // taking it at face value would shift the packet by seconds (pcap-record.ts refuses it too).
+        if (frac >= (h.nanos ? 1_000_000_000 : 1_000_000)) {
+          throw new PcapFileError(
+            'bad-timestamp',
+            `packet ${index} at offset ${q.position}: ts_${h.nanos ? 'nsec' : 'usec'} ${frac} is not below one second (corrupt file?)`,
             q.position,
           );
         }

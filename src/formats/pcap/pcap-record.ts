@@ -235,6 +235,7 @@ export function pcapValueTimeNs(buf: Uint8Array, off = 0, len = buf.length - off
   if (magic === null) return null;
   const sec = readU32(buf, off + 24, magic.littleEndian);
   const frac = readU32(buf, off + 28, magic.littleEndian);
+  if (frac >= (magic.nanos ? 1_000_000_000 : 1_000_000)) return null; // not a time: damaged header
   return BigInt(sec) * 1_000_000_000n + BigInt(magic.nanos ? frac : frac * 1000);
 }
 
