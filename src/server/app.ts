@@ -46,15 +46,10 @@ export async function buildServer(config: ServerConfig, log: Logger, options: Bu
   const open = options.openStorage ?? openStorage;
   const auth = new Authenticator(config);
   const results = new ResultStore(config.resultsDir);
-  const stores = new Map<string, Storage>();
-  const storage = (uri: string | undefined): Storage => {
-    const key = uri ?? storeUriOf(config);
-    let s = stores.get(key);
-    if (!s) {
-      s = open(key);
-      stores.set(key, s);
-    }
-    return s;
+  let store: Storage | undefined;
+  const storage = (): Storage => {
+    store ??= open(storeUriOf(config));
+    return store;
   };
   const jobs = new JobManager({ config, results, storage, log: log.child({ part: 'jobs' }) });
   const pdml = new PdmlRenderer(
@@ -119,7 +114,7 @@ export async function buildServer(config: ServerConfig, log: Logger, options: Bu
     async close() {
       await app.close();
       await jobs.close();
-      await Promise.all([...stores.values()].map((s) => s.close()));
+      await store?.close();
     },
   };
 }

@@ -110,7 +110,7 @@ test('the data root must be an allowed path in the server store, never a URI or 
   assert.match(refused('query', { basePath: '/apps/metron/pcap/input/../../../etc' }).message, /outside the data/);
   assert.match(refused('query', { basePath: '/apps/metron/pcap/input2' }).message, /outside the data/);
   const inside = parseJobBody('query', { basePath: '/apps/metron/pcap/input/2026/' }, JOB, LIMITS, NOW);
-  assert.equal(inside.request.basePath, '/apps/metron/pcap/input/2026/');
+  assert.equal(inside.request.basePath, '/apps/metron/pcap/input/2026', 'normalised as every tool normalises paths');
   const other = parseJobBody('query', { basePath: '/data/b' }, JOB, { ...LIMITS, allowedBasePaths: ['/data'] }, NOW);
   assert.equal(other.request.basePath, '/data/b');
 });

@@ -50,7 +50,8 @@ export interface JobManagerDeps {
   config: ServerConfig;
   results: ResultStore;
   /** The store for a request (its own store URI, or the server's). */
-  storage: (storeUri: string | undefined) => Storage;
+  /** The store jobs read (the server's, from its configuration). */
+  storage: () => Storage;
   log: Logger;
   now?: () => Date;
 }
@@ -247,7 +248,7 @@ export class JobManager {
       await this.persist(job);
       const request = job.parsed!.request;
       const dir = await this.deps.results.prepare(r.user, r.jobId);
-      const storage = this.deps.storage(request.store);
+      const storage = this.deps.storage();
       const onProgress = (p: Progress) => {
         // 95 %: the last 5 are the final page and the record (Metron kept 25 % for its finalizer).
         r.percentComplete = p.filesTotal ? Math.floor((p.filesDone / p.filesTotal) * 9500) / 100 : 0;

@@ -135,7 +135,8 @@ export function parseJobBody(mode: JobMode, raw: unknown, jobId: string, limits:
     throw new RequestError(message, field, err.position);
   }
 
-  if (request.store !== undefined)
+  // Jobs always read the server's own store: a body names a path in it, never another store.
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(String(body.basePath)))
     throw new RequestError("basePath: give a path inside the server's store, not a URI", 'basePath');
   const basePath = posix.normalize(request.basePath);
   const allowed = limits.allowedBasePaths.length ? limits.allowedBasePaths : [limits.defaultBasePath];
