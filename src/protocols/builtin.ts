@@ -1,0 +1,14 @@
+/**
+ * The protocols pcapline ships, registered once (like Packetbeat's include/list.go). A user's own
+ * plugin is registered the same way, with registerProtocol, before the analyzer is created.
+ */
+import { dnsProtocol } from './dns/dns.js';
+import { icmpProtocol } from './icmp/icmp.js';
+import { protocolDefinition, registerProtocol } from './registry.js';
+import type { ProtocolDefinition } from './types.js';
+
+export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, icmpProtocol];
+
+export function registerBuiltinProtocols(): void {
+  for (const def of BUILTIN_PROTOCOLS) if (protocolDefinition(def.name) === undefined) registerProtocol(def);
+}
