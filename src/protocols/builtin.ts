@@ -3,11 +3,12 @@
  * plugin is registered the same way, with registerProtocol, before the analyzer is created.
  */
 import { dnsProtocol } from './dns/dns.js';
+import { httpProtocol } from './http/http.js';
 import { icmpProtocol } from './icmp/icmp.js';
 import { protocolDefinition, registerProtocol } from './registry.js';
 import type { ProtocolDefinition } from './types.js';
 
-export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, icmpProtocol];
+export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, httpProtocol, icmpProtocol];
 
 export function registerBuiltinProtocols(): void {
   for (const def of BUILTIN_PROTOCOLS) if (protocolDefinition(def.name) === undefined) registerProtocol(def);
