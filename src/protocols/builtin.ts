@@ -6,9 +6,10 @@ import { dnsProtocol } from './dns/dns.js';
 import { httpProtocol } from './http/http.js';
 import { icmpProtocol } from './icmp/icmp.js';
 import { protocolDefinition, registerProtocol } from './registry.js';
+import { tlsProtocol } from './tls/tls.js';
 import type { ProtocolDefinition } from './types.js';
 
-export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, httpProtocol, icmpProtocol];
+export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, httpProtocol, tlsProtocol, icmpProtocol];
 
 export function registerBuiltinProtocols(): void {
   for (const def of BUILTIN_PROTOCOLS) if (protocolDefinition(def.name) === undefined) registerProtocol(def);

@@ -1,0 +1,69 @@
+/**
+ * IANA names of the cipher suites seen in practice (TLS Cipher Suites registry); anything else is
+ * reported by number, e.g. `unknown_0xc0ff`, so the field stays a keyword.
+ */
+const NAMES: Record<number, string> = {
+  0x0004: 'TLS_RSA_WITH_RC4_128_MD5',
+  0x0005: 'TLS_RSA_WITH_RC4_128_SHA',
+  0x000a: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA',
+  0x002f: 'TLS_RSA_WITH_AES_128_CBC_SHA',
+  0x0033: 'TLS_DHE_RSA_WITH_AES_128_CBC_SHA',
+  0x0035: 'TLS_RSA_WITH_AES_256_CBC_SHA',
+  0x0039: 'TLS_DHE_RSA_WITH_AES_256_CBC_SHA',
+  0x003c: 'TLS_RSA_WITH_AES_128_CBC_SHA256',
+  0x003d: 'TLS_RSA_WITH_AES_256_CBC_SHA256',
+  0x0067: 'TLS_DHE_RSA_WITH_AES_128_CBC_SHA256',
+  0x006b: 'TLS_DHE_RSA_WITH_AES_256_CBC_SHA256',
+  0x009c: 'TLS_RSA_WITH_AES_128_GCM_SHA256',
+  0x009d: 'TLS_RSA_WITH_AES_256_GCM_SHA384',
+  0x009e: 'TLS_DHE_RSA_WITH_AES_128_GCM_SHA256',
+  0x009f: 'TLS_DHE_RSA_WITH_AES_256_GCM_SHA384',
+  0x00ff: 'TLS_EMPTY_RENEGOTIATION_INFO_SCSV',
+  0x1301: 'TLS_AES_128_GCM_SHA256',
+  0x1302: 'TLS_AES_256_GCM_SHA384',
+  0x1303: 'TLS_CHACHA20_POLY1305_SHA256',
+  0x1304: 'TLS_AES_128_CCM_SHA256',
+  0x1305: 'TLS_AES_128_CCM_8_SHA256',
+  0x5600: 'TLS_FALLBACK_SCSV',
+  0xc009: 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA',
+  0xc00a: 'TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA',
+  0xc012: 'TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA',
+  0xc013: 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA',
+  0xc014: 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA',
+  0xc023: 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256',
+  0xc024: 'TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384',
+  0xc027: 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256',
+  0xc028: 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384',
+  0xc02b: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+  0xc02c: 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+  0xc02f: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+  0xc030: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+  0xc09c: 'TLS_RSA_WITH_AES_128_CCM',
+  0xc09d: 'TLS_RSA_WITH_AES_256_CCM',
+  0xc09e: 'TLS_DHE_RSA_WITH_AES_128_CCM',
+  0xc09f: 'TLS_DHE_RSA_WITH_AES_256_CCM',
+  0xc0ac: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM',
+  0xc0ad: 'TLS_ECDHE_ECDSA_WITH_AES_256_CCM',
+  0xc0ae: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8',
+  0xc0af: 'TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8',
+  0xcca8: 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+  0xcca9: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
+  0xccaa: 'TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+};
+
+export function cipherSuiteName(id: number): string {
+  return NAMES[id] ?? `unknown_0x${id.toString(16).padStart(4, '0')}`;
+}
+
+const VERSION_NAMES: Record<number, string> = {
+  0x0300: '3.0',
+  0x0301: '1.0',
+  0x0302: '1.1',
+  0x0303: '1.2',
+  0x0304: '1.3',
+};
+
+/** ECS `tls.version` ("1.2") and `tls.version_protocol` ("tls", or "ssl" for SSL 3.0). */
+export function versionFields(v: number): { version: string; version_protocol: string } {
+  return { version: VERSION_NAMES[v] ?? `0x${v.toString(16)}`, version_protocol: v === 0x0300 ? 'ssl' : 'tls' };
+}
