@@ -11,7 +11,14 @@ import { smtpProtocol } from './smtp/smtp.js';
 import { tlsProtocol } from './tls/tls.js';
 import type { ProtocolDefinition } from './types.js';
 
-export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [dnsProtocol, httpProtocol, tlsProtocol, smtpProtocol, sipProtocol, icmpProtocol];
+export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [
+  dnsProtocol,
+  httpProtocol,
+  tlsProtocol,
+  smtpProtocol,
+  sipProtocol,
+  icmpProtocol,
+];
 
 export function registerBuiltinProtocols(): void {
   for (const def of BUILTIN_PROTOCOLS) if (protocolDefinition(def.name) === undefined) registerProtocol(def);

@@ -174,7 +174,10 @@ export class Defragmenter {
     // Overlaps: the earliest-offset copy wins (later fragments only fill what is still empty).
     for (let i = frags.length - 1; i >= 0; i--) {
       const fr = frags[i];
-      out.set(fr.data.subarray(0, Math.max(0, Math.min(fr.data.length, p.total - fr.offset))), header.length + fr.offset);
+      out.set(
+        fr.data.subarray(0, Math.max(0, Math.min(fr.data.length, p.total - fr.offset))),
+        header.length + fr.offset,
+      );
     }
     if (out[0] >> 4 === 4) {
       const total = header.length + p.total;

@@ -38,7 +38,12 @@ export function refJson(r: PacketRef): Record<string, number> {
     : { index: r.index, position: r.position };
 }
 
-const PROTO_ARG: Record<FlowTuple['transport'], string> = { tcp: 'tcp', udp: 'udp', icmp: 'icmp', 'ipv6-icmp': 'icmpv6' };
+const PROTO_ARG: Record<FlowTuple['transport'], string> = {
+  tcp: 'tcp',
+  udp: 'udp',
+  icmp: 'icmp',
+  'ipv6-icmp': 'icmpv6',
+};
 
 /** `pcap-query` arguments selecting the packets of this conversation in the event's time range (both directions). */
 export function pcapQueryArgs(t: FlowTuple, startNs: bigint, endNs: bigint): string {

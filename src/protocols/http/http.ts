@@ -44,7 +44,12 @@ class HttpPlugin implements ProtocolPlugin {
       state?.parsers[dir].fin();
       return state;
     },
-    gapInStream: (_c: TcpConnection, dir: Direction, nbytes: number, state: HttpState | undefined): GapResult<HttpState> => {
+    gapInStream: (
+      _c: TcpConnection,
+      dir: Direction,
+      nbytes: number,
+      state: HttpState | undefined,
+    ): GapResult<HttpState> => {
       state?.parsers[dir].gap(nbytes);
       return { state, drop: false };
     },

@@ -135,7 +135,7 @@ class IcmpPlugin implements ProtocolPlugin {
     if (req) icmp.request = describe(req, v6);
     if (resp) icmp.response = describe(resp, v6);
     e.icmp = icmp;
-    if (req !== null && resp === null && ((v6 ? V6_REQUESTS : V4_REQUESTS).has(req.type))) {
+    if (req !== null && resp === null && (v6 ? V6_REQUESTS : V4_REQUESTS).has(req.type)) {
       addNote(e, 'Unmatched request');
       this.ctx.stats.unmatched++;
     }

@@ -30,7 +30,11 @@ export async function analyzePcap(
   const reader = readPcapFile(source);
   let n = 0;
   for await (const p of reader) {
-    analyzer.packet(p.data, 0, p.data.length, p.linkType, p.tsNs, { index: p.index, position: p.position, partition: -1 });
+    analyzer.packet(p.data, 0, p.data.length, p.linkType, p.tsNs, {
+      index: p.index,
+      position: p.position,
+      partition: -1,
+    });
     if (onBatch && ++n % batchPackets === 0) await onBatch();
   }
   analyzer.finish();

@@ -9,7 +9,7 @@ export class LineReader {
   constructor(private readonly maxLine: number) {}
 
   /** Calls `onLine` for each complete line (without its terminator). Returns false when a line is too long. */
-  feed(data: Uint8Array, onLine: (line: string, endOffset: number) => boolean | void): boolean {
+  feed(data: Uint8Array, onLine: (line: string, endOffset: number) => boolean | undefined): boolean {
     let p = 0;
     while (p < data.length) {
       const nl = data.indexOf(10, p);

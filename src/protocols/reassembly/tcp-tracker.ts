@@ -91,7 +91,10 @@ class Connection implements TcpConnection {
       gap: (n) => this.tracker.gap(this, this.dirOf(i), n),
       fin: () => this.tracker.fin(this, this.dirOf(i)),
     });
-    this.streams = [new TcpStream(receiver(0), limits, budget, stats), new TcpStream(receiver(1), limits, budget, stats)];
+    this.streams = [
+      new TcpStream(receiver(0), limits, budget, stats),
+      new TcpStream(receiver(1), limits, budget, stats),
+    ];
     this.tuples = [this.tuple(0), this.tuple(1)];
   }
 
@@ -171,7 +174,7 @@ export class TcpTracker {
     }
     const conn = found;
     const dir: Direction = s.srcIp === conn.clientIp && s.srcPort === conn.clientPort ? 0 : 1;
-    conn.lastTsNs = s.tsNs > conn.lastTsNs ? s.tsNs : conn.lastTsNs;
+    if (s.tsNs > conn.lastTsNs) conn.lastTsNs = s.tsNs;
     if (s.tsNs - conn.orderTsNs > 1_000_000_000n) {
       // Keep the table roughly in order of last activity, so expiry scans only the idle head.
       conn.orderTsNs = s.tsNs;

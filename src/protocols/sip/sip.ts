@@ -63,7 +63,10 @@ class SipPlugin implements ProtocolPlugin {
 
   readonly tcp = {
     parse: (pkt: Packet, _c: TcpConnection, dir: Direction, state: [StreamBuffer, StreamBuffer] | undefined) => {
-      const s = state ?? [new StreamBuffer(this.ctx.memory, MAX_MESSAGE), new StreamBuffer(this.ctx.memory, MAX_MESSAGE)];
+      const s = state ?? [
+        new StreamBuffer(this.ctx.memory, MAX_MESSAGE),
+        new StreamBuffer(this.ctx.memory, MAX_MESSAGE),
+      ];
       const buf = s[dir];
       if (!buf.append(pkt.payload)) {
         this.ctx.stats.messagesTooLarge++;
@@ -145,7 +148,13 @@ class SipPlugin implements ProtocolPlugin {
     const last = resp ?? first;
     const tuple = req
       ? req.tuple
-      : { ...first.tuple, srcIp: first.tuple.dstIp, dstIp: first.tuple.srcIp, srcPort: first.tuple.dstPort, dstPort: first.tuple.srcPort };
+      : {
+          ...first.tuple,
+          srcIp: first.tuple.dstIp,
+          dstIp: first.tuple.srcIp,
+          srcPort: first.tuple.dstPort,
+          dstPort: first.tuple.srcPort,
+        };
     const e = baseEvent(
       'sip',
       {

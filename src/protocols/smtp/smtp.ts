@@ -102,7 +102,12 @@ class SmtpPlugin implements ProtocolPlugin {
       return s;
     },
     receivedFin: (_c: TcpConnection, _d: Direction, state: SmtpState | undefined) => state,
-    gapInStream: (conn: TcpConnection, _d: Direction, _n: number, state: SmtpState | undefined): GapResult<SmtpState> => {
+    gapInStream: (
+      conn: TcpConnection,
+      _d: Direction,
+      _n: number,
+      state: SmtpState | undefined,
+    ): GapResult<SmtpState> => {
       // Command/reply pairing cannot survive lost bytes: report what we have and stop.
       if (state) this.end(conn, state, 'Packet loss while capturing the session');
       return { state: undefined, drop: true };
@@ -139,7 +144,7 @@ class SmtpPlugin implements ProtocolPlugin {
         if (line === '.') {
           s.inData = false;
           this.queue(s, { verb: '.', arg: '' });
-          return;
+          return undefined;
         }
         const tx = s.tx;
         if (tx) {
@@ -148,7 +153,7 @@ class SmtpPlugin implements ProtocolPlugin {
           if (!tx.headers.endsWith('\n\n') && tx.headers.length < MAX_HEADER_TEXT)
             tx.headers += `${line.startsWith('..') ? line.slice(1) : line}\n`;
         }
-        return;
+        return undefined;
       }
       const sp = line.indexOf(' ');
       const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
@@ -172,6 +177,7 @@ class SmtpPlugin implements ProtocolPlugin {
         };
       }
       this.queue(s, cmd);
+      return undefined;
     });
   }
 
@@ -183,17 +189,17 @@ class SmtpPlugin implements ProtocolPlugin {
   private serverData(s: SmtpState, conn: TcpConnection, pkt: Packet): boolean {
     return s.server.feed(pkt.payload, (line) => {
       const m = /^(\d{3})([ -]?)(.*)$/.exec(line);
-      if (m === null) return;
+      if (m === null) return undefined;
       s.replyLines.push(m[3]);
       if (m[2] === '-') {
         if (s.replyLines.length > 100) s.replyLines.shift();
-        return;
+        return undefined;
       }
       const code = Number(m[1]);
       const text = s.replyLines.join('\n');
       s.replyLines = [];
       this.reply(s, conn, code, text, pkt);
-      if (s.starttls) return false;
+      return s.starttls ? false : undefined;
     });
   }
 

@@ -31,12 +31,12 @@ export function ja3sString(h: ServerHello): string {
 export const ja3s = (h: ServerHello): string => md5(ja3sString(h));
 
 const JA4_VERSIONS: Record<number, string> = {
-  0x0304: '13',
-  0x0303: '12',
-  0x0302: '11',
-  0x0301: '10',
-  0x0300: 's3',
-  0x0002: 's2',
+  772: '13',
+  771: '12',
+  770: '11',
+  769: '10',
+  768: 's3',
+  2: 's2',
 };
 
 const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);

@@ -114,7 +114,12 @@ class TlsPlugin implements ProtocolPlugin {
       if (state && !state.published) this.publish(conn, state);
       return state;
     },
-    gapInStream: (conn: TcpConnection, _dir: Direction, _n: number, state: TlsState | undefined): GapResult<TlsState> => {
+    gapInStream: (
+      conn: TcpConnection,
+      _dir: Direction,
+      _n: number,
+      state: TlsState | undefined,
+    ): GapResult<TlsState> => {
       if (state && !state.published) this.publish(conn, state, 'Packet loss during the handshake');
       return { state, drop: true };
     },
