@@ -7,7 +7,9 @@ const port = Number(process.argv[2] ?? 18080);
 createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   let body = '';
-  req.on('data', (c) => { body += c; });
+  req.on('data', (c) => {
+    body += c;
+  });
   req.on('end', () => {
     if (url.pathname === '/chunked') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });

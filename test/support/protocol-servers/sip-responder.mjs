@@ -12,9 +12,15 @@ sock.on('message', (msg, rinfo) => {
   if (method.startsWith('SIP/') || method === 'ACK') return; // responses and ACKs get no reply
   const copy = lines.filter((l) => /^(via|from|to|call-id|cseq|v|f|t|i):/i.test(l));
   const [code, phrase] =
-    method === 'OPTIONS' || method === 'REGISTER' ? [200, 'OK'] : method === 'INVITE' ? [486, 'Busy Here'] : [405, 'Method Not Allowed'];
+    method === 'OPTIONS' || method === 'REGISTER'
+      ? [200, 'OK']
+      : method === 'INVITE'
+        ? [486, 'Busy Here']
+        : [405, 'Method Not Allowed'];
   const toTag = copy.map((l) => (/^(to|t):/i.test(l) && !/;tag=/i.test(l) ? `${l};tag=fx1` : l));
-  const reply = [`SIP/2.0 ${code} ${phrase}`, ...toTag, 'Server: pcapline-fixture', 'Content-Length: 0', '', ''].join('\r\n');
+  const reply = [`SIP/2.0 ${code} ${phrase}`, ...toTag, 'Server: pcapline-fixture', 'Content-Length: 0', '', ''].join(
+    '\r\n',
+  );
   sock.send(reply, rinfo.port, rinfo.address);
 });
 sock.bind(port, '127.0.0.1');
