@@ -184,7 +184,8 @@ describe('TCP connections through the analyzer', () => {
     const events: AppEvent[] = [];
     const a = new Analyzer((e) => events.push(e), { tcp: { idleTimeoutNs: 60_000_000_000n } });
     const t0 = 1_700_000_000_000_000_000n;
-    c.frames().forEach((f, i) => a.packet(f, 0, f.length, 1, t0 + BigInt(i), REF));
+    const frames = c.frames();
+    for (let i = 0; i < frames.length; i++) a.packet(frames[i], 0, frames[i].length, 1, t0 + BigInt(i), REF);
     a.advanceTo(t0 + 59_000_000_000n);
     assert.equal(events.length, 0, 'still open before the timeout');
     a.advanceTo(t0 + 61_000_000_000n);

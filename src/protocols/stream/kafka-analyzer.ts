@@ -68,6 +68,8 @@ export class StreamAnalyzer {
   private lastMessageAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
+  private closing = false;
+  private assignment: Promise<void> = Promise.resolve();
   private index = 0;
   private resolveDone: () => void = () => {};
   private rejectDone: (err: unknown) => void = () => {};
@@ -94,16 +96,29 @@ export class StreamAnalyzer {
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       if (!e.payload.restart) this.rejectDone(e.payload.error);
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const partitions = e.payload.memberAssignment[this.o.topic] ?? [];
+      this.assignment = this.mutex.run(() => this.assign(partitions));
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat, isRunning }) => {
+      eachBatch: async ({ batch, heartbeat, isRunning, resolveOffset }) => {
+        await this.assignment;
         await this.mutex.run(async () => {
           for (const m of batch.messages) {
-            if (!isRunning()) break;
+            // after the final flush, leave the rest unresolved: the next run reads it
+            if (!isRunning() || this.closing) break;
             this.take(batch.partition, Number(m.offset), m.key, m.value);
+            // resolved = fetched past; committed only in publishAndCommit, once its events are out
+            resolveOffset(m.offset);
           }
           this.lastMessageAt = Date.now();
+          const last = batch.messages.at(-1);
+          if (last !== undefined && !this.closing)
+            this.merger.setCaughtUp(batch.partition, Number(last.offset) + 1 >= Number(batch.highWatermark), (p) =>
+              this.analyze(p),
+            );
           await this.publishAndCommit();
         });
         await heartbeat();
@@ -117,12 +132,15 @@ export class StreamAnalyzer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer) clearInterval(this.timer);
-      await this.consumer.stop();
+      // Commit needs the group, so the final flush happens before the consumer leaves it.
+      this.consumer.pause([{ topic: this.o.topic }]);
       await this.mutex.run(async () => {
+        this.closing = true;
         this.merger.drain((p) => this.analyze(p));
         this.analyzer.finish();
         await this.publishAndCommit();
       });
+      await this.consumer.stop();
       await this.consumer.disconnect();
       await this.producer.disconnect();
       this.resolveDone();
@@ -142,10 +160,38 @@ export class StreamAnalyzer {
     if (idle >= (this.o.idleFlushMs ?? 5000) && this.merger.held > 0) {
       this.mutex
         .run(async () => {
+          if (this.closing) return;
           this.merger.drain((p) => this.analyze(p));
           await this.publishAndCommit();
         })
         .catch((err) => this.rejectDone(err));
+    }
+  }
+
+  /**
+   * A (re)assignment: which partitions still have messages for us. Until a lagging partition has
+   * delivered, it holds the merge back, so a partition fetched first cannot run ahead of the others.
+   */
+  private async assign(partitions: number[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [ends, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(this.o.topic),
+        admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
+      ]);
+      const mine = new Set(partitions);
+      this.merger.assign(
+        ends
+          .filter((e) => mine.has(e.partition))
+          .map((e) => {
+            const c = Number(committed.partitions.find((p) => p.partition === e.partition)?.offset ?? -1);
+            const position = c >= 0 ? c : this.o.fromBeginning ? Number(e.low) : Number(e.high);
+            return { partition: e.partition, caughtUp: position >= Number(e.high) };
+          }),
+      );
+    } finally {
+      await admin.disconnect();
     }
   }
 

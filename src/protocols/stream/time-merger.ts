@@ -2,10 +2,14 @@
  * Merges packets from several Kafka partitions into one stream ordered by packet time. Sensors
  * key packets by time, not by flow (reference: protocols-and-peers.md §5.1), so one TCP
  * connection's packets are spread over partitions that are consumed at different speeds; the
- * analyzer needs them back in time order. A packet is released once a packet `latenessNs` newer
- * has been seen (bounded lateness, as in stream processors' watermarks); packets arriving later
- * than that are still analyzed (the TCP reorder window absorbs small disorder) and counted.
- * Memory is bounded: past `maxHeld` packets the oldest is released early, and counted.
+ * analyzer needs them back in time order.
+ *
+ * The watermark is per partition, as in stream processors: a packet is released once every
+ * partition that still has messages to deliver has moved past its time (less `latenessNs`, the
+ * disorder tolerated inside one partition). A partition that is caught up (nothing left to
+ * fetch) does not hold the others back. Packets arriving after the watermark passed them are
+ * still analyzed (the TCP reorder window absorbs small disorder) and counted. Memory is bounded:
+ * past `maxHeld` packets the oldest is released early, and counted.
  */
 export interface HeldPacket {
   tsNs: bigint;
@@ -28,6 +32,8 @@ export class TimeMerger {
   private readonly heap: HeldPacket[] = [];
   private maxSeenNs = -1n;
   private releasedNs = -1n;
+  /** Per partition: the newest packet time seen, and whether it has nothing more to deliver now. */
+  private readonly progress = new Map<number, { maxTsNs: bigint; caughtUp: boolean }>();
   readonly stats: MergerStats = { late: 0, forced: 0 };
 
   constructor(
@@ -39,16 +45,44 @@ export class TimeMerger {
     return this.heap.length;
   }
 
+  /** The partitions this consumer owns, and which of them have nothing to deliver (after a group join). */
+  assign(partitions: readonly { partition: number; caughtUp: boolean }[]): void {
+    this.progress.clear();
+    for (const p of partitions) this.progress.set(p.partition, { maxTsNs: -1n, caughtUp: p.caughtUp });
+  }
+
+  /** After each fetched batch: whether the partition has reached its end for now. */
+  setCaughtUp(partition: number, caughtUp: boolean, release: (p: HeldPacket) => void): void {
+    const pr = this.progress.get(partition);
+    if (pr) pr.caughtUp = caughtUp;
+    else this.progress.set(partition, { maxTsNs: -1n, caughtUp });
+    this.releaseReady(release);
+  }
+
   push(p: HeldPacket, release: (p: HeldPacket) => void): void {
     if (p.tsNs > this.maxSeenNs) this.maxSeenNs = p.tsNs;
     if (p.tsNs < this.releasedNs) this.stats.late++;
+    const pr = this.progress.get(p.partition);
+    if (pr === undefined) this.progress.set(p.partition, { maxTsNs: p.tsNs, caughtUp: false });
+    else if (p.tsNs > pr.maxTsNs) pr.maxTsNs = p.tsNs;
     this.heapPush(p);
     while (this.heap.length > this.maxHeld) {
       this.stats.forced++;
       this.emit(release);
     }
-    const watermark = this.maxSeenNs - this.latenessNs;
-    while (this.heap.length > 0 && this.heap[0].tsNs <= watermark) this.emit(release);
+    this.releaseReady(release);
+  }
+
+  /** Everything at or before this time can be released: no lagging partition can still bring older packets. */
+  watermark(): bigint {
+    let w = this.maxSeenNs;
+    for (const pr of this.progress.values()) if (!pr.caughtUp && pr.maxTsNs < w) w = pr.maxTsNs;
+    return w - this.latenessNs;
+  }
+
+  private releaseReady(release: (p: HeldPacket) => void): void {
+    const w = this.watermark();
+    while (this.heap.length > 0 && this.heap[0].tsNs <= w) this.emit(release);
   }
 
   /** Releases everything held (input idle or ending). */
