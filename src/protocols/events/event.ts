@@ -24,12 +24,18 @@ export interface EventEnds {
 
 const communityIds = new CommunityIdCache();
 
+let cachedSecond = -1n;
+let cachedPrefix = '';
+
 /** Nanoseconds since the epoch → RFC 3339 UTC with nine fraction digits. */
 export function isoNs(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const sub = (ns % 1_000_000n).toString().padStart(6, '0');
-  return `${iso.slice(0, 23)}${sub}Z`;
+  const second = ns / 1_000_000_000n;
+  if (second !== cachedSecond) {
+    // events come in time order, so the date part is formatted once per second of packet time
+    cachedSecond = second;
+    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 20); // YYYY-MM-DDTHH:MM:SS.
+  }
+  return `${cachedPrefix}${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 export function refJson(r: PacketRef): Record<string, number> {
@@ -81,8 +87,10 @@ export function baseEvent(type: string, ends: EventEnds, status: 'OK' | 'Error')
   if (cid !== null) network.community_id = cid;
   if (ends.clientBytes !== undefined || ends.serverBytes !== undefined)
     network.bytes = (ends.clientBytes ?? 0) + (ends.serverBytes ?? 0);
+  const start = isoNs(ends.startNs);
+  const end = ends.endNs === ends.startNs ? start : isoNs(ends.endNs);
   return {
-    '@timestamp': isoNs(ends.startNs),
+    '@timestamp': start,
     type,
     status,
     event: {
@@ -90,8 +98,8 @@ export function baseEvent(type: string, ends: EventEnds, status: 'OK' | 'Error')
       category: ['network'],
       type: ['connection', 'protocol'],
       dataset: type,
-      start: isoNs(ends.startNs),
-      end: isoNs(ends.endNs),
+      start,
+      end,
       duration: Number(ends.endNs - ends.startNs),
     },
     source,
@@ -102,8 +110,8 @@ export function baseEvent(type: string, ends: EventEnds, status: 'OK' | 'Error')
     related: { ip: t.srcIp === t.dstIp ? [t.srcIp] : [t.srcIp, t.dstIp] },
     pcapline: {
       packets: {
-        start: isoNs(ends.startNs),
-        end: isoNs(ends.endNs),
+        start,
+        end,
         first: refJson(ends.firstRef),
         last: refJson(ends.lastRef),
         query: pcapQueryArgs(t, ends.startNs, ends.endNs),

@@ -325,7 +325,21 @@ class TlsPlugin implements ProtocolPlugin {
   }
 }
 
+// Servers present the same certificate to every client: parse each once (X509Certificate costs ~1 ms).
+const certificateCache = new Map<string, Record<string, unknown> | null>();
+
 function certificateFields(der: Uint8Array): Record<string, unknown> | null {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let fields = certificateCache.get(key);
+  if (fields === undefined) {
+    if (certificateCache.size >= 1024) certificateCache.clear();
+    fields = parseCertificate(der);
+    certificateCache.set(key, fields);
+  }
+  return fields === null ? null : structuredClone(fields);
+}
+
+function parseCertificate(der: Uint8Array): Record<string, unknown> | null {
   try {
     const x = new X509Certificate(der);
     return {
