@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { UsageError } from '../lib/errors.js';
 import type { ProtocolSettings } from '../protocols/registry.js';
+import { stdinDash } from './dash-arg.js';
 import { isMainModule, runCli } from './run.js';
 
 /**
@@ -11,7 +12,7 @@ import { isMainModule, runCli } from './run.js';
 const PROTOCOLS = ['dns', 'http', 'tls', 'smtp', 'sip', 'icmp'];
 
 export async function main(argv: string[]): Promise<number> {
-  const args = await yargs(joinDashValues(argv))
+  const args = await yargs(stdinDash(argv, ['-i', '--input', '-o', '--output']))
     .scriptName('pcap-analyze')
     .usage(
       '$0 -i capture.pcap [-o events.ndjson] [options]\n$0 --topic pcap --events-topic pcap-events [--group g] [options]',
@@ -174,19 +175,6 @@ export async function main(argv: string[]): Promise<number> {
   );
   if (args.stats) process.stderr.write(`${JSON.stringify({ ...st, peakBufferedBytes: result.peakBufferedBytes })}\n`);
   return 0;
-}
-
-/** yargs reads a lone `-` as a positional: `-i -` becomes `--input=-` first. */
-function joinDashValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let k = 0; k < argv.length; k++) {
-    const name = { '-i': 'input', '--input': 'input', '-o': 'output', '--output': 'output' }[argv[k]];
-    if (name !== undefined && argv[k + 1] === '-') {
-      out.push(`--${name}=-`);
-      k++;
-    } else out.push(argv[k]);
-  }
-  return out;
 }
 
 /** --protocols and --ports into per-protocol settings; unknown names are usage errors. */
