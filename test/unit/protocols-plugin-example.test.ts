@@ -1,5 +1,5 @@
 /**
- * The worked example of docs/protocols.md §3, run for real: a user-written plugin (a minimal SMTP
+ * The worked example in docs/protocols.md ("Worked example: adding SMTP"), run for real: a user-written plugin (a minimal SMTP
  * command/reply pairer, the protocol of Packetbeat's developer tutorial) registered under its own
  * name, fed the real swaks capture. If the plugin contract changes, this test and the document
  * change together.
@@ -12,7 +12,7 @@ import { registerProtocol } from '../../src/protocols/registry.js';
 import type { Direction, Packet, ProtocolContext, ProtocolPlugin, TcpConnection } from '../../src/protocols/types.js';
 import { analyzeFixture } from '../helpers/protocols.js';
 
-// --- docs/protocols.md §3 example starts here ---
+// --- the docs/protocols.md example starts here ---
 interface Pending {
   command: string;
   tsNs: bigint;

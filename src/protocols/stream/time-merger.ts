@@ -1,6 +1,6 @@
 /**
  * Merges packets from several Kafka partitions into one stream ordered by packet time. Sensors
- * key packets by time, not by flow (reference: protocols-and-peers.md §5.1), so one TCP
+ * key packets by time, not by flow (docs/protocols.md, streaming mode), so one TCP
  * connection's packets are spread over partitions that are consumed at different speeds; the
  * analyzer needs them back in time order.
  *
