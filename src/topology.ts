@@ -222,7 +222,13 @@ export class Topology extends EventEmitter {
       this.metrics.bad(rejected.reason);
       if (this.badLogLimit.allow()) {
         this.log.warn(
-          { partition, offset, reason: rejected.reason, detail: rejected.detail, suppressed: this.badLogLimit.suppressed },
+          {
+            partition,
+            offset,
+            reason: rejected.reason,
+            detail: rejected.detail,
+            suppressed: this.badLogLimit.suppressed,
+          },
           'malformed record',
         );
       }

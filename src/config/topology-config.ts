@@ -190,7 +190,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'kafka.pcap.out.layout': {
-    doc: 'flat: every data file directly in kafka.pcap.out (Metron\'s layout). hourly or daily: in YYYY/MM/DD/HH (or YYYY/MM/DD) sub-directories by the UTC time of the file\'s first packet, for stores that outgrow one directory (HDFS allows 1,048,576 entries per directory by default). Recursive listings and pcap-query read every layout.',
+    doc: "flat: every data file directly in kafka.pcap.out (Metron's layout). hourly or daily: in YYYY/MM/DD/HH (or YYYY/MM/DD) sub-directories by the UTC time of the file's first packet, for stores that outgrow one directory (HDFS allows 1,048,576 entries per directory by default). Recursive listings and pcap-query read every layout.",
     example: 'flat',
     set: (c, v, k) => {
       c.layout = oneOf(['FLAT', 'DAILY', 'HOURLY'] as const)(v, k).toLowerCase() as OutputLayout;
@@ -433,7 +433,10 @@ export function parseOverrides(defs: string[]): Record<string, string> {
     const i = d.indexOf('=');
     if (i <= 0) {
       const named = d.trim() in CONFIG_KEYS ? d.trim() : `-D argument ${n + 1}`;
-      throw new ConfigError(named, 'a -D override must look like key=value (the argument is not shown: it may hold a secret)');
+      throw new ConfigError(
+        named,
+        'a -D override must look like key=value (the argument is not shown: it may hold a secret)',
+      );
     }
     out[d.slice(0, i).trim()] = d.slice(i + 1);
   });

@@ -81,7 +81,10 @@ export class Ledger {
   async read(topic: string, partition: number, firstOffset: bigint): Promise<LoadedMarker | null> {
     const path = this.layout.marker(topic, partition, firstOffset);
     try {
-      return { ...parse(JSON.parse((await this.storage.readBuffer(path)).toString('utf8')) as SealMarker), markerPath: path };
+      return {
+        ...parse(JSON.parse((await this.storage.readBuffer(path)).toString('utf8')) as SealMarker),
+        markerPath: path,
+      };
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return null;
       throw err;

@@ -18,19 +18,18 @@ import { recoverPartition, type RecoveryResult } from './recovery.js';
  * partitions to the committed offset); a batch behind the position seeks forward instead of
  * waiting. docs/exactly-once.md §Rebalances lists each case and the unit test that shows it.
  */
-export type PartitionState =
-  | 'assigned'
-  | 'reconciled'
-  | 'seeked'
-  | 'consuming'
-  | 'sealing'
-  | 'committing'
-  | 'revoked';
+export type PartitionState = 'assigned' | 'reconciled' | 'seeked' | 'consuming' | 'sealing' | 'committing' | 'revoked';
 
 export interface PartitionOwnerHooks {
   onSealed(file: SealedFile): void;
   /** A malformed record (already counted by the owner's caller through this hook). */
-  onBadRecord(partition: number, offset: string, key: Buffer | null, value: Buffer | null, rejected: RejectedRecord): void;
+  onBadRecord(
+    partition: number,
+    offset: string,
+    key: Buffer | null,
+    value: Buffer | null,
+    rejected: RejectedRecord,
+  ): void;
   onRecord(): void;
   /** A failure the owner recovers from by reconciling (logged by the caller, rate-limited). */
   onFailure(partition: number, err: unknown): void;
@@ -297,7 +296,12 @@ export class PartitionOwner {
   stalledFor(endOffset: bigint, now: number): number {
     const position = this.sink.nextOffset;
     if (this.current === 'revoked' || this.stopping) return 0;
-    if (position !== this.lastPosition || position === null || endOffset <= position || this.lastFailureAt > this.lastProgressAt) {
+    if (
+      position !== this.lastPosition ||
+      position === null ||
+      endOffset <= position ||
+      this.lastFailureAt > this.lastProgressAt
+    ) {
       this.lastPosition = position;
       this.lastProgressAt = now;
       this.nudged = false;
