@@ -36,7 +36,10 @@ describe('secrets are never printed (finding 10)', () => {
     assert.ok(!message.includes(SECRET), message);
   });
   it('a known key without a value is named', () => {
-    assert.match(messageOf(() => parseOverrides(['kafka.sasl.password'])), /^kafka\.sasl\.password:/);
+    assert.match(
+      messageOf(() => parseOverrides(['kafka.sasl.password'])),
+      /^kafka\.sasl\.password:/,
+    );
   });
   it('URIs lose their password in messages and logs', () => {
     assert.equal(redactUri(`webhdfs://user:${SECRET}@nn:9870/pcap`), 'webhdfs://user:***@nn:9870/pcap');
@@ -55,8 +58,14 @@ describe('instance ids and layouts', () => {
     applyConfig(config, { 'kafka.pcap.out.layout': 'hourly', 'kafka.pcap.reingest': '2026-05-01' });
     assert.equal(config.layout, 'hourly');
     assert.equal(config.reingest, '2026-05-01');
-    assert.match(messageOf(() => applyConfig(defaultConfig({}), { 'kafka.pcap.out.layout': 'weekly' })), /layout/);
-    assert.match(messageOf(() => applyConfig(defaultConfig({}), { 'kafka.pcap.reingest': 'a b' })), /reingest/);
+    assert.match(
+      messageOf(() => applyConfig(defaultConfig({}), { 'kafka.pcap.out.layout': 'weekly' })),
+      /layout/,
+    );
+    assert.match(
+      messageOf(() => applyConfig(defaultConfig({}), { 'kafka.pcap.reingest': 'a b' })),
+      /reingest/,
+    );
   });
   it('hourly and daily buckets follow the UTC time of the first packet', () => {
     const ts = BigInt(Date.UTC(2026, 10, 17, 14, 5)) * 1_000_000n;
