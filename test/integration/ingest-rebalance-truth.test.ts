@@ -49,6 +49,15 @@ function config(topic: string, group: string, out: string, extra: Record<string,
   };
 }
 
+/** Partition recoveries logged so far (each recovery log line carries its writer epoch). */
+function recoveries(logFile: string): number {
+  try {
+    return readFileSync(logFile, 'utf8').split('"epoch":"').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 async function endOffsets(topic: string): Promise<Map<number, bigint>> {
   const admin = kafkaClient(endpoints.kafkaBrokers).admin();
   await admin.connect();
@@ -133,7 +142,11 @@ test('finding 2 and 6: lost, reset or new-group offsets never duplicate; EARLIES
   const logFile = `${LOGS}/${topic}.log`;
   const base = config(topic, group, out, { 'kafka.pcap.numPackets': '5000', 'kafka.pcap.idleTimeoutMS': '1500' });
   const runUntilDrained = async (overrides: Record<string, string>, groupId = group) => {
+    const before = recoveries(logFile);
     const proc = new TopologyProcess({ ...base, ...overrides }, logFile);
+    // The group may already be drained: wait until the process has recovered its 4 partitions.
+    const deadline = Date.now() + 120_000;
+    while (recoveries(logFile) < before + 4 && Date.now() < deadline) await sleep(500);
     await waitForDrain(endpoints.kafkaBrokers, groupId, topic, 300_000);
     await sleep(2500);
     proc.kill('SIGTERM');
