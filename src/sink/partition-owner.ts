@@ -16,7 +16,7 @@ import { recoverPartition, type RecoveryResult } from './recovery.js';
  *
  * A rejoin that keeps the partition re-seeks it to the sink's position (kafkajs rewinds kept
  * partitions to the committed offset); a batch behind the position seeks forward instead of
- * waiting. docs/exactly-once.md §Rebalances lists each case and the unit test that shows it.
+ * waiting. docs/exactly-once.md §7 lists each case and the unit test that shows it.
  */
 export type PartitionState = 'assigned' | 'reconciled' | 'seeked' | 'consuming' | 'sealing' | 'committing' | 'revoked';
 

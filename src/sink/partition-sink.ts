@@ -57,7 +57,7 @@ export class LostClaimError extends PcaplineError {
 type Settled = 'published' | 'dropped';
 
 /**
- * The rolling writer and seal protocol of one partition (docs/exactly-once.md §Writing and sealing):
+ * The rolling writer and seal protocol of one partition (docs/exactly-once.md §4):
  *   write the in-progress file and index → claim a seal marker (exclusive, never half-visible) →
  *   fence against newer writer epochs → rename index and data into place (publish) → commit →
  *   trim older markers.

@@ -31,7 +31,7 @@ export interface RecoveryResult {
 }
 
 /**
- * Recovery of one partition (docs/exactly-once.md §Recovery): take a new writer epoch, read the
+ * Recovery of one partition (docs/exactly-once.md §5): take a new writer epoch, read the
  * ledger (one small listing), resolve overlapping claims, publish every valid claim not yet
  * published (roll forward), delete leftovers, and resume at max(high-water mark, base). The store,
  * not Kafka, decides where a partition resumes: a lost, reset or new group offset cannot make us

@@ -86,7 +86,7 @@ async function runToEnd(p: HarnessProcess, partitions: number[]): Promise<void> 
 
 const inProgress = (path: string) => path.includes('/_inprogress/');
 const CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
-  // docs/exactly-once.md §Crash points, in protocol order.
+  // docs/exactly-once.md §6, in protocol order.
   ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'append' && inProgress(path)],
   ['crash point 3: index written, no claim', (op, path) => op === 'create' && path.endsWith('.idx')],
   ['crash point 4: marker claimed, not published', (op, path) => op === 'rename' && path.includes('/_state/')],
@@ -96,7 +96,7 @@ const CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => bo
   ['crash in recovery: epoch taken, nothing else', (op, path) => op === 'create' && path.includes('/epoch-')],
 ];
 
-describe('crash points (docs/exactly-once.md §Crash points)', () => {
+describe('crash points (docs/exactly-once.md §6)', () => {
   for (const [name, point] of CRASH_POINTS) {
     it(name, async () => {
       const cluster = new ScriptedCluster('t', 2);
@@ -160,7 +160,7 @@ describe('crash points (docs/exactly-once.md §Crash points)', () => {
   });
 });
 
-describe('rebalances (docs/exactly-once.md §Rebalances)', () => {
+describe('rebalances (docs/exactly-once.md §7)', () => {
   it('a rejoin that keeps a partition with > 10,000 open records resumes at the sink position (finding 1)', async () => {
     const cluster = new ScriptedCluster('t', 2);
     cluster.produce(0, 30_000);
