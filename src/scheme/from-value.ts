@@ -30,7 +30,9 @@ export function fromValueScheme(range: TimestampRange): Scheme {
       data: value,
       frameOffset: info.frameOffset,
       frameLength: info.inclLen,
-      linkType: info.linkType,
+      // The upper bits of a pcap link type carry the FCS length flag (pcap-linktype(7)); decoders
+      // need only the type, as src/formats/pcap/pcap-file.ts reads it.
+      linkType: info.linkType & 0xffff,
     };
   };
 }

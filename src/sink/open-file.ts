@@ -12,6 +12,8 @@ import type { SinkLayout } from './layout.js';
  */
 export class OpenFile {
   readonly tmpPath: string;
+  /** Where the index is written before the claim (renamed beside the data file when published). */
+  readonly tmpIndexPath: string;
   readonly index = new IndexBuilder();
   readonly firstTsNs: bigint;
   readonly firstOffset: bigint;
@@ -42,7 +44,8 @@ export class OpenFile {
     this.firstOffset = firstOffset;
     this.lastOffset = firstOffset;
     this.firstTsNs = firstTsNs;
-    this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(4).toString('hex'));
+    this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(6).toString('hex'));
+    this.tmpIndexPath = this.tmpPath.replace(/\.seq$/, '.idx');
     this.buffer = Buffer.allocUnsafe(Math.min(chunkBytes, 1 << 20));
     this.writer = new SequenceFileWriter({ write: (chunk: Buffer) => this.take(chunk) });
   }
@@ -90,9 +93,10 @@ export class OpenFile {
     this.chunkLength = 0;
   }
 
-  /** Best-effort removal of the in-progress file after a failure or a lost claim. */
+  /** Best-effort removal of the in-progress file (and its index) after a failure or a lost claim. */
   async discard(): Promise<void> {
     this.chunkLength = 0;
     if (this.created) await this.storage.delete(this.tmpPath).catch(() => false);
+    await this.storage.delete(this.tmpIndexPath).catch(() => false);
   }
 }

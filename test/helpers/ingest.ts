@@ -86,23 +86,32 @@ export interface StoredFile {
   index: DecodedIndex | null;
 }
 
-/** Reads every finished data file under `out` (skipping '_' and '.' names) and its index. */
+/**
+ * Reads every finished data file under `out`, recursively (the hourly/daily layouts put them in
+ * sub-directories; names starting with '_' or '.' are skipped as Hadoop does), with its index from
+ * the `_index` directory beside it.
+ */
 export async function readStore(out: string): Promise<StoredFile[]> {
   const { root, path } = parseStorageUri(out);
   const storage: Storage = openStorage(root);
-  try {
+  const files: StoredFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
     const indexes = new Map<string, string>();
     try {
-      for await (const e of storage.list(`${path}/${INDEX_DIR}`)) {
+      for await (const e of storage.list(`${dir}/${INDEX_DIR}`)) {
         const parsed = parseIndexFileName(e.name);
         if (parsed) indexes.set(parsed.dataFile, e.path);
       }
     } catch {
       /* no index dir */
     }
-    const files: StoredFile[] = [];
-    for await (const e of storage.list(path)) {
-      if (e.type !== 'file' || e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    const subdirs: string[] = [];
+    for await (const e of storage.list(dir)) {
+      if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
+      if (e.type === 'directory') {
+        subdirs.push(e.path);
+        continue;
+      }
       const parsed = parsePcapFileName(e.name);
       const records: StoredFile['records'] = [];
       const reader = readSequenceFile(await storage.read(e.path), { onTorn: 'error' });
@@ -117,6 +126,10 @@ export async function readStore(out: string): Promise<StoredFile[]> {
         index: indexPath ? await decodeIndex(await storage.readBuffer(indexPath)) : null,
       });
     }
+    for (const d of subdirs) await walk(d);
+  };
+  try {
+    await walk(path);
     return files;
   } finally {
     await storage.close();
