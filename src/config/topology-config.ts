@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseProperties } from 'dot-properties';
 import { PcaplineError } from '../lib/errors.js';
+import { parseStorageUri, StorageUriError } from '../storage/uri.js';
 
 /** Where consumption starts (Metron's FirstPollOffsetStrategy). */
 export type StartMode = 'EARLIEST' | 'LATEST' | 'UNCOMMITTED_EARLIEST' | 'UNCOMMITTED_LATEST';
@@ -181,12 +182,17 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'kafka.pcap.out': {
-    doc: 'Output directory as a storage URI: webhdfs://namenode:9870/path (HDFS), file:///path or a plain path (local).',
+    doc: 'Output directory as a storage URI: webhdfs://namenode:9870/path (HDFS) or file:///path; a plain path is on $PCAPLINE_STORE when set, else on local disk (the rule every tool follows).',
     example: '/apps/metron/pcap/input',
     set: (c, v, k) => {
       c.out = nonEmpty(v, k);
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c.out) && !/^(webhdfs|file):\/\//i.test(c.out))
-        throw new ConfigError(k, `'${redactUri(v)}': only webhdfs:// and file:// URIs (or a plain path) are supported`);
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(c.out)) return; // a plain path: resolved by the storage rule at start
+      try {
+        parseStorageUri(c.out); // the same checks and hints as every tool's store argument
+      } catch (err) {
+        if (!(err instanceof StorageUriError)) throw err;
+        throw new ConfigError(k, err.message.split(c.out).join(redactUri(c.out)));
+      }
     },
   },
   'kafka.pcap.out.layout': {
