@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.js';
 import { IndexBuilder } from '../formats/index/packet-index.js';
-import { SequenceFileWriter } from '../formats/sequencefile/writer.js';
+import { type BufferSink, SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import type { SinkLayout } from './layout.js';
 
 /**
@@ -22,12 +22,11 @@ export class OpenFile {
   lastActivity = Date.now();
   private readonly writer: SequenceFileWriter;
   /**
-   * Records are copied into this owned buffer (one copy, the one any contiguous append needs): the
-   * Kafka fetch responses the frames were sliced from can be freed at once, and the buffer is reused
-   * after each append, so a flush makes no garbage.
+   * Records are encoded straight into this owned buffer (the packet's bytes copied once, the copy any
+   * contiguous append needs): the Kafka fetch responses the frames were sliced from can be freed at
+   * once, and the buffer is reused after each append, so a flush makes no garbage.
    */
-  private buffer: Buffer;
-  private chunkLength = 0;
+  private readonly chunk: ChunkBuffer;
   private created = false;
 
   constructor(
@@ -46,8 +45,8 @@ export class OpenFile {
     this.firstTsNs = firstTsNs;
     this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(6).toString('hex'));
     this.tmpIndexPath = this.tmpPath.replace(/\.seq$/, '.idx');
-    this.buffer = Buffer.allocUnsafe(Math.min(chunkBytes, 1 << 20));
-    this.writer = new SequenceFileWriter({ write: (chunk: Buffer) => this.take(chunk) });
+    this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536);
+    this.writer = new SequenceFileWriter(this.chunk);
   }
 
   get count(): number {
@@ -64,39 +63,49 @@ export class OpenFile {
     return this.writer;
   }
 
-  private take(chunk: Buffer): void {
-    const need = this.chunkLength + chunk.length;
-    if (need > this.buffer.length) {
-      // Grow geometrically up to the chunk size (a record may overshoot it: it is flushed right after).
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.length * 2, this.chunkBytes + 65536)));
-      this.buffer.copy(grown, 0, 0, this.chunkLength);
-      this.buffer = grown;
-    }
-    chunk.copy(this.buffer, this.chunkLength);
-    this.chunkLength = need;
-  }
-
   get needsFlush(): boolean {
-    return this.chunkLength >= this.chunkBytes;
+    return this.chunk.length >= this.chunkBytes;
   }
 
   /** Appends the buffered chunk to the in-progress file (creating it on first use). */
   async flush(): Promise<void> {
-    if (this.chunkLength === 0 && this.created) return;
-    const body = this.buffer.subarray(0, this.chunkLength);
+    if (this.chunk.length === 0 && this.created) return;
+    const body = this.chunk.buffer.subarray(0, this.chunk.length);
     if (!this.created) {
       await this.storage.create(this.tmpPath, body, { overwrite: false, replication: this.replication });
       this.created = true;
     } else {
       await this.storage.append(this.tmpPath, body);
     }
-    this.chunkLength = 0;
+    this.chunk.length = 0;
   }
 
   /** Best-effort removal of the in-progress file (and its index) after a failure or a lost claim. */
   async discard(): Promise<void> {
-    this.chunkLength = 0;
+    this.chunk.length = 0;
     if (this.created) await this.storage.delete(this.tmpPath).catch(() => false);
     await this.storage.delete(this.tmpIndexPath).catch(() => false);
+  }
+}
+
+/** The open file's chunk, lent to the SequenceFile writer to encode into. */
+class ChunkBuffer implements BufferSink {
+  buffer: Buffer;
+  length = 0;
+
+  /** Starts at `initial` bytes and grows geometrically up to `max` (a record may overshoot it: it is flushed right after). */
+  constructor(
+    initial: number,
+    private readonly max: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(initial);
+  }
+
+  reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.length * 2, this.max)));
+    grown.set(this.buffer.subarray(0, this.length));
+    this.buffer = grown;
   }
 }
