@@ -82,7 +82,9 @@ async function main(): Promise<void> {
     // The topology's per-record path; the chunk never reaches storage (flushes are not per-record work).
     const encoder = new RecordEncoder('FROM_KEY', 'MICROSECONDS');
     const layout = new SinkLayout('/bench');
-    const noStorage = {} as Storage;
+    const noStorage = {
+      createWriter: async () => ({ write: async () => {}, close: async () => {}, abort: async () => {} }),
+    } as unknown as Storage;
     const ingest = await measure(N, () => {
       const file = new OpenFile(noStorage, layout, 'bench', 0, 0n, d.ts[0], 'bench', 256 << 20, 1);
       for (let i = 0; i < N; i++) if (!encoder.check(d.keys[i], d.frames[i])) encoder.append(file);

@@ -3,12 +3,17 @@ import type { Storage } from '../storage/types.js';
 import { IndexBuilder } from '../formats/index/packet-index.js';
 import { type BufferSink, SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import type { SinkLayout } from './layout.js';
+import { RollingUpload } from './rolling-upload.js';
 
 /**
- * One in-progress data file of one partition. Records are encoded straight into a chunk list;
- * when the chunk reaches `chunkBytes` it is appended to the hidden in-progress file, so memory per
+ * One in-progress data file of one partition. Records are encoded straight into a chunk buffer;
+ * when the chunk reaches `chunkBytes` it is sent to the hidden in-progress file, so memory per
  * partition stays bounded by the chunk size plus the compact index columns, whatever numPackets is.
- * A 2xx from WebHDFS CREATE/APPEND means the DataNode closed the stream: the bytes are durable.
+ * The in-progress file is uploaded as a stream (RollingUpload: a streaming create opened with the
+ * file, continued by an append only when it outlives a lease-safe age), so on HDFS a file costs
+ * about one block close, when it is completed, instead of one per chunk (an APPEND per chunk bought
+ * nothing: in-progress files are discarded on recovery, docs/exactly-once.md). Bytes are durable
+ * only once `complete()` has resolved.
  */
 export class OpenFile {
   readonly tmpPath: string;
@@ -27,7 +32,9 @@ export class OpenFile {
    * once, and the buffer is reused after each append, so a flush makes no garbage.
    */
   private readonly chunk: ChunkBuffer;
-  private created = false;
+  private readonly upload: RollingUpload;
+  /** Set by complete() and discard(): the upload is over. */
+  private ended = false;
 
   constructor(
     private readonly storage: Storage,
@@ -38,7 +45,7 @@ export class OpenFile {
     firstTsNs: bigint,
     instanceId: string,
     private readonly chunkBytes: number,
-    private readonly replication: number,
+    replication: number,
   ) {
     this.firstOffset = firstOffset;
     this.lastOffset = firstOffset;
@@ -47,6 +54,8 @@ export class OpenFile {
     this.tmpIndexPath = this.tmpPath.replace(/\.seq$/, '.idx');
     this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536);
     this.writer = new SequenceFileWriter(this.chunk);
+    // Opened now, so creating the file overlaps with filling it; a failure surfaces at the first send.
+    this.upload = new RollingUpload(storage, this.tmpPath, { overwrite: false, replication });
   }
 
   get count(): number {
@@ -63,27 +72,34 @@ export class OpenFile {
     return this.writer;
   }
 
-  get needsFlush(): boolean {
+  /** The chunk has reached `chunkBytes`: `sendChunk()` before appending more. */
+  get chunkFull(): boolean {
     return this.chunk.length >= this.chunkBytes;
   }
 
-  /** Appends the buffered chunk to the in-progress file (creating it on first use). */
-  async flush(): Promise<void> {
-    if (this.chunk.length === 0 && this.created) return;
-    const body = this.chunk.buffer.subarray(0, this.chunk.length);
-    if (!this.created) {
-      await this.storage.create(this.tmpPath, body, { overwrite: false, replication: this.replication });
-      this.created = true;
-    } else {
-      await this.storage.append(this.tmpPath, body);
-    }
+  /**
+   * Sends the buffered chunk to the in-progress file and empties it. Not durable: only complete()
+   * is. A rejection (StorageError) means the file is lost: discard it.
+   */
+  async sendChunk(): Promise<void> {
+    if (this.ended) throw new Error(`${this.tmpPath} was already completed or discarded`);
+    if (this.chunk.length > 0) await this.upload.write(this.chunk.buffer.subarray(0, this.chunk.length));
     this.chunk.length = 0;
+  }
+
+  /** Sends what is buffered and closes the file: when this resolves, every byte is durable. */
+  async complete(): Promise<void> {
+    await this.sendChunk();
+    this.ended = true;
+    await this.upload.complete();
   }
 
   /** Best-effort removal of the in-progress file (and its index) after a failure or a lost claim. */
   async discard(): Promise<void> {
     this.chunk.length = 0;
-    if (this.created) await this.storage.delete(this.tmpPath).catch(() => false);
+    this.ended = true;
+    await this.upload.abort();
+    await this.storage.delete(this.tmpPath).catch(() => false);
     await this.storage.delete(this.tmpIndexPath).catch(() => false);
   }
 }

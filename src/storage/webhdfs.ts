@@ -2,9 +2,9 @@ import { Agent } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import webhdfs from 'webhdfs';
 import { StorageError, isStorageError } from './errors.js';
-import { connectionError, httpRequest, remoteError, type HttpResponse } from './http.js';
+import { AnsweredEarly, connectionError, HttpUpload, httpRequest, remoteError, type HttpResponse } from './http.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
-import type { CreateOptions, FileStatus, ListPage, Storage, WriteBody } from './types.js';
+import type { CreateOptions, FileStatus, FileWriter, ListPage, Storage, WriteBody } from './types.js';
 import { DEFAULT_WEBHDFS_PORT, urlPath } from './uri.js';
 import { checkRange, collect, emptyStream, listAll, unwrapBodyFailure } from './util.js';
 
@@ -164,6 +164,66 @@ export class WebHdfsStorage implements Storage {
   }
 
   async create(path: string, body: WriteBody, options: CreateOptions = {}): Promise<void> {
+    const { dn, overwrite } = await this.createAt(path, options);
+    const res = await this.http('create', path, 'PUT', dn, body);
+    if (res.status < 200 || res.status > 299) throw this.createRefused(path, res, overwrite);
+    // 201: the DataNode closed the file
+  }
+
+  /**
+   * One CREATE whose body stays open while the caller writes (HttpUpload), so a file filled over
+   * minutes costs one block close, at `close()`, instead of one per append.
+   */
+  async createWriter(path: string, options: CreateOptions = {}): Promise<FileWriter> {
+    const { dn, overwrite } = await this.createAt(path, options);
+    const upload = new HttpUpload(dn, { method: 'PUT', agent: this.agent, timeoutMs: this.timeoutMs });
+    return this.uploadWriter('create', path, upload, (res) => this.createRefused(path, res, overwrite));
+  }
+
+  async appendWriter(path: string): Promise<FileWriter> {
+    const dn = await this.redirect('append', path, 'POST', this.url(path, 'APPEND'));
+    const upload = new HttpUpload(dn, { method: 'POST', agent: this.agent, timeoutMs: this.timeoutMs });
+    return this.uploadWriter('append', path, upload, (res) => remoteError('append', path, res.status, res.body));
+  }
+
+  /** An HttpUpload as a FileWriter: a 2xx answer to the finished body means the DataNode closed the file. */
+  private uploadWriter(
+    op: string,
+    path: string,
+    upload: HttpUpload,
+    refused: (res: HttpResponse) => StorageError,
+  ): FileWriter {
+    const failed = (err: unknown): StorageError =>
+      err instanceof AnsweredEarly ? refused(err.response) : connectionError(op, path, err);
+    let over = false;
+    return {
+      write: async (chunk) => {
+        try {
+          await upload.write(chunk);
+        } catch (err) {
+          throw failed(err);
+        }
+      },
+      close: async () => {
+        over = true;
+        let res: HttpResponse;
+        try {
+          res = await upload.finish();
+        } catch (err) {
+          throw failed(err);
+        }
+        if (res.status < 200 || res.status > 299) throw refused(res);
+      },
+      abort: async () => {
+        if (over) return;
+        over = true;
+        upload.abort();
+      },
+    };
+  }
+
+  /** The checks and NameNode step of CREATE: the DataNode URL to send the data to. */
+  private async createAt(path: string, options: CreateOptions): Promise<{ dn: string; overwrite: boolean }> {
     const overwrite = options.overwrite === true; // the webhdfs package would send overwrite=true
     const replication = options.replication && options.replication > 0 ? options.replication : undefined;
     // The exclusive check happens on the DataNode, which answers 403 and closes the socket after
@@ -178,13 +238,16 @@ export class WebHdfsStorage implements Storage {
       );
     }
     const dn = await this.redirect('create', path, 'PUT', this.url(path, 'CREATE', { overwrite, replication }));
-    const res = await this.http('create', path, 'PUT', dn, body);
-    if (res.status >= 200 && res.status <= 299) return; // 201: the DataNode closed the file
+    return { dn, overwrite };
+  }
+
+  /** The DataNode's refusal of a CREATE as a StorageError. */
+  private createRefused(path: string, res: HttpResponse, overwrite: boolean): StorageError {
     const err = remoteError('create', path, res.status, res.body);
     // Losers of a create race see AlreadyBeingCreatedException while the winner is still writing.
     // Without overwrite the path is taken either way; retrying cannot help.
     if (!overwrite && err.exception === 'AlreadyBeingCreatedException') {
-      throw new StorageError(
+      return new StorageError(
         err.message.replace(
           ': AlreadyBeingCreatedException:',
           ': FileAlreadyExistsException (AlreadyBeingCreatedException):',
@@ -196,7 +259,7 @@ export class WebHdfsStorage implements Storage {
         { cause: err },
       );
     }
-    throw err;
+    return err;
   }
 
   async append(path: string, body: WriteBody): Promise<void> {
