@@ -1,6 +1,6 @@
 import { Agent } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import webhdfs from 'webhdfs';
+import type webhdfs from 'webhdfs';
 import { StorageError, isStorageError } from './errors.js';
 import { AnsweredEarly, connectionError, HttpUpload, httpRequest, remoteError, type HttpResponse } from './http.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
@@ -51,7 +51,10 @@ export class WebHdfsStorage implements Storage {
   private readonly rest: string;
   private readonly timeoutMs: number;
   private readonly agent = new Agent({ keepAlive: true });
-  private readonly client: webhdfs.Client;
+  /** The webhdfs package, loaded on first use: it pulls in `request` (~0.5 s), which a local store never needs. */
+  private client: Promise<webhdfs.Client> | null = null;
+  private readonly host: string;
+  private readonly port: number;
   private batchListing = true;
 
   constructor(uri: string, options: WebHdfsOptions = {}) {
@@ -66,10 +69,18 @@ export class WebHdfsStorage implements Storage {
     this.base = base === '/' ? '' : base;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.rest = `http://${u.hostname}:${port}/webhdfs/v1`;
-    this.client = webhdfs.createClient(
-      { host: u.hostname, port, path: '/webhdfs/v1', user: this.user },
-      { agent: this.agent, timeout: this.timeoutMs },
+    this.host = u.hostname;
+    this.port = port;
+  }
+
+  private lazyClient(): Promise<webhdfs.Client> {
+    this.client ??= import('webhdfs').then(({ default: lib }) =>
+      lib.createClient(
+        { host: this.host, port: this.port, path: '/webhdfs/v1', user: this.user },
+        { agent: this.agent, timeout: this.timeoutMs },
+      ),
     );
+    return this.client;
   }
 
   private full(path: string): string {
@@ -103,15 +114,16 @@ export class WebHdfsStorage implements Storage {
    * A call through the webhdfs package. It reports errors as `new Error(message)` and drops the
    * exception class, so the status and body are captured from the request events instead.
    */
-  private lib<T>(
+  private async lib<T>(
     op: string,
     path: string,
-    start: (cb: webhdfs.Callback<T>) => webhdfs.LibRequest,
+    start: (client: webhdfs.Client, cb: webhdfs.Callback<T>) => webhdfs.LibRequest,
   ): Promise<{ value?: T; body: Buffer }> {
+    const client = await this.lazyClient();
     return new Promise((resolve, reject) => {
       let status = 0;
       const chunks: Buffer[] = [];
-      const req = start((err, value) => {
+      const req = start(client, (err, value) => {
         const body = Buffer.concat(chunks);
         if (err && (status === 0 || (err as NodeJS.ErrnoException).code)) reject(connectionError(op, path, err));
         else if (status < 200 || status > 299) reject(remoteError(op, path, status, body));
@@ -126,7 +138,7 @@ export class WebHdfsStorage implements Storage {
 
   async mkdirs(path: string): Promise<void> {
     const full = encodePath(this.full(path));
-    const { body } = await idempotent(() => this.lib('mkdirs', path, (cb) => this.client.mkdir(full, null, cb)));
+    const { body } = await idempotent(() => this.lib('mkdirs', path, (client, cb) => client.mkdir(full, null, cb)));
     // The package ignores MKDIRS's {"boolean": false}.
     if (parseJson(body)?.boolean === false)
       throw new StorageError(`mkdirs ${path}: IOException: MKDIRS returned false`, 'IOException', path);
@@ -136,7 +148,7 @@ export class WebHdfsStorage implements Storage {
     const full = encodePath(this.full(path));
     try {
       const { value } = await idempotent(() =>
-        this.lib<webhdfs.HdfsFileStatus>('stat', path, (cb) => this.client.stat(full, cb)),
+        this.lib<webhdfs.HdfsFileStatus>('stat', path, (client, cb) => client.stat(full, cb)),
       );
       return value ? toStatus(normalizePath(path), value) : null;
     } catch (err) {
@@ -287,9 +299,10 @@ export class WebHdfsStorage implements Storage {
   }
 
   /** OPEN through the package (it follows the 307 itself), re-streamed with backpressure and a length check. */
-  private open(path: string, query: Record<string, number>): Promise<Readable> {
+  private async open(path: string, query: Record<string, number>): Promise<Readable> {
+    const client = await this.lazyClient();
     return new Promise((resolve, reject) => {
-      const req = this.client.createReadStream(encodePath(this.full(path)), query);
+      const req = client.createReadStream(encodePath(this.full(path)), query);
       let status = 0;
       let out: PassThrough | undefined;
       req.on('error', (err) => {
