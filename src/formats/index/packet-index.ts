@@ -14,13 +14,18 @@ import {
  * avsc's generic decoder kept as the reference the columnar reader is tested against.
  */
 
+/**
+ * The 8 bytes avsc asks `toBuffer` for, reused: avsc packs them into the block at once
+ * (Tap.packLongBytes), and two longs per entry made a fresh Buffer each on the seal path.
+ */
+const longBytes = Buffer.alloc(8);
+
 /** avsc's long cannot hold nanosecond timestamps (> 2^53): this long type maps to bigint. */
 const BigLongType = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(n);
-    return buf;
+    longBytes.writeBigInt64LE(n);
+    return longBytes;
   },
   fromJSON: (v: unknown) => BigInt(v as string),
   toJSON: (n: bigint) => Number(n),
