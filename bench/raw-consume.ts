@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     partitionsConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY,
     fromBeginning: config.start.endsWith('EARLIEST'),
     onAssign: () => {},
+    onKept: () => {},
     onRevoke: () => {},
     onCrash: (err) => {
       process.stderr.write(`raw-consume: consumer crashed: ${err.message}\n`);

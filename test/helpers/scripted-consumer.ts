@@ -8,7 +8,7 @@
  * temp dir) with it, and can "crash" at a named point of the seal protocol.
  */
 import { LocalStorage } from '../../src/storage/local.js';
-import type { CreateOptions, Storage, WriteBody } from '../../src/storage/types.js';
+import type { CreateOptions, FileWriter, Storage, WriteBody } from '../../src/storage/types.js';
 import type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from '../../src/spout/types.js';
 import type { StartMode } from '../../src/config/topology-config.js';
 import { SinkLayout, type OutputLayout } from '../../src/sink/layout.js';
@@ -210,6 +210,20 @@ export class CrashableStorage implements Storage {
   }
   append(path: string, body: WriteBody) {
     return this.run('append', path, () => this.inner.append(path, body));
+  }
+  createWriter(path: string, options?: CreateOptions) {
+    return this.run('create', path, async () => this.writer(path, await this.inner.createWriter(path, options)));
+  }
+  appendWriter(path: string) {
+    return this.run('append', path, async () => this.writer(path, await this.inner.appendWriter(path)));
+  }
+  /** A streaming upload whose writes ('write') and close ('close') are crash points too. */
+  private writer(path: string, inner: FileWriter): FileWriter {
+    return {
+      write: (chunk) => this.run('write', path, () => inner.write(chunk)),
+      close: () => this.run('close', path, () => inner.close()),
+      abort: () => inner.abort(),
+    };
   }
   read(path: string, offset?: number, length?: number) {
     return this.run('read', path, () => this.inner.read(path, offset, length));

@@ -87,7 +87,7 @@ async function runToEnd(p: HarnessProcess, partitions: number[]): Promise<void> 
 const inProgress = (path: string) => path.includes('/_inprogress/');
 const CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
   // docs/exactly-once.md §6, in protocol order.
-  ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'append' && inProgress(path)],
+  ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'write' && inProgress(path)],
   ['crash point 3: index written, no claim', (op, path) => op === 'create' && path.endsWith('.idx')],
   ['crash point 4: marker claimed, not published', (op, path) => op === 'rename' && path.includes('/_state/')],
   ['crash point 5: index renamed into place, data not', (op, path) => op === 'rename' && path.includes('.idx ->')],
