@@ -40,6 +40,21 @@ export interface ProfileSummary {
   /** Sampled time not idle: what the process spent on the CPU (GC included). */
   busyMs: number;
   hottest: HotFunction[];
+  /** Self time by where the code comes from: our code, each package, Node's internals, GC. */
+  byOrigin: { origin: string; selfMs: number }[];
+}
+
+/** ours (dist/ or src/), a package name, node (Node's internals), or V8's pseudo-frames. */
+function originOf(name: string, url: string): string {
+  if (!url) return name.startsWith('(') ? name : 'native';
+  const w = where(url);
+  if (w.startsWith('node:')) return 'node';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  return 'pcapline';
 }
 
 /** Where a frame comes from, short: src/... for ours, the package for node_modules, node:... for Node. */
@@ -55,6 +70,7 @@ function where(url: string): string {
 export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<string, number>();
+  const originUs = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
   // samples[i] was taken timeDeltas[i + 1] µs before the next one: attribute each interval to its sample.
@@ -65,6 +81,8 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
     const { functionName, url, lineNumber } = node.callFrame;
     const name = url ? `${functionName || '(anonymous)'} (${where(url)}:${lineNumber + 1})` : functionName;
     selfUs.set(name, (selfUs.get(name) ?? 0) + dt);
+    const origin = originOf(functionName, url);
+    originUs.set(origin, (originUs.get(origin) ?? 0) + dt);
     totalUs += dt;
     if (functionName === '(idle)') idleUs += dt;
   }
@@ -73,7 +91,11 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([name, us]) => ({ name, selfMs: us / 1000, share: totalUs ? us / totalUs : 0 }));
-  return { totalMs: totalUs / 1000, busyMs: (totalUs - idleUs) / 1000, hottest };
+  const byOrigin = [...originUs]
+    .filter(([o]) => o !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .map(([origin, us]) => ({ origin, selfMs: us / 1000 }));
+  return { totalMs: totalUs / 1000, busyMs: (totalUs - idleUs) / 1000, hottest, byOrigin };
 }
 
 export function readProfile(file: string): CpuProfile {
@@ -82,10 +104,14 @@ export function readProfile(file: string): CpuProfile {
 
 export function profileSummaryTable(s: ProfileSummary): string {
   const busy = s.busyMs || 1;
-  return table(
+  const pct = (ms: number) => `${((100 * ms) / busy).toFixed(1)}%`;
+  return `${table(
     ['function (self time)', 'ms', '% of busy'],
-    s.hottest.map((h) => [h.name, fmt.int(h.selfMs), `${((100 * h.selfMs) / busy).toFixed(1)}%`]),
-  );
+    s.hottest.map((h) => [h.name, fmt.int(h.selfMs), pct(h.selfMs)]),
+  )}\nby origin: ${s.byOrigin
+    .slice(0, 8)
+    .map((o) => `${o.origin} ${pct(o.selfMs)}`)
+    .join(', ')} (${fmt.int(s.busyMs)} ms busy of ${fmt.int(s.totalMs)} ms sampled)`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -96,8 +122,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   });
   for (const file of positionals) {
     const s = summarizeProfile(readProfile(file), Number(values.top));
-    process.stdout.write(
-      `${file}: ${fmt.int(s.busyMs)} ms busy of ${fmt.int(s.totalMs)} ms sampled\n${profileSummaryTable(s)}\n\n`,
-    );
+    process.stdout.write(`${file}:\n${profileSummaryTable(s)}\n\n`);
   }
 }

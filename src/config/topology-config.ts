@@ -48,7 +48,7 @@ export interface TopologyConfig {
   deadLetterTopic?: string;
   metricsPort?: number;
   statsIntervalMs: number;
-  /** Bytes buffered per partition before an append to storage; bounds memory per open file. */
+  /** Bytes buffered per partition before they are sent to storage; bounds memory per open file. */
   chunkBytes: number;
   sessionTimeoutMs: number;
   /** Exit (for a supervisor to restart us) when no fetch completes for this long while work is pending. */
@@ -258,7 +258,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'pcap.chunk.bytes': {
-    doc: 'Bytes buffered per partition before they are appended to the in-progress file. Bounds memory whatever numPackets is.',
+    doc: 'Bytes buffered per partition before they are sent to the in-progress file (one streaming upload per file). Bounds memory whatever numPackets is.',
     example: '8388608',
     set: (c, v, k) => {
       c.chunkBytes = int(65536, 256 * 1024 * 1024)(v, k);

@@ -19,7 +19,7 @@ export class OpenFile {
   readonly tmpPath: string;
   /** Where the index is written before the claim (renamed beside the data file when published). */
   readonly tmpIndexPath: string;
-  readonly index = new IndexBuilder();
+  readonly index: IndexBuilder;
   readonly firstTsNs: bigint;
   readonly firstOffset: bigint;
   lastOffset: bigint;
@@ -46,13 +46,17 @@ export class OpenFile {
     instanceId: string,
     private readonly chunkBytes: number,
     replication: number,
+    /** The partition's spare chunk buffers, and how many records the file will probably hold. */
+    options: { chunkPool?: ChunkPool; expectedCount?: number } = {},
   ) {
+    // Sized up front (bounded): growing doubles the columns' memory for a moment.
+    this.index = new IndexBuilder(Math.min(options.expectedCount ?? 1024, INDEX_CAPACITY_HINT_MAX));
     this.firstOffset = firstOffset;
     this.lastOffset = firstOffset;
     this.firstTsNs = firstTsNs;
     this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(6).toString('hex'));
     this.tmpIndexPath = this.tmpPath.replace(/\.seq$/, '.idx');
-    this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536);
+    this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536, options.chunkPool ?? null);
     this.writer = new SequenceFileWriter(this.chunk);
     // Opened now, so creating the file overlaps with filling it; a failure surfaces at the first send.
     this.upload = new RollingUpload(storage, this.tmpPath, { overwrite: false, replication });
@@ -91,6 +95,7 @@ export class OpenFile {
   async complete(): Promise<void> {
     await this.sendChunk();
     this.ended = true;
+    this.chunk.release(); // the socket has taken it; the file may wait a while for its claim
     await this.upload.complete();
   }
 
@@ -98,9 +103,33 @@ export class OpenFile {
   async discard(): Promise<void> {
     this.chunk.length = 0;
     this.ended = true;
-    await this.upload.abort();
+    await this.upload.abort(); // after this no write holds the buffer any more
+    this.chunk.release();
     await this.storage.delete(this.tmpPath).catch(() => false);
     await this.storage.delete(this.tmpIndexPath).catch(() => false);
+  }
+}
+
+/** Index entries allocated up front at most (~5 MB of columns); larger files grow from there. */
+const INDEX_CAPACITY_HINT_MAX = 1 << 17;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Chunk buffers of finished files, handed to the partition's next files: a partition rolling every
+ * few seconds would otherwise allocate (and page in) a fresh multi-MiB buffer per file and leave the
+ * old ones to the garbage collector, which lets RSS climb.
+ */
+export class ChunkPool {
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly keep = 2) {}
+
+  take(): Buffer | undefined {
+    return this.spare.pop();
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length > 0 && this.spare.length < this.keep) this.spare.push(buffer);
   }
 }
 
@@ -109,12 +138,20 @@ class ChunkBuffer implements BufferSink {
   buffer: Buffer;
   length = 0;
 
-  /** Starts at `initial` bytes and grows geometrically up to `max` (a record may overshoot it: it is flushed right after). */
+  /** Starts at `initial` bytes (or a spare buffer) and grows geometrically up to `max` (a record may overshoot it: it is sent right after). */
   constructor(
     initial: number,
     private readonly max: number,
+    private readonly pool: ChunkPool | null,
   ) {
-    this.buffer = Buffer.allocUnsafe(initial);
+    this.buffer = pool?.take() ?? Buffer.allocUnsafe(initial);
+  }
+
+  /** Gives the buffer back (the file is complete or discarded; no write holds it any more). */
+  release(): void {
+    this.pool?.give(this.buffer);
+    this.buffer = EMPTY;
+    this.length = 0;
   }
 
   reserve(n: number): void {

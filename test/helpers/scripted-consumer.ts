@@ -362,9 +362,15 @@ export class HarnessProcess {
     for (let i = 0; i < limit && !this.dead; i++) {
       const done = [...this.owners.keys()]
         .filter((p) => this.member.owns(p))
-        .every((p) => this.member.position(p) >= this.options.cluster.end(p) && this.owner(p).position !== null);
+        .every(
+          (p) =>
+            this.member.position(p) >= this.options.cluster.end(p) &&
+            this.owner(p).position !== null &&
+            !this.owner(p).sink.sealInFlight, // a background seal may still fail and make it re-read
+        );
       if (done) return;
-      await this.step(max);
+      // Nothing to fetch while a seal finishes: let its I/O run.
+      if ((await this.step(max)) === 0) await new Promise((r) => setTimeout(r, 2));
     }
   }
 

@@ -40,11 +40,16 @@ export const indexEntryType = avro.Type.forSchema(INDEX_SCHEMA as unknown as avr
 
 /** Collects the index of one data file while it is written. */
 export class IndexBuilder {
-  readonly columns = new IndexColumns();
+  readonly columns: IndexColumns;
   private readonly addressIds = new Map<string, number>();
   readonly addresses: string[] = [];
   minTsNs = 0n;
   maxTsNs = 0n;
+
+  /** `capacity`: entries expected (the columns grow past it). */
+  constructor(capacity?: number) {
+    this.columns = new IndexColumns(capacity);
+  }
 
   /** Interns an address string; -1 for null (non-IP packets). */
   addressId(address: string | null): number {
