@@ -122,7 +122,7 @@ const EMPTY = Buffer.alloc(0);
 export class ChunkPool {
   private readonly spare: Buffer[] = [];
 
-  constructor(private readonly keep = 2) {}
+  constructor(private readonly keep = 1) {}
 
   take(): Buffer | undefined {
     return this.spare.pop();

@@ -5,13 +5,14 @@ import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
 import type { Ledger, SealMarker } from './ledger.js';
 import { ChunkPool, OpenFile } from './open-file.js';
+import { SealQueue } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
 
 /**
  * Files of one partition being sealed at once while the next fills. Their data and indexes are
  * written concurrently (on HDFS each close waits ~0.4 s for the block report), their claims,
- * publishes and commits one after the other. Bounds the memory and the uncommitted records held.
+ * publishes and commits one after the other.
  */
 const MAX_SEALS_IN_FLIGHT = 4;
 
@@ -84,19 +85,12 @@ export class PartitionSink {
   private committedOffset: bigint | null = null;
   /** Directories known to exist (buckets of the time-bucketed layouts). */
   private readonly knownDirs = new Set<string>();
-  /**
-   * Seals running while the next file fills, oldest first (docs/exactly-once.md §4): each settles
-   * (never rejects) when its seal ended. At most MAX_SEALS_IN_FLIGHT.
-   */
-  private readonly inFlight: Promise<void>[] = [];
-  /** The ordered part (claim to trim) of the newest seal: the next seal claims only after it succeeded. */
-  private orderedTail: Promise<void> = Promise.resolve();
+  /** Seals running while the next file fills (docs/exactly-once.md §4). */
+  private readonly seals = new SealQueue(MAX_SEALS_IN_FLIGHT, (err) => this.options.onSealFailed?.(err));
   /** Data file names chosen by seals not yet published: two files of a burst can share a first time. */
   private readonly reservedNames = new Set<string>();
   /** Chunk buffers of completed files, for the next files of this partition. */
   private readonly chunkPool = new ChunkPool();
-  /** Why a background seal failed: the partition must recover before it writes again. */
-  private sealFailure: unknown = null;
 
   constructor(readonly options: PartitionSinkOptions) {}
 
@@ -118,8 +112,7 @@ export class PartitionSink {
   begin(epoch: bigint, resume: bigint, committed: bigint | null): void {
     this.open = null;
     this.skippedThrough = null;
-    this.sealFailure = null;
-    this.orderedTail = Promise.resolve();
+    this.seals.reset();
     this.epoch = epoch;
     this.nextOffset = resume;
     this.committedOffset = committed;
@@ -148,7 +141,7 @@ export class PartitionSink {
    */
   openFileFor(tsNs: bigint): OpenFile | null {
     const open = this.open;
-    if (open === null || this.sealFailure !== null || mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs))
+    if (open === null || this.seals.failed !== null || mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs))
       return null;
     return open;
   }
@@ -159,13 +152,14 @@ export class PartitionSink {
    * flight per partition), and a failed seal is thrown here: the partition must recover.
    */
   async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
-    this.throwSealFailure();
+    this.seals.throwIfFailed();
     const open = this.open;
     if (open && mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs)) {
-      while (this.inFlight.length >= MAX_SEALS_IN_FLIGHT) await this.inFlight[0];
-      this.throwSealFailure();
+      await this.seals.room();
+      this.seals.throwIfFailed();
       this.open = null;
-      this.sealInBackground(open);
+      // Its claim waits for the previous seal's commit, so claims, publishes and commits keep offset order.
+      this.seals.start((previous) => this.sealFile(open, previous));
     }
     if (!this.open) {
       const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.options;
@@ -208,44 +202,18 @@ export class PartitionSink {
 
   /** The background seal's failure, until recovery (or `abandon`) clears it. */
   get sealFailed(): unknown {
-    return this.sealFailure;
+    return this.seals.failed;
   }
 
   /** True while files are being sealed in the background. */
   get sealInFlight(): boolean {
-    return this.inFlight.length > 0;
+    return this.seals.size > 0;
   }
 
   /** Waits for the background seals, if any; throws the first failure. */
   async sealed(): Promise<void> {
-    while (this.inFlight.length > 0) await this.inFlight[0];
-    this.throwSealFailure();
-  }
-
-  /**
-   * Starts sealing a full file while the next one fills. Its data and index are written at once;
-   * its claim waits for the previous seal's commit (and fails if that failed), so claims, publishes
-   * and commits keep offset order whatever the number of seals in flight.
-   */
-  private sealInBackground(file: OpenFile): void {
-    const run = this.sealFile(file, this.orderedTail);
-    const ordered = run.then(() => {});
-    ordered.catch(() => {}); // awaited by the next seal, if any
-    this.orderedTail = ordered;
-    const settled = run.then(
-      () => {},
-      (err) => {
-        if (this.sealFailure !== null) return; // a later seal failing because an earlier one did
-        this.sealFailure = err;
-        this.options.onSealFailed?.(err);
-      },
-    );
-    this.inFlight.push(settled);
-    void settled.then(() => this.inFlight.splice(this.inFlight.indexOf(settled), 1));
-  }
-
-  private throwSealFailure(): void {
-    if (this.sealFailure !== null) throw this.sealFailure;
+    await this.seals.drain();
+    this.seals.throwIfFailed();
   }
 
   /** Commits offsets of malformed records read while no file was open. */
@@ -439,8 +407,7 @@ export class PartitionSink {
     this.open = null;
     this.skippedThrough = null;
     if (file) await file.discard();
-    while (this.inFlight.length > 0) await this.inFlight[0];
-    this.orderedTail = Promise.resolve();
-    this.sealFailure = null;
+    await this.seals.drain();
+    this.seals.reset();
   }
 }

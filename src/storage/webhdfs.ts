@@ -2,7 +2,8 @@ import { Agent } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type webhdfs from 'webhdfs';
 import { StorageError, isStorageError } from './errors.js';
-import { AnsweredEarly, connectionError, HttpUpload, httpRequest, remoteError, type HttpResponse } from './http.js';
+import { connectionError, httpRequest, remoteError, type HttpResponse } from './http.js';
+import { HttpUpload, uploadFileWriter } from './http-upload.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
 import type { CreateOptions, FileStatus, FileWriter, ListPage, Storage, WriteBody } from './types.js';
 import { DEFAULT_WEBHDFS_PORT, urlPath } from './uri.js';
@@ -189,49 +190,13 @@ export class WebHdfsStorage implements Storage {
   async createWriter(path: string, options: CreateOptions = {}): Promise<FileWriter> {
     const { dn, overwrite } = await this.createAt(path, options);
     const upload = new HttpUpload(dn, { method: 'PUT', agent: this.agent, timeoutMs: this.timeoutMs });
-    return this.uploadWriter('create', path, upload, (res) => this.createRefused(path, res, overwrite));
+    return uploadFileWriter('create', path, upload, (res) => this.createRefused(path, res, overwrite));
   }
 
   async appendWriter(path: string): Promise<FileWriter> {
     const dn = await this.redirect('append', path, 'POST', this.url(path, 'APPEND'));
     const upload = new HttpUpload(dn, { method: 'POST', agent: this.agent, timeoutMs: this.timeoutMs });
-    return this.uploadWriter('append', path, upload, (res) => remoteError('append', path, res.status, res.body));
-  }
-
-  /** An HttpUpload as a FileWriter: a 2xx answer to the finished body means the DataNode closed the file. */
-  private uploadWriter(
-    op: string,
-    path: string,
-    upload: HttpUpload,
-    refused: (res: HttpResponse) => StorageError,
-  ): FileWriter {
-    const failed = (err: unknown): StorageError =>
-      err instanceof AnsweredEarly ? refused(err.response) : connectionError(op, path, err);
-    let over = false;
-    return {
-      write: async (chunk) => {
-        try {
-          await upload.write(chunk);
-        } catch (err) {
-          throw failed(err);
-        }
-      },
-      close: async () => {
-        over = true;
-        let res: HttpResponse;
-        try {
-          res = await upload.finish();
-        } catch (err) {
-          throw failed(err);
-        }
-        if (res.status < 200 || res.status > 299) throw refused(res);
-      },
-      abort: async () => {
-        if (over) return;
-        over = true;
-        upload.abort();
-      },
-    };
+    return uploadFileWriter('append', path, upload, (res) => remoteError('append', path, res.status, res.body));
   }
 
   /** The checks and NameNode step of CREATE: the DataNode URL to send the data to. */
