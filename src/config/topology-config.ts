@@ -48,7 +48,7 @@ export interface TopologyConfig {
   deadLetterTopic?: string;
   metricsPort?: number;
   statsIntervalMs: number;
-  /** Bytes buffered per partition before an append to storage; bounds memory per open file. */
+  /** Bytes buffered per partition before they are sent to storage; bounds memory per open file. */
   chunkBytes: number;
   sessionTimeoutMs: number;
   /** Exit (for a supervisor to restart us) when no fetch completes for this long while work is pending. */
@@ -258,8 +258,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'pcap.chunk.bytes': {
-    doc: 'Bytes buffered per partition before they are appended to the in-progress file. Bounds memory whatever numPackets is.',
-    example: '8388608',
+    doc: 'Bytes buffered per partition before they are sent to the in-progress file (one streaming upload per file). Bounds memory whatever numPackets is.',
+    example: '1048576',
     set: (c, v, k) => {
       c.chunkBytes = int(65536, 256 * 1024 * 1024)(v, k);
     },
@@ -387,7 +387,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): TopologyCon
     replication: -1,
     instanceId: defaultInstanceId(),
     statsIntervalMs: 30000,
-    chunkBytes: 8 * 1024 * 1024,
+    // Sent as part of one streaming upload per file, a chunk costs no block close: small is free.
+    chunkBytes: 1024 * 1024,
     sessionTimeoutMs: 30000,
     watchdogMs: 120000,
     security: { protocol: 'PLAINTEXT', sslRejectUnauthorized: true },

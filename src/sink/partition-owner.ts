@@ -79,6 +79,12 @@ export class PartitionOwner {
       beforeCommit: () => options.deadLetters?.flush() ?? Promise.resolve(),
       onSealed: (file) => options.hooks.onSealed(file),
       onPhase: (phase) => this.enter(phase),
+      onSealFailed: (err) => {
+        void this.lock.run(async () => {
+          // Still the failure it was (no recovery, revoke or stop dealt with it meanwhile): recover now.
+          if (this.sink.sealFailed === err && !this.stopping && this.current !== 'revoked') await this.failed(err);
+        });
+      },
     });
   }
 
@@ -179,36 +185,61 @@ export class PartitionOwner {
     });
   }
 
+  /**
+   * The per-record hot path. No await per record: the open file is taken synchronously unless a
+   * roll is due, and its chunk is sent only when full. So the batch can only go stale (a seek, a
+   * rebalance, a stop) across one of those awaits: that is where `shouldContinue()` is asked, not
+   * per record (kafkajs builds a key string per call). The handled offset is resolved once, when the
+   * loop ends (kafkajs parses it into a Long per call); an unresolved tail is simply fetched again.
+   */
   private async consume(batch: SpoutBatch): Promise<void> {
     const { sink } = this;
     const { encoder, hooks, deadLetters, partition } = this.options;
-    for (const message of batch.messages) {
-      if (!batch.shouldContinue() || this.stopping) return;
-      const offset = BigInt(message.offset);
-      if (offset < sink.nextOffset!) {
-        batch.resolveOffset(message.offset);
-        continue;
+    let handled: string | null = null;
+    let awaited = true;
+    try {
+      for (const message of batch.messages) {
+        if (awaited) {
+          if (!batch.shouldContinue() || this.stopping) return;
+          awaited = false;
+        }
+        const offset = BigInt(message.offset);
+        if (offset < sink.nextOffset!) {
+          handled = message.offset;
+          continue;
+        }
+        hooks.onRecord();
+        const verdict = encoder.check(message.key, message.value);
+        if (verdict) {
+          hooks.onBadRecord(partition, message.offset, message.key, message.value, verdict);
+          deadLetters?.add(`${sink.topic}/${partition}/${message.offset}`, {
+            key: message.key,
+            value: message.value,
+            headers: {
+              'pcapline-reject-reason': verdict.reason,
+              'pcapline-reject-detail': verdict.detail,
+              'pcapline-source': `${sink.topic}/${partition}/${message.offset}`,
+            },
+          });
+          sink.skipped(offset);
+        } else {
+          let file = sink.openFileFor(encoder.tsNs);
+          if (file === null) {
+            file = await sink.fileFor(offset, encoder.tsNs);
+            awaited = true;
+          }
+          encoder.append(file);
+          if (sink.recordAppended(offset)) {
+            await sink.sendChunk();
+            awaited = true;
+          }
+        }
+        handled = message.offset;
       }
-      hooks.onRecord();
-      const verdict = encoder.check(message.key, message.value);
-      if (verdict) {
-        hooks.onBadRecord(partition, message.offset, message.key, message.value, verdict);
-        deadLetters?.add(`${sink.topic}/${partition}/${message.offset}`, {
-          key: message.key,
-          value: message.value,
-          headers: {
-            'pcapline-reject-reason': verdict.reason,
-            'pcapline-reject-detail': verdict.detail,
-            'pcapline-source': `${sink.topic}/${partition}/${message.offset}`,
-          },
-        });
-        sink.skipped(offset);
-      } else {
-        const file = await sink.fileFor(offset, encoder.tsNs);
-        encoder.append(file);
-        await sink.appended(offset);
-      }
-      batch.resolveOffset(message.offset);
+    } finally {
+      if (handled !== null) batch.resolveOffset(handled);
+      const open = sink.openFile;
+      if (open) open.lastActivity = Date.now();
     }
     await sink.commitSkipped();
     this.enter('consuming');

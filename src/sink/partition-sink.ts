@@ -4,9 +4,17 @@ import { formatPcapFileName } from '../formats/file-name.js';
 import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
 import type { Ledger, SealMarker } from './ledger.js';
-import { OpenFile } from './open-file.js';
+import { ChunkPool, OpenFile } from './open-file.js';
+import { SealQueue } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
+
+/**
+ * Files of one partition being sealed at once while the next fills. Their data and indexes are
+ * written concurrently (on HDFS each close waits ~0.4 s for the block report), their claims,
+ * publishes and commits one after the other.
+ */
+const MAX_SEALS_IN_FLIGHT = 4;
 
 export interface SealedFile {
   topic: string;
@@ -40,6 +48,8 @@ export interface PartitionSinkOptions {
   reingest?: string;
   /** Told when a seal starts and when its commit starts (the owner's lifecycle states). */
   onPhase?: (phase: 'sealing' | 'committing') => void;
+  /** A background seal failed: recover the partition now (its records are re-read), not at its next batch. */
+  onSealFailed?: (err: unknown) => void;
 }
 
 /** Thrown when another writer owns the data we were about to publish: the partition must be reconciled again. */
@@ -75,6 +85,12 @@ export class PartitionSink {
   private committedOffset: bigint | null = null;
   /** Directories known to exist (buckets of the time-bucketed layouts). */
   private readonly knownDirs = new Set<string>();
+  /** Seals running while the next file fills (docs/exactly-once.md §4). */
+  private readonly seals = new SealQueue(MAX_SEALS_IN_FLIGHT, (err) => this.options.onSealFailed?.(err));
+  /** Data file names chosen by seals not yet published: two files of a burst can share a first time. */
+  private readonly reservedNames = new Set<string>();
+  /** Chunk buffers of completed files, for the next files of this partition. */
+  private readonly chunkPool = new ChunkPool();
 
   constructor(readonly options: PartitionSinkOptions) {}
 
@@ -96,6 +112,7 @@ export class PartitionSink {
   begin(epoch: bigint, resume: bigint, committed: bigint | null): void {
     this.open = null;
     this.skippedThrough = null;
+    this.seals.reset();
     this.epoch = epoch;
     this.nextOffset = resume;
     this.committedOffset = committed;
@@ -118,13 +135,38 @@ export class PartitionSink {
     this.committedOffset = offset;
   }
 
-  /** The file records go into, rolling first when the policy says so. */
-  async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
+  /**
+   * The open file when a record of time `tsNs` can go straight into it (no roll due, no failed
+   * seal), else null: then call `fileFor`. The consume loop's path without an await per record.
+   */
+  openFileFor(tsNs: bigint): OpenFile | null {
     const open = this.open;
-    if (open && mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs)) await this.seal();
+    if (open === null || this.seals.failed !== null || mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs))
+      return null;
+    return open;
+  }
+
+  /**
+   * The file records go into. A full file (per the roll policy) is sealed in the background while
+   * the next one fills; if the previous seal is still running, this waits for it first (one seal in
+   * flight per partition), and a failed seal is thrown here: the partition must recover.
+   */
+  async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
+    this.seals.throwIfFailed();
+    const open = this.open;
+    if (open && mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs)) {
+      await this.seals.room();
+      this.seals.throwIfFailed();
+      this.open = null;
+      // Its claim waits for the previous seal's commit, so claims, publishes and commits keep offset order.
+      this.seals.start((previous) => this.sealFile(open, previous));
+    }
     if (!this.open) {
       const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.options;
-      this.open = new OpenFile(storage, layout, topic, partition, offset, tsNs, instanceId, chunkBytes, replication);
+      this.open = new OpenFile(storage, layout, topic, partition, offset, tsNs, instanceId, chunkBytes, replication, {
+        chunkPool: this.chunkPool,
+        expectedCount: this.options.policy.numPackets,
+      });
     }
     return this.open;
   }
@@ -138,16 +180,47 @@ export class PartitionSink {
 
   /** After a record was appended to the open file. */
   async appended(offset: bigint): Promise<void> {
+    this.open!.lastActivity = Date.now();
+    if (this.recordAppended(offset)) await this.sendChunk();
+  }
+
+  /**
+   * After a record was appended to the open file, without an await: true when its chunk is full and
+   * `sendChunk()` must run before the next record. (The caller updates `lastActivity`, once per batch.)
+   */
+  recordAppended(offset: bigint): boolean {
     const open = this.open!;
     open.lastOffset = offset;
-    open.lastActivity = Date.now();
     this.nextOffset = offset + 1n;
-    if (open.needsFlush) await open.flush();
+    return open.chunkFull;
+  }
+
+  /** Sends the open file's full chunk to storage. */
+  async sendChunk(): Promise<void> {
+    await this.open!.sendChunk();
+  }
+
+  /** The background seal's failure, until recovery (or `abandon`) clears it. */
+  get sealFailed(): unknown {
+    return this.seals.failed;
+  }
+
+  /** True while files are being sealed in the background. */
+  get sealInFlight(): boolean {
+    return this.seals.size > 0;
+  }
+
+  /** Waits for the background seals, if any; throws the first failure. */
+  async sealed(): Promise<void> {
+    await this.seals.drain();
+    this.seals.throwIfFailed();
   }
 
   /** Commits offsets of malformed records read while no file was open. */
   async commitSkipped(): Promise<void> {
     if (this.open || this.skippedThrough === null) return;
+    // The skipped records come after the file being sealed, if any: commit past them only after it.
+    await this.sealed();
     const through = this.skippedThrough;
     await this.commit(through + 1n);
     if (this.skippedThrough === through) this.skippedThrough = null;
@@ -159,23 +232,35 @@ export class PartitionSink {
     this.knownDirs.add(dir);
   }
 
-  /** Seals the open file, if any: durable data and index, claim, fence, publish, commit, trim. */
+  /** Seals the open file, if any, after the background seal: when this resolves, everything read is sealed and committed. */
   async seal(): Promise<SealedFile | null> {
+    await this.sealed();
     const file = this.open;
     if (!file) return null;
     this.open = null;
+    return this.sealFile(file, Promise.resolve());
+  }
+
+  /**
+   * Seals one file: durable data and index; then, once `previous` (the seal before it) committed,
+   * claim, fence, publish, commit, trim.
+   */
+  private async sealFile(file: OpenFile, previous: Promise<void>): Promise<SealedFile> {
     const { storage, layout, ledger, topic, partition, instanceId } = this.options;
     this.options.onPhase?.('sealing');
     let claimed: SealMarker | null = null;
+    let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
+    let reserved = false;
     try {
       if (this.epoch === null) throw new LostClaimError(topic, partition, 'no writer epoch (not reconciled)');
-      await this.options.beforeCommit();
       const index = file.index;
-      let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
       // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
-      // time); never overwrite: disambiguate the id with the first offset.
-      if (await storage.stat(layout.dataFile(dataName, file.firstTsNs)))
+      // time); never overwrite: disambiguate the id with the first offset. A name another seal in
+      // flight chose counts as taken: that file may not be published yet.
+      if (this.reservedNames.has(dataName) || (await storage.stat(layout.dataFile(dataName, file.firstTsNs))))
         dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
+      this.reservedNames.add(dataName);
+      reserved = true;
       const dataPath = layout.dataFile(dataName, file.firstTsNs);
       const indexPath = layout.indexFile(dataName, file.firstTsNs, index.minTsNs, index.maxTsNs);
       const summary: IndexSummary = {
@@ -190,14 +275,17 @@ export class PartitionSink {
         count: index.count,
         dataLength: file.length,
       };
-      // The last data chunk and the index are independent until the claim: write them concurrently
-      // (each WebHDFS create/append costs a block close, ~0.4 s on HDFS 3.4). The index goes beside
-      // the in-progress file, a name no other writer uses: a loser never touches a published index.
+      // Completing the data file and writing the index are independent until the claim: do them
+      // concurrently (each closes an HDFS block, ~0.4 s on HDFS 3.4). The index goes beside the
+      // in-progress file, a name no other writer uses: a loser never touches a published index.
       await Promise.all([
-        file.flush(),
+        file.complete(),
         storage.create(file.tmpIndexPath, index.encode(summary), { overwrite: true }),
         this.ensureDir(layout.indexDir(file.firstTsNs)),
       ]);
+      // From here on, in offset order: an earlier file not committed means this one must not be claimed.
+      await previous;
+      await this.options.beforeCommit();
       const marker: SealMarker = {
         first: file.firstOffset.toString(),
         last: file.lastOffset.toString(),
@@ -254,6 +342,8 @@ export class PartitionSink {
       // A claim we hold but could not publish (storage failure) stays: recovery rolls it forward.
       if (!claimed && !(err instanceof LostClaimError)) await file.discard();
       throw err;
+    } finally {
+      if (reserved) this.reservedNames.delete(dataName);
     }
   }
 
@@ -308,11 +398,16 @@ export class PartitionSink {
     return 'dropped';
   }
 
-  /** Drops the open file without publishing (partition revoked, or a storage failure before sealing). */
+  /**
+   * Drops the open file without publishing (partition revoked, or a storage failure before sealing),
+   * and waits for the background seal to end either way, so recovery never runs beside it.
+   */
   async abandon(): Promise<void> {
     const file = this.open;
     this.open = null;
     this.skippedThrough = null;
     if (file) await file.discard();
+    await this.seals.drain();
+    this.seals.reset();
   }
 }

@@ -1,4 +1,4 @@
-export type { CreateOptions, FileStatus, ListPage, Storage, WriteBody } from './types.js';
+export type { CreateOptions, FileStatus, FileWriter, ListPage, Storage, WriteBody } from './types.js';
 export { StorageError, isStorageError } from './errors.js';
 export { openStorage, type StorageOptions } from './open.js';
 export {

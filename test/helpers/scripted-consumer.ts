@@ -8,7 +8,7 @@
  * temp dir) with it, and can "crash" at a named point of the seal protocol.
  */
 import { LocalStorage } from '../../src/storage/local.js';
-import type { CreateOptions, Storage, WriteBody } from '../../src/storage/types.js';
+import type { CreateOptions, FileWriter, Storage, WriteBody } from '../../src/storage/types.js';
 import type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from '../../src/spout/types.js';
 import type { StartMode } from '../../src/config/topology-config.js';
 import { SinkLayout, type OutputLayout } from '../../src/sink/layout.js';
@@ -211,6 +211,20 @@ export class CrashableStorage implements Storage {
   append(path: string, body: WriteBody) {
     return this.run('append', path, () => this.inner.append(path, body));
   }
+  createWriter(path: string, options?: CreateOptions) {
+    return this.run('create', path, async () => this.writer(path, await this.inner.createWriter(path, options)));
+  }
+  appendWriter(path: string) {
+    return this.run('append', path, async () => this.writer(path, await this.inner.appendWriter(path)));
+  }
+  /** A streaming upload whose writes ('write') and close ('close') are crash points too. */
+  private writer(path: string, inner: FileWriter): FileWriter {
+    return {
+      write: (chunk) => this.run('write', path, () => inner.write(chunk)),
+      close: () => this.run('close', path, () => inner.close()),
+      abort: () => inner.abort(),
+    };
+  }
   read(path: string, offset?: number, length?: number) {
     return this.run('read', path, () => this.inner.read(path, offset, length));
   }
@@ -348,9 +362,15 @@ export class HarnessProcess {
     for (let i = 0; i < limit && !this.dead; i++) {
       const done = [...this.owners.keys()]
         .filter((p) => this.member.owns(p))
-        .every((p) => this.member.position(p) >= this.options.cluster.end(p) && this.owner(p).position !== null);
+        .every(
+          (p) =>
+            this.member.position(p) >= this.options.cluster.end(p) &&
+            this.owner(p).position !== null &&
+            !this.owner(p).sink.sealInFlight, // a background seal may still fail and make it re-read
+        );
       if (done) return;
-      await this.step(max);
+      // Nothing to fetch while a seal finishes: let its I/O run.
+      if ((await this.step(max)) === 0) await new Promise((r) => setTimeout(r, 2));
     }
   }
 

@@ -87,7 +87,7 @@ async function runToEnd(p: HarnessProcess, partitions: number[]): Promise<void> 
 const inProgress = (path: string) => path.includes('/_inprogress/');
 const CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
   // docs/exactly-once.md §6, in protocol order.
-  ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'append' && inProgress(path)],
+  ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'write' && inProgress(path)],
   ['crash point 3: index written, no claim', (op, path) => op === 'create' && path.endsWith('.idx')],
   ['crash point 4: marker claimed, not published', (op, path) => op === 'rename' && path.includes('/_state/')],
   ['crash point 5: index renamed into place, data not', (op, path) => op === 'rename' && path.includes('.idx ->')],
@@ -157,6 +157,63 @@ describe('crash points (docs/exactly-once.md §6)', () => {
     }
     await runToEnd(start({ cluster, instanceId: 'z', numPackets: 1000 }), [0]);
     await assertExactlyOnce(cluster);
+  });
+});
+
+describe('background seals (docs/exactly-once.md §4)', () => {
+  it('a full file is sealed while the next one fills; commits stay in offset order', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 3500);
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000 });
+    const commits: bigint[] = [];
+    a.member.afterCommit = (_p, offset) => void commits.push(offset);
+    await runToEnd(a, [0]);
+    const ops = a.storage.ops.map(([op, path]) => `${op} ${path}`);
+    const nextOpened = ops.findIndex((o) => /^create .*\/_inprogress\/t\/0\/1000-.*\.seq$/.test(o));
+    const firstPublished = ops.findIndex((o) => /^rename .*\/_inprogress\/t\/0\/0-.*\.seq -> /.test(o));
+    assert.ok(
+      nextOpened >= 0 && firstPublished > nextOpened,
+      'the next file was open before the full one was published',
+    );
+    assert.deepEqual(
+      commits.filter((c) => c > 0n),
+      [1000n, 2000n, 3000n, 3500n],
+      'one commit per file, in offset order',
+    );
+    await assertExactlyOnce(cluster);
+  });
+
+  it('files of a burst stamped with one time, sealed at once, never take the same name', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 4500, (offset) => ({
+      offset: String(offset),
+      key: tsKey(1_700_000_000_000_000n), // fastcapa stamps a whole burst alike
+      value: udpFrame(recordId(0, offset)),
+    }));
+    await runToEnd(start({ cluster, instanceId: 'a', numPackets: 1000 }), [0]);
+    const files = await assertExactlyOnce(cluster);
+    assert.equal(new Set(files.map((f) => f.name)).size, 5);
+  });
+
+  it('a background seal that fails makes the partition drop its open file and re-read both, exactly once', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 2500);
+    let failed = false;
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000 });
+    // The first claim fails like a storage outage would (not a crash: the process lives on and recovers).
+    const claim = a.storage.rename.bind(a.storage);
+    a.storage.rename = async (from: string, to: string) => {
+      if (!failed && to.includes('/_state/')) {
+        failed = true;
+        throw new Error('storage unavailable');
+      }
+      return claim(from, to);
+    };
+    await runToEnd(a, [0]);
+    assert.ok(failed);
+    assert.ok(a.failures.some((e) => (e as Error).message === 'storage unavailable'));
+    await assertExactlyOnce(cluster);
+    assert.equal(cluster.committed.get(0), 2500n);
   });
 });
 
