@@ -1,6 +1,8 @@
 /**
  * Throughput of the byte-level core (not a test): `npm run bench:core`.
- *   encode  = scheme (FROM_KEY) + SequenceFile appendFrame into a byte-counting sink (the ingest hot path)
+ *   encode  = scheme (FROM_KEY) + SequenceFile appendFrame into a byte-counting sink
+ *   ingest  = what the topology does per record (RecordEncoder: scheme, append into an OpenFile's
+ *             chunk buffer, decode, index entry), storage stubbed out: the ingest hot path
  *   decode  = decodePcapValue of stored values (the query filter's hot path)
  *   read    = streaming SequenceFile reader over 64 KiB chunks + decode (a query scanning a file)
  *   filter  = decode + a compiled query expression / a byteseek pattern per packet (the query's per-packet cost)
@@ -14,6 +16,10 @@ import { SyntheticCapture } from '../test/support/synthetic.js';
 import { createScheme } from '../src/scheme/index.js';
 import { compileByteseek } from '../src/query/filter/byteseek/index.js';
 import { compileQuery } from '../src/query/filter/expr/compile.js';
+import { RecordEncoder } from '../src/sink/record-encoder.js';
+import { OpenFile } from '../src/sink/open-file.js';
+import { SinkLayout } from '../src/sink/layout.js';
+import type { Storage } from '../src/storage/types.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 
@@ -73,6 +79,17 @@ async function main(): Promise<void> {
       }
     });
 
+    // The topology's per-record path; the chunk never reaches storage (flushes are not per-record work).
+    const encoder = new RecordEncoder('FROM_KEY', 'MICROSECONDS');
+    const layout = new SinkLayout('/bench');
+    const noStorage = {
+      createWriter: async () => ({ write: async () => {}, close: async () => {}, abort: async () => {} }),
+    } as unknown as Storage;
+    const ingest = await measure(N, () => {
+      const file = new OpenFile(noStorage, layout, 'bench', 0, 0n, d.ts[0], 'bench', 256 << 20, 1);
+      for (let i = 0; i < N; i++) if (!encoder.check(d.keys[i], d.frames[i])) encoder.append(file);
+    });
+
     let checksum = 0;
     const decode = await measure(N, () => {
       for (let i = 0; i < N; i++) {
@@ -117,6 +134,7 @@ async function main(): Promise<void> {
     const both = 1 / (1 / encode + 1 / decode);
     console.log(`${String(size).padStart(4)}-byte frames:`);
     console.log(`  encode (scheme + SequenceFile append)  ${fmt(encode).padStart(16)}  ${mbps(encode, size)}`);
+    console.log(`  ingest (RecordEncoder into an OpenFile) ${fmt(ingest).padStart(15)}  ${mbps(ingest, size)}`);
     console.log(`  decode (decodePcapValue)               ${fmt(decode).padStart(16)}  ${mbps(decode, size)}`);
     console.log(`  decode+encode (one core doing both)    ${fmt(both).padStart(16)}`);
     console.log(`  read+decode (streaming reader)         ${fmt(read).padStart(16)}  ${mbps(read, size)}`);

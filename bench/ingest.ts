@@ -1,25 +1,32 @@
 /**
- * Ingest benchmark (issue 6 metron-compat §2, and the memory figure of issue 4):
- *   npm run bench:ingest -- [--packets N] [--partitions P] [--runs R] [--num-packets F] [--targets local,hdfs,kcat]
- *                           [--min-size B] [--max-size B] [--seed S] [-D key=value ...] [--keep]
+ * Ingest benchmark (issue 6 metron-compat §2, the memory figure of issue 4, the ratios of issue 12):
+ *   npm run bench:ingest -- [--packets N] [--partitions P] [--runs R] [--num-packets F[,F2...]]
+ *                           [--targets local,hdfs,kafkajs,kcat] [--min-size B] [--max-size B] [--seed S]
+ *                           [-D key=value ...] [--cpu-prof] [--keep]
  *   npm run bench:ingest -- --memory      1M 1500-byte packets, kafka.pcap.numPackets=1000000, one partition
  *                                         (so one file really holds 1M packets), local and HDFS: peak RSS
  *
  * Loads a deterministic synthetic capture into a fresh topic (kcat producers, one per partition),
  * then per run times (a) start-pcap-topology (dist/, a child process) draining it into the local
- * back end, (b) the same into HDFS, (c) `kcat -C -e` dumping keys and values to a file: the native
- * floor for reading Kafka here. A topology run is timed from spawn to exit: start-up, group join,
- * draining, then SIGTERM, which seals the open files and commits. Each run is checked: exit 0, every
- * packet written, every partition committed to its end (kcat: every byte dumped).
+ * back end, (b) the same into HDFS, once per kafka.pcap.numPackets given, (c) the topology's own
+ * Kafka consumer with the same configuration doing nothing with the records (bench/raw-consume.ts):
+ * what kafkajs delivers, the ceiling for (a) and (b), (d) `kcat -C -e` dumping keys and values to a
+ * file: the native floor for reading Kafka here. Every process is timed from spawn to exit: start-up,
+ * group join, draining, then (topology) SIGTERM, which seals the open files and commits. Each run is
+ * checked: exit 0, every packet written (consumed), every partition committed to its end (kcat:
+ * every byte dumped). Rows print as ratios to the kafkajs and kcat rows of the same run.
+ * --cpu-prof runs the topology under `node --cpu-prof` and prints its hottest functions.
  */
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Endpoints } from '../src/lib/endpoints.js';
+import { type ProfileSummary, profileSummaryTable, readProfile, summarizeProfile } from './cpu-profile.js';
 import { SyntheticCapture } from '../test/support/synthetic.js';
 import {
   buildDist,
@@ -38,8 +45,16 @@ import {
 
 const { Kafka, logLevel } = kafkajs;
 
-export type Target = 'local' | 'hdfs' | 'kcat';
-const TARGETS: readonly Target[] = ['local', 'hdfs', 'kcat'];
+export type Target = 'local' | 'hdfs' | 'kafkajs' | 'kcat';
+const TARGETS: readonly Target[] = ['local', 'hdfs', 'kafkajs', 'kcat'];
+const isTopology = (t: Target): t is 'local' | 'hdfs' => t === 'local' || t === 'hdfs';
+
+/** One row of the table: a target, and for the topology the kafka.pcap.numPackets it ran with. */
+export interface Row {
+  target: Target;
+  filePackets: number | null;
+}
+const rowKey = (r: Row): string => (r.filePackets === null ? r.target : `${r.target}@${r.filePackets}`);
 
 export interface IngestOptions {
   packets: number;
@@ -48,13 +63,15 @@ export interface IngestOptions {
   seed: number;
   minSize: number;
   maxSize: number;
-  /** kafka.pcap.numPackets of the topology runs. */
-  filePackets: number;
+  /** kafka.pcap.numPackets of the topology runs: each topology target runs once per value, in this order. */
+  filePackets: number[];
   targets: Target[];
   /** Extra -D overrides for the topology (e.g. pcap.chunk.bytes). */
   overrides: Record<string, string>;
   /** Keep the topic and the files written (default: removed). */
   keep: boolean;
+  /** Run the topology under `node --cpu-prof` and summarise each profile. */
+  cpuProf: boolean;
   log: (line: string) => void;
 }
 
@@ -65,10 +82,11 @@ export const DEFAULT_INGEST: IngestOptions = {
   seed: 1,
   minSize: 64,
   maxSize: 1500,
-  filePackets: 100_000,
-  targets: ['local', 'hdfs', 'kcat'],
+  filePackets: [100_000],
+  targets: [...TARGETS],
   overrides: {},
   keep: false,
+  cpuProf: false,
   log: (l) => void process.stderr.write(`[bench] ${l}\n`),
 };
 
@@ -85,14 +103,19 @@ export interface RunFigures {
   cpuS: number;
   /** Share of the whole machine's CPU busy during the run (every process: ours, Kafka, HDFS, other users). */
   hostBusyPct: number;
+  /** 1-minute load average when the run started (a shared machine: other users' work shows here). */
+  loadAvg1m: number;
+  /** The topology's hottest functions (--cpu-prof). */
+  profile?: ProfileSummary;
 }
 
-export interface TargetFigures {
-  target: Target;
+export interface TargetFigures extends Row {
   runs: RunFigures[];
-  median: Omit<RunFigures, 'run'>;
-  /** Median packets/s of this target divided by kcat's. */
+  median: Omit<RunFigures, 'run' | 'profile'>;
+  /** Median packets/s of this row divided by kcat's. */
   vsKcat: number | null;
+  /** Median packets/s of this row divided by the raw kafkajs consumer's. */
+  vsKafkajs: number | null;
 }
 
 export interface IngestFigures {
@@ -273,39 +296,52 @@ interface RunContext {
   disturbed: number;
 }
 
+/** The -D configuration every consumer of a run gets (the topology and the raw kafkajs consumer alike). */
+function consumerDefs(ctx: RunContext, groupId: string): Record<string, string> {
+  return {
+    'spout.kafka.topic.pcap': ctx.topic,
+    'kafka.bootstrap.servers': ctx.ep.kafkaBrokers,
+    'kafka.group.id': groupId,
+    'kafka.pcap.start': 'EARLIEST',
+    'pcap.instance.id': 'bench',
+    ...ctx.o.overrides,
+  };
+}
+
 async function runTopology(
   ctx: RunContext,
   target: 'local' | 'hdfs',
+  filePackets: number,
   run: number,
   attempt: number,
 ): Promise<RunFigures> {
   const { ep, topic, o, capture } = ctx;
-  const groupId = `${topic}-${target}-${run}-${attempt}`;
+  const name = `${target}-n${filePackets}-${run}-${attempt}`;
+  const groupId = `${topic}-${name}`;
   ctx.groups.push(groupId);
-  const out =
-    target === 'local'
-      ? `file://${ctx.work}/${target}-${run}-${attempt}`
-      : `${ep.webhdfsUrl}${ctx.hdfsDir}/${target}-${run}-${attempt}`;
+  const out = target === 'local' ? `file://${ctx.work}/${name}` : `${ep.webhdfsUrl}${ctx.hdfsDir}/${name}`;
   const port = await freePort();
   const defs: Record<string, string> = {
-    'spout.kafka.topic.pcap': topic,
-    'kafka.bootstrap.servers': ep.kafkaBrokers,
-    'kafka.group.id': groupId,
-    'kafka.pcap.start': 'EARLIEST',
-    'kafka.pcap.numPackets': String(o.filePackets),
+    ...consumerDefs(ctx, groupId),
+    'kafka.pcap.numPackets': String(filePackets),
     'kafka.pcap.out': out,
     'kafka.pcap.idleTimeoutMS': '0', // sealed by SIGTERM at the end, not by a timer
     'pcap.metrics.port': String(port),
     'pcap.stats.intervalMS': '0',
-    'pcap.instance.id': 'bench',
     ...o.overrides,
   };
-  const logFile = `${ctx.work}/logs/${target}-${run}-${attempt}.log`;
+  const logFile = `${ctx.work}/logs/${name}.log`;
+  const profDir = `${ctx.work}/prof/${name}`;
+  const loadAvg1m = loadavg()[0];
   const m = spawnMeasured(
     process.execPath,
-    [`${ROOT}dist/cli/start-pcap-topology.js`, ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`])],
+    [
+      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      `${ROOT}dist/cli/start-pcap-topology.js`,
+      ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
+    ],
     {
-      stdoutFile: `${ctx.work}/logs/${target}-${run}-${attempt}.out`,
+      stdoutFile: `${ctx.work}/logs/${name}.out`,
       stderrFile: logFile,
       env: { LOG_LEVEL: 'info' },
       node: true,
@@ -357,6 +393,12 @@ async function runTopology(
       throw new Error(`${target} run ${run}: partition ${p} committed to ${done.get(p)}, expected ${n}`);
   }
   const wallS = r.wallMs / 1000;
+  let profile: ProfileSummary | undefined;
+  if (o.cpuProf) {
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`${target} run ${run}: no CPU profile written in ${profDir}`);
+    profile = summarizeProfile(readProfile(`${profDir}/${file}`));
+  }
   return {
     run,
     wallS,
@@ -366,13 +408,20 @@ async function runTopology(
     peakRssMb: r.peakRssBytes / 2 ** 20,
     cpuS: r.cpuMs / 1000,
     hostBusyPct: r.hostBusy * 100,
+    loadAvg1m,
+    profile,
   };
 }
 
-async function runUndisturbed(ctx: RunContext, target: 'local' | 'hdfs', run: number): Promise<RunFigures> {
+async function runUndisturbed(
+  ctx: RunContext,
+  target: 'local' | 'hdfs',
+  filePackets: number,
+  run: number,
+): Promise<RunFigures> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runTopology(ctx, target, run, attempt);
+      return await runTopology(ctx, target, filePackets, run, attempt);
     } catch (err) {
       if (!(err instanceof DisturbedRun) || attempt >= 3) throw err;
       ctx.o.log(`${err.message}: repeating the run`);
@@ -381,9 +430,52 @@ async function runUndisturbed(ctx: RunContext, target: 'local' | 'hdfs', run: nu
   }
 }
 
+/**
+ * The topology's Kafka consumer alone (bench/raw-consume.ts, compiled to dist-bench/ by
+ * buildForBench), with the topology's configuration, doing nothing with the records.
+ */
+async function runKafkajs(ctx: RunContext, run: number): Promise<RunFigures> {
+  const { ep, topic, o, capture } = ctx;
+  const groupId = `${topic}-kafkajs-${run}`;
+  ctx.groups.push(groupId);
+  const defs = consumerDefs(ctx, groupId);
+  const outFile = `${ctx.work}/logs/kafkajs-${run}.out`;
+  const loadAvg1m = loadavg()[0];
+  const m = spawnMeasured(
+    process.execPath,
+    [RAW_CONSUME, '--expect', String(o.packets), ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`])],
+    { stdoutFile: outFile, stderrFile: `${ctx.work}/logs/kafkajs-${run}.log`, node: true },
+  );
+  const r = await m.done;
+  if (r.code !== 0) throw new Error(`kafkajs run ${run} exited ${r.code ?? r.signal}; log ${ctx.work}/logs`);
+  const { records, firstRecordMs } = JSON.parse(readFileSync(outFile, 'utf8')) as {
+    records: number;
+    firstRecordMs: number;
+  };
+  if (records !== o.packets) throw new Error(`kafkajs run ${run}: ${records} records delivered, expected ${o.packets}`);
+  const done = await committed(ep, groupId, topic);
+  for (const [p, n] of partitionCounts(o)) {
+    if (done.get(p) !== n)
+      throw new Error(`kafkajs run ${run}: partition ${p} committed to ${done.get(p)}, expected ${n}`);
+  }
+  const wallS = r.wallMs / 1000;
+  return {
+    run,
+    wallS,
+    startupS: firstRecordMs / 1000,
+    packetsPerS: o.packets / wallS,
+    mbPerS: capture.frameBytes / 1e6 / wallS,
+    peakRssMb: r.peakRssBytes / 2 ** 20,
+    cpuS: r.cpuMs / 1000,
+    hostBusyPct: r.hostBusy * 100,
+    loadAvg1m,
+  };
+}
+
 async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
   const { ep, topic, o, capture } = ctx;
   const file = `${ctx.work}/kcat-${run}.bin`;
+  const loadAvg1m = loadavg()[0];
   const m = spawnMeasured(
     'kcat',
     ['-C', '-q', '-b', ep.kafkaBrokers, '-t', topic, '-o', 'beginning', '-e', '-f', '%k%s'],
@@ -408,10 +500,11 @@ async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
     peakRssMb: r.peakRssBytes / 2 ** 20,
     cpuS: r.cpuMs / 1000,
     hostBusyPct: r.hostBusy * 100,
+    loadAvg1m,
   };
 }
 
-function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run'> {
+function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run' | 'profile'> {
   const med = (f: (r: RunFigures) => number | null) => {
     const xs = runs.map(f).filter((x): x is number => x !== null);
     return xs.length ? median(xs) : null;
@@ -425,7 +518,15 @@ function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run'> {
     peakRssMb: med((r) => r.peakRssMb)!,
     cpuS: med((r) => r.cpuS)!,
     hostBusyPct: med((r) => r.hostBusyPct)!,
+    loadAvg1m: med((r) => r.loadAvg1m)!,
   };
+}
+
+/** The rows of a benchmark: each topology target once per numPackets, the others once. */
+export function rowsOf(o: Pick<IngestOptions, 'targets' | 'filePackets'>): Row[] {
+  return o.targets.flatMap((target): Row[] =>
+    isTopology(target) ? o.filePackets.map((n) => ({ target, filePackets: n })) : [{ target, filePackets: null }],
+  );
 }
 
 /** Runs the ingest benchmark on a running stack with dist/ built; returns the figures. */
@@ -455,32 +556,46 @@ export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions>
     o.log(
       `loaded ${fmt.mb(ctx.capture.frameBytes)} MB of frames (mean ${ctx.capture.meanFrameBytes.toFixed(0)} B) in ${ctx.capture.loadS.toFixed(1)} s`,
     );
-    const runs = new Map<Target, RunFigures[]>(o.targets.map((t) => [t, []]));
-    // Targets interleaved run by run, so drift in machine load spreads over all of them.
+    const rows = rowsOf(o);
+    const runs = new Map<string, RunFigures[]>(rows.map((r) => [rowKey(r), []]));
+    // Rows interleaved run by run, so drift in machine load spreads over all of them.
     for (let run = 1; run <= o.runs; run++) {
-      for (const target of o.targets) {
-        const f = target === 'kcat' ? await runKcat(ctx, run) : await runUndisturbed(ctx, target, run);
-        runs.get(target)!.push(f);
+      for (const row of rows) {
+        const { target, filePackets } = row;
+        const f =
+          target === 'kcat'
+            ? await runKcat(ctx, run)
+            : target === 'kafkajs'
+              ? await runKafkajs(ctx, run)
+              : await runUndisturbed(ctx, target, filePackets!, run);
+        runs.get(rowKey(row))!.push(f);
         o.log(
-          `run ${run}/${o.runs} ${target}: ${f.wallS.toFixed(1)} s, ${fmt.int(f.packetsPerS)} packets/s, ${f.mbPerS.toFixed(1)} MB/s, peak RSS ${f.peakRssMb.toFixed(0)} MiB, host CPU ${f.hostBusyPct.toFixed(0)}% busy`,
+          `run ${run}/${o.runs} ${rowLabel(row)}: ${f.wallS.toFixed(1)} s, ${fmt.int(f.packetsPerS)} packets/s, ${f.mbPerS.toFixed(1)} MB/s, peak RSS ${f.peakRssMb.toFixed(0)} MiB, host CPU ${f.hostBusyPct.toFixed(0)}% busy, load avg ${f.loadAvg1m.toFixed(1)}`,
         );
+        if (f.profile) o.log(`hottest functions of ${rowLabel(row)}, run ${run}:\n${profileSummaryTable(f.profile)}`);
       }
     }
-    const kcat = runs.get('kcat');
-    const kcatPps = kcat?.length ? medianOf(kcat).packetsPerS : null;
+    const medianPps = (target: Target): number | null => {
+      const rs = runs.get(target);
+      return rs?.length ? medianOf(rs).packetsPerS : null;
+    };
+    const kcatPps = medianPps('kcat');
+    const kafkajsPps = medianPps('kafkajs');
     const { log: _log, ...plain } = o;
     return {
       options: plain,
       topic,
       capture: ctx.capture,
       disturbedRuns: ctx.disturbed,
-      targets: [...runs].map(([target, rs]) => {
+      targets: rows.map((row) => {
+        const rs = runs.get(rowKey(row))!;
         const med = medianOf(rs);
         return {
-          target,
+          ...row,
           runs: rs,
           median: med,
-          vsKcat: kcatPps && target !== 'kcat' ? med.packetsPerS / kcatPps : null,
+          vsKcat: kcatPps && row.target !== 'kcat' ? med.packetsPerS / kcatPps : null,
+          vsKafkajs: kafkajsPps && isTopology(row.target) ? med.packetsPerS / kafkajsPps : null,
         };
       }),
     };
@@ -504,8 +619,14 @@ export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions>
 const TARGET_LABEL: Record<Target, string> = {
   local: 'pcapline -> local files',
   hdfs: 'pcapline -> HDFS (WebHDFS)',
+  kafkajs: 'raw kafkajs consume (no processing)',
   kcat: 'kcat -C -e (native floor)',
 };
+
+export const rowLabel = (r: Row): string =>
+  r.filePackets === null ? TARGET_LABEL[r.target] : `${TARGET_LABEL[r.target]}, numPackets=${r.filePackets}`;
+
+const ratio = (x: number | null): string => (x === null ? '-' : `${fmt.f2(x)}x`);
 
 export function ingestTable(f: IngestFigures): string {
   return table(
@@ -516,31 +637,56 @@ export function ingestTable(f: IngestFigures): string {
       'start-up s',
       'packets/s',
       'MB/s',
+      'vs kafkajs',
       'vs kcat',
       'peak RSS MiB',
       'CPU s',
       'host CPU busy',
+      'load avg',
     ],
     f.targets.map((t) => [
-      TARGET_LABEL[t.target],
+      rowLabel(t),
       String(t.runs.length),
       fmt.f1(t.median.wallS),
       t.median.startupS === null ? '-' : fmt.f1(t.median.startupS),
       fmt.int(t.median.packetsPerS),
       fmt.f1(t.median.mbPerS),
-      t.vsKcat === null ? '-' : `${fmt.f2(t.vsKcat)}x`,
+      ratio(t.vsKafkajs),
+      ratio(t.vsKcat),
       fmt.int(t.median.peakRssMb),
       fmt.f1(t.median.cpuS),
       `${fmt.int(t.median.hostBusyPct)}%`,
+      fmt.f1(t.median.loadAvg1m),
     ]),
   );
+}
+
+/**
+ * The ratios that say where ingest loses throughput, from one run's medians: the topology against
+ * the consumer it is built on, HDFS against local disk at each numPackets, and small files against
+ * large ones on each back end (issue 12's targets: >= 0.8, >= 0.9 and >= 0.5).
+ */
+export function ingestRatios(f: IngestFigures): string[] {
+  const pps = (target: Target, n: number | null) =>
+    f.targets.find((t) => t.target === target && t.filePackets === n)?.median.packetsPerS ?? null;
+  const lines: string[] = [];
+  const line = (what: string, a: number | null, b: number | null) => {
+    if (a !== null && b !== null) lines.push(`${what}: ${fmt.f2(a / b)}x`);
+  };
+  const sizes = f.options.filePackets;
+  for (const n of sizes) line(`local / raw kafkajs (numPackets=${n})`, pps('local', n), pps('kafkajs', null));
+  for (const n of sizes) line(`HDFS / local (numPackets=${n})`, pps('hdfs', n), pps('local', n));
+  for (const target of ['local', 'hdfs'] as const)
+    for (const n of sizes.slice(1))
+      line(`${target} numPackets=${n} / numPackets=${sizes[0]}`, pps(target, n), pps(target, sizes[0]));
+  return lines;
 }
 
 export function describeCapture(f: IngestFigures): string {
   const o = f.options;
   return (
     `${fmt.int(f.capture.packets)} packets of ${o.minSize}-${o.maxSize} bytes (mean ${f.capture.meanFrameBytes.toFixed(0)} B, ${fmt.mb(f.capture.frameBytes)} MB), ` +
-    `${o.partitions} partitions, kafka.pcap.numPackets=${o.filePackets}${
+    `${o.partitions} partitions, kafka.pcap.numPackets=${o.filePackets.join(' and ')}${
       Object.keys(o.overrides).length
         ? `, ${Object.entries(o.overrides)
             .map(([k, v]) => `${k}=${v}`)
@@ -567,6 +713,7 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
       targets: { type: 'string' },
       memory: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
       D: { type: 'string', short: 'D', multiple: true },
     },
     strict: true,
@@ -586,11 +733,11 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
         runs: 1,
         minSize: 1500,
         maxSize: 1500,
-        filePackets: 1_000_000,
+        filePackets: [1_000_000],
         targets: ['local', 'hdfs'],
       }
     : {};
-  const options: Partial<IngestOptions> = { ...base, keep: values.keep! };
+  const options: Partial<IngestOptions> = { ...base, keep: values.keep!, cpuProf: values['cpu-prof']! };
   const set = <K extends keyof IngestOptions>(k: K, v: IngestOptions[K] | undefined) => {
     if (v !== undefined) options[k] = v;
   };
@@ -598,7 +745,8 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
   set('partitions', int('partitions', values.partitions, 1));
   set('runs', int('runs', values.runs, 1));
   set('seed', int('seed', values.seed, 0));
-  set('filePackets', int('num-packets', values['num-packets'], 1));
+  if (values['num-packets'] !== undefined)
+    options.filePackets = values['num-packets'].split(',').map((v) => int('num-packets', v.trim(), 1)!);
   set('minSize', int('min-size', values['min-size'], 60));
   set('maxSize', int('max-size', values['max-size'], 60));
   if (values.targets !== undefined) {
@@ -619,14 +767,24 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
   return { options, memory };
 }
 
-/** Builds dist/, tolerating type errors elsewhere in a work tree as long as the topology compiled. */
+/** The raw kafkajs consumer, compiled (a TypeScript loader would add its start-up to the figure). */
+const RAW_CONSUME = `${ROOT}dist-bench/bench/raw-consume.js`;
+
+/**
+ * Builds dist/ (the topology) and dist-bench/ (the raw consumer), tolerating type errors elsewhere
+ * in a work tree as long as both compiled.
+ */
 export function buildForBench(log: (l: string) => void): void {
-  try {
-    buildDist();
-  } catch {
-    if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`))
-      throw new Error('the build failed and dist/cli/start-pcap-topology.js is missing');
-    log('the build reported errors (see above); timing the dist/ that was emitted');
+  for (const [project, output] of [
+    ['tsconfig.build.json', `${ROOT}dist/cli/start-pcap-topology.js`],
+    ['tsconfig.bench.json', RAW_CONSUME],
+  ]) {
+    try {
+      buildDist(project);
+    } catch {
+      if (!existsSync(output)) throw new Error(`the build of ${project} failed and ${output} is missing`);
+      log(`the build of ${project} reported errors (see above); timing the output that was emitted`);
+    }
   }
 }
 
@@ -650,6 +808,8 @@ async function main(): Promise<void> {
     `machine: ${machine.cores} cores (${machine.cpuModel}), node ${machine.node}, ${machine.java}, Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg ${machine.loadAvg1m.toFixed(2)}\n\n`,
   );
   process.stdout.write(`${ingestTable(figures)}\n\n`);
+  const ratios = ingestRatios(figures);
+  if (ratios.length) process.stdout.write(`${ratios.join('\n')}\n\n`);
   if (memory) {
     for (const t of figures.targets.filter((x) => x.target !== 'kcat')) {
       const peak = Math.max(...t.runs.map((r) => r.peakRssMb));

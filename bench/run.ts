@@ -16,6 +16,7 @@ import {
   benchIngest,
   buildForBench,
   describeCapture,
+  ingestRatios,
   ingestTable,
   DEFAULT_INGEST,
   type IngestFigures,
@@ -107,7 +108,12 @@ async function main(): Promise<number> {
       `Kafka ${machine.kafka}, Hadoop ${machine.hadoop}, kcat ${machine.kcat}; load avg at start ${machine.loadAvg1m.toFixed(2)} ` +
       '(a shared machine: other work competes for the CPU, so figures are indicative)\n',
   );
-  if (ingest) process.stdout.write(`\nIngest: ${describeCapture(ingest)}\n${ingestTable(ingest)}\n`);
+  if (ingest)
+    process.stdout.write(
+      `\nIngest: ${describeCapture(ingest)}\n${ingestTable(ingest)}\n${ingestRatios(ingest)
+        .map((l) => `${l}\n`)
+        .join('')}`,
+    );
   if (query) {
     process.stdout.write(
       `\nQuery: ${query.capture.packets} packets ingested into ${query.ingest.target}; selective flow ${query.flow.description} (${query.flow.packets} packets)\n`,

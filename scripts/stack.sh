@@ -131,8 +131,16 @@ hdfs_ready() {
   local j; j=$(curl -sf "http://127.0.0.1:$NN_HTTP/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState") || return 1
   grep -Eq '"NumLiveDataNodes" *: *[1-9]' <<<"$j" && grep -Eq '"FSState" *: *"Operational"' <<<"$j"; }
 
+# The stack dir and endpoints.env must be ours and private: the tools trust endpoints.env only then
+# (src/lib/endpoints.ts), since a file another local user can write would send them a fake broker.
+private_dir() {
+  mkdir -p -m 700 "$WORK" && chmod 700 "$WORK"
+  [ -O "$WORK" ] || die "$WORK belongs to another user: remove it, or set PCAPLINE_STACK_DIR to a directory of yours"
+  if [ -f "$WORK/endpoints.env" ]; then chmod 600 "$WORK/endpoints.env"; fi
+}
+
 write_endpoints() {
-  cat > "$WORK/endpoints.env" <<EOF
+  (umask 077; cat > "$WORK/endpoints.env") <<EOF
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 WEBHDFS_URL=webhdfs://127.0.0.1:$NN_HTTP
 HDFS_URL=hdfs://127.0.0.1:$NN_RPC
@@ -148,13 +156,13 @@ is_up() { for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done; [ -f "$W
 up() {
   mkdir -p "$(dirname "$WORK")"
   exec 9>"$WORK.lock"; flock 9   # concurrent `up` calls (parallel test runs) wait for one another
-  if is_up; then log "already up"; status; return 0; fi
+  if is_up; then private_dir; log "already up"; status; return 0; fi
   local t0=$SECONDS
   for c in "${COMPONENTS[@]}"; do alive "$c" && die "a partial stack is running ($c); run 'stack.sh down' first"; done
   fetch_all
   for p in $KAFKA_PORT $CTRL_PORT $NN_RPC $NN_HTTP $DN_HTTP $DN_XFER $DN_IPC; do
     busy "$p" && die "port 127.0.0.1:$p is already in use by another process (not started by this script)"; done
-  rm -rf "$WORK"; mkdir -p "$WORK"
+  rm -rf "$WORK"; private_dir
   STARTING=1
   write_configs
   kafka_java; hadoop_java

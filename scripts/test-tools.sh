@@ -7,11 +7,12 @@ set -euo pipefail
 # tool → Debian package
 declare -A PACKAGE_OF=(
   [tshark]=tshark [capinfos]=tshark [tcpdump]=tcpdump [kcat]=kcat [curl]=curl [flock]=util-linux
+  [chromium]=chromium # the pcap-server page's browser test (driven by playwright-core)
 )
 
 ensure_test_tools() {
   local missing=() tool
-  for tool in tshark capinfos tcpdump kcat curl flock; do
+  for tool in tshark capinfos tcpdump kcat curl flock chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

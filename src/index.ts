@@ -34,6 +34,10 @@ export { openStorage, parseStorageUri } from './storage/index.js';
 export type { Storage, FileStatus } from './storage/types.js';
 export { StorageError } from './storage/errors.js';
 export { replay, type ReplayOptions } from './sensor/replay.js';
+// Protocol analysis (docs/protocols.md): the analyzer, its plugin API, and streaming mode.
+export * as protocols from './protocols/index.js';
+export { Analyzer, analyzePcap, registerProtocol, type AnalyzerOptions } from './protocols/index.js';
+export { StreamAnalyzer, type StreamAnalyzerOptions } from './protocols/stream/kafka-analyzer.js';
 
 import { openStorage } from './storage/index.js';
 import { QueryEngine, type MatchedPacket, type QuerySpec } from './query/engine/engine.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import { ConfigError, type TopologyConfig } from './config/topology-config.js';
+import { ConfigError, redactUri, type TopologyConfig } from './config/topology-config.js';
 import { StorageError } from './storage/errors.js';
 import { openStorage, parseStorageUri } from './storage/index.js';
 import { CatalogHook } from './catalog/catalog-writer.js';
@@ -9,9 +9,12 @@ import type { Storage } from './storage/types.js';
 import { KafkaSpout, type SpoutBatch } from './spout/kafka-spout.js';
 import { SinkLayout } from './sink/layout.js';
 import { Ledger } from './sink/ledger.js';
-import { LostClaimError, PartitionSink } from './sink/partition-sink.js';
+import { LostClaimError, type SealedFile } from './sink/partition-sink.js';
+import { PartitionOwner, type PartitionOwnerHooks } from './sink/partition-owner.js';
+import { DeadLetterQueue } from './sink/dead-letters.js';
 import { RecordEncoder, type RejectedRecord } from './sink/record-encoder.js';
-import { Mutex } from './lib/mutex.js';
+import type { RecoveryResult } from './sink/recovery.js';
+import { PcaplineError } from './lib/errors.js';
 import { IngestMetrics, serveMetrics } from './lib/metrics.js';
 import { createLogger, RateLimiter, type Logger } from './lib/log.js';
 
@@ -26,11 +29,23 @@ export interface TopologyOptions {
   log?: Logger;
 }
 
+/** A partition with records to read made no progress for the watchdog period, even after a re-seek. */
+export class StallError extends PcaplineError {
+  constructor(partition: number, lag: bigint, stalledMs: number) {
+    super(
+      'PCAPLINE_STALLED',
+      `partition ${partition} is assigned and ${lag} records behind, but made no progress for ${Math.round(stalledMs / 1000)} s (re-seeking did not help)`,
+    );
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One ingest process: a Kafka consumer-group member that drains its partitions into rolled,
  * Metron-compatible packet files, exactly once. Start several with the same group id to scale out.
+ * It routes: assignments, batches and timers go to the partition's `PartitionOwner`, which holds
+ * the partition's whole life (src/sink/partition-owner.ts).
  * Events: 'sealed' (SealedFile), 'bad-record' (BadRecord), 'fatal' (Error: the process should exit
  * non-zero and be restarted; nothing is lost because offsets trail durable data).
  */
@@ -42,12 +57,7 @@ export class Topology extends EventEmitter {
   private readonly ledger: Ledger;
   private readonly catalog: CatalogHook;
   private readonly spout: KafkaSpout;
-  /** One encoder per partition: batches of different partitions interleave at every await. */
-  private readonly encoders = new Map<number, RecordEncoder>();
-  private readonly sinks = new Map<number, PartitionSink>();
-  private readonly locks = new Map<number, Mutex>();
-  private readonly pendingDeadLetters = new Map<number, Promise<unknown>[]>();
-  private readonly everAssigned = new Set<number>();
+  private readonly owners = new Map<number, PartitionOwner>();
   private readonly badLogLimit = new RateLimiter(10, 10000);
   private readonly failureLogLimit = new RateLimiter(5, 10000);
   private timers: NodeJS.Timeout[] = [];
@@ -64,7 +74,7 @@ export class Topology extends EventEmitter {
     this.log = options.log ?? createLogger('pcap-topology');
     const { root, path } = parseStorageUri(config.out);
     this.storage = openStorage(root);
-    this.layout = new SinkLayout(path);
+    this.layout = new SinkLayout(path, config.layout);
     this.ledger = new Ledger(this.storage, this.layout);
     // The store catalog's seal hook (docs/design.md §7): after publish and commit, idempotent, never fatal.
     this.catalog = new CatalogHook(this.storage, path, storeIsFullyIndexed, (message) => this.log.warn(message));
@@ -79,11 +89,11 @@ export class Topology extends EventEmitter {
     });
   }
 
-  /** Connects, reconciles assigned partitions as they arrive, and starts consuming. */
+  /** Connects, recovers assigned partitions as they arrive, and starts consuming. */
   static async start(config: TopologyConfig, options: TopologyOptions = {}): Promise<Topology> {
-    const t = Topology.create(config, options);
-    await t.begin();
-    return t;
+    const topology = Topology.create(config, options);
+    await topology.begin();
+    return topology;
   }
 
   /** A topology not started yet: `stop()` may be called while `begin()` still waits on the cluster. */
@@ -101,7 +111,7 @@ export class Topology extends EventEmitter {
         } catch (err) {
           // A path that can never work (a file in the way, no permission) is a configuration error, not an outage.
           if (err instanceof StorageError && !err.retriable && err.exception !== 'IOException') {
-            throw new ConfigError('kafka.pcap.out', `cannot create ${config.out}: ${err.message}`);
+            throw new ConfigError('kafka.pcap.out', `cannot create ${redactUri(config.out)}: ${err.message}`);
           }
           throw err;
         }
@@ -114,272 +124,176 @@ export class Topology extends EventEmitter {
       this.metricsServer = server;
       this.metricsPort = port;
     }
-    this.timers.push(setInterval(() => void this.sealIdle(), 1000));
+    this.timers.push(setInterval(() => this.sealIdle(), 1000));
     if (config.statsIntervalMs > 0) this.timers.push(setInterval(() => void this.stats(), config.statsIntervalMs));
-    this.timers.push(setInterval(() => this.watchdog(), 5000));
+    this.timers.push(setInterval(() => void this.watchdog(), 5000));
     for (const t of this.timers) t.unref();
+    if (config.reingest)
+      this.log.warn(
+        { reingest: config.reingest, start: config.start },
+        'kafka.pcap.reingest is set: partitions whose ledger does not carry this token yet start over at the start mode offset, storing again what the output already holds',
+      );
     await this.spout.run({
       partitionsConcurrently: 8,
       fromBeginning: config.start.endsWith('EARLIEST'),
       onBatch: (batch) => this.onBatch(batch),
       onAssign: (partitions) => {
         this.log.info({ partitions }, 'partitions assigned');
-        for (const p of partitions) {
-          this.withPartition(p, () => this.ensureReconciled(p)).catch((err) => {
-            if (!this.stopping)
-              this.log.warn(
-                { partition: p, err: (err as Error).message },
-                'reconcile on assignment failed; retried on the next batch',
-              );
-          });
-        }
+        for (const p of partitions) void this.ownerOf(p).assign();
+      },
+      onKept: (partitions) => {
+        // kafkajs rewound these to their committed offsets; the owners know better.
+        for (const p of partitions) this.owners.get(p)?.kept();
       },
       onRevoke: (partitions) => {
         this.log.info({ partitions }, 'partitions revoked');
-        for (const p of partitions) {
-          void this.withPartition(p, async () => {
-            await this.sinks
-              .get(p)
-              ?.abandon()
-              .catch(() => {});
-            this.sinks.delete(p);
-            this.encoders.delete(p);
-          });
-        }
+        for (const p of partitions) void this.owners.get(p)?.revoke();
       },
       onCrash: (error) => this.fatal(error),
     });
     this.log.info(
-      { topic: config.topic, group: config.groupId, out: config.out, instance: config.instanceId },
+      {
+        topic: config.topic,
+        group: config.groupId,
+        out: redactUri(config.out),
+        layout: config.layout,
+        instance: config.instanceId,
+      },
       'topology started',
     );
   }
 
-  private withPartition<T>(partition: number, fn: () => Promise<T>): Promise<T> {
-    let lock = this.locks.get(partition);
-    if (!lock) {
-      lock = new Mutex();
-      this.locks.set(partition, lock);
-    }
-    return lock.run(fn);
-  }
-
-  private sinkFor(partition: number): PartitionSink {
-    let sink = this.sinks.get(partition);
-    if (!sink) {
+  private ownerOf(partition: number): PartitionOwner {
+    let owner = this.owners.get(partition);
+    if (!owner) {
       const { config } = this;
-      sink = new PartitionSink({
-        storage: this.storage,
-        layout: this.layout,
-        ledger: this.ledger,
-        topic: config.topic,
+      owner = new PartitionOwner({
         partition,
-        instanceId: config.instanceId,
-        policy: { numPackets: config.numPackets, maxTimeNs: BigInt(config.maxTimeMs) * 1_000_000n },
-        chunkBytes: config.chunkBytes,
-        replication: config.replication,
-        fetchCommitted: () => this.spout.committed(partition),
-        commit: (offset) => this.spout.commit(partition, offset),
-        beforeCommit: () => this.flushDeadLetters(partition),
-        onSealed: (file) => {
-          this.metrics.filesSealed++;
-          this.metrics.packetsWritten += file.count;
-          this.metrics.bytesWritten += file.bytes;
-          this.log.info(
-            {
-              file: file.dataPath,
-              partition,
-              first: String(file.firstOffset),
-              last: String(file.lastOffset),
-              packets: file.count,
-            },
-            'sealed',
-          );
-          this.emit('sealed', file);
-          this.catalog.recordSealed(file).catch(() => {});
+        consumer: this.spout,
+        start: config.start,
+        encoder: new RecordEncoder(config.tsScheme, config.granularity),
+        deadLetters: config.deadLetterTopic ? this.deadLetterQueue(config.deadLetterTopic) : null,
+        hooks: this.hooks,
+        sink: {
+          storage: this.storage,
+          layout: this.layout,
+          ledger: this.ledger,
+          topic: config.topic,
+          instanceId: config.instanceId,
+          policy: { numPackets: config.numPackets, maxTimeNs: BigInt(config.maxTimeMs) * 1_000_000n },
+          chunkBytes: config.chunkBytes,
+          replication: config.replication,
+          reingest: config.reingest,
         },
       });
-      this.sinks.set(partition, sink);
+      this.owners.set(partition, owner);
     }
-    return sink;
+    return owner;
   }
 
-  /** Where consumption of a partition starts when storage holds nothing newer. */
-  private async baseOffset(partition: number): Promise<{ base: bigint; committed: bigint | null }> {
-    const { start } = this.config;
-    const first = !this.everAssigned.has(partition);
-    this.everAssigned.add(partition);
-    const committed = await this.spout.committed(partition);
-    if ((first && (start === 'EARLIEST' || start === 'LATEST')) || committed === null) {
-      const { low, high } = await this.spout.offsets(partition);
-      if (start === 'EARLIEST' || (committed === null && start === 'UNCOMMITTED_EARLIEST'))
-        return { base: low, committed };
-      if (start === 'LATEST' || committed === null) return { base: high, committed };
-    }
-    return { base: committed!, committed };
-  }
-
-  /** Reconciles a partition if it has not been since it was (re)assigned or failed; returns the resume offset. */
-  private async ensureReconciled(partition: number): Promise<bigint> {
-    const sink = this.sinkFor(partition);
-    if (sink.nextOffset !== null) return sink.nextOffset;
-    const resume = await this.retry(`reconcile partition ${partition}`, async () => {
-      const { base, committed } = await this.baseOffset(partition);
-      return sink.reconcile(base, committed);
+  private deadLetterQueue(topic: string): DeadLetterQueue {
+    return new DeadLetterQueue({
+      topic,
+      send: async (to, letter) => {
+        const producer = await this.spout.producerFor();
+        await producer.send({ topic: to, acks: -1, messages: [letter] });
+      },
+      onRetry: (source, attempt, err) => {
+        this.metrics.storageRetries++;
+        if (this.failureLogLimit.allow())
+          this.log.warn({ source, attempt, err: (err as Error).message }, 'dead-letter copy failed; retrying');
+      },
     });
-    this.log.info({ partition, resume: String(resume) }, 'partition reconciled');
-    if (!this.stopping) this.spout.seek(partition, resume);
-    return resume;
   }
+
+  private readonly hooks: PartitionOwnerHooks = {
+    onSealed: (file: SealedFile) => {
+      this.metrics.filesSealed++;
+      this.metrics.packetsWritten += file.count;
+      this.metrics.bytesWritten += file.bytes;
+      this.log.info(
+        {
+          file: file.dataPath,
+          partition: file.partition,
+          first: String(file.firstOffset),
+          last: String(file.lastOffset),
+          packets: file.count,
+        },
+        'sealed',
+      );
+      this.emit('sealed', file);
+      this.catalog.recordSealed(file).catch(() => {});
+    },
+    onBadRecord: (partition, offset, _key, _value, rejected) => {
+      this.metrics.bad(rejected.reason);
+      if (this.badLogLimit.allow()) {
+        this.log.warn(
+          {
+            partition,
+            offset,
+            reason: rejected.reason,
+            detail: rejected.detail,
+            suppressed: this.badLogLimit.suppressed,
+          },
+          'malformed record',
+        );
+      }
+      this.emit('bad-record', { ...rejected, topic: this.config.topic, partition, offset } satisfies BadRecord);
+    },
+    onRecord: () => {
+      this.metrics.recordsIn++;
+    },
+    onFailure: (partition, err) => {
+      this.metrics.storageRetries++;
+      if (this.stopping) return;
+      if (err instanceof LostClaimError)
+        this.log.warn({ partition, err: err.message }, 'lost a seal claim to another writer; recovering');
+      else if (this.failureLogLimit.allow())
+        this.log.warn({ partition, err: (err as Error).message }, 'partition failed; will recover and retry');
+    },
+    onFatal: (err) => this.fatal(err),
+    onReconciled: (partition: number, result: RecoveryResult, base: bigint, committed: bigint | null) => {
+      const fields = {
+        partition,
+        resume: String(result.resume),
+        highWater: result.highWater === null ? null : String(result.highWater),
+        committed: committed === null ? null : String(committed),
+        base: String(base),
+        epoch: String(result.epoch),
+        rolledForward: result.rolledForward,
+        dropped: result.dropped,
+      };
+      if (result.reingested)
+        this.log.warn(
+          { ...fields, reingest: this.config.reingest },
+          're-ingesting: the stored high-water mark is set aside once for this kafka.pcap.reingest token; records the output already holds will be stored again',
+        );
+      else if (committed !== null && result.highWater !== null && committed < result.highWater)
+        this.log.warn(
+          fields,
+          "the group's committed offset is behind what the store holds (offsets lost, reset, or a new group): resuming at the store's high-water mark",
+        );
+      else this.log.info(fields, 'partition recovered');
+    },
+  };
 
   private async onBatch(batch: SpoutBatch): Promise<void> {
-    await this.withPartition(batch.partition, async () => {
-      if (!this.spout.owns(batch.partition) || this.stopping) return;
-      const sink = this.sinkFor(batch.partition);
-      try {
-        const resume = await this.ensureReconciled(batch.partition);
-        const first = batch.messages[0];
-        // Far behind the resume point (records already stored): let the seek skip them instead of
-        // re-reading them here.
-        if (first && BigInt(first.offset) + 10_000n < resume) return;
-        await this.consume(sink, batch);
-      } catch (err) {
-        await this.recover(sink, err);
-      }
-    });
-  }
-
-  private async consume(sink: PartitionSink, batch: SpoutBatch): Promise<void> {
-    const { metrics } = this;
-    let encoder = this.encoders.get(batch.partition);
-    if (!encoder) {
-      encoder = new RecordEncoder(this.config.tsScheme, this.config.granularity);
-      this.encoders.set(batch.partition, encoder);
-    }
-    for (const message of batch.messages) {
-      if (!batch.shouldContinue() || this.stopping) return;
-      const offset = BigInt(message.offset);
-      if (sink.nextOffset !== null && offset < sink.nextOffset) {
-        batch.resolveOffset(message.offset);
-        continue;
-      }
-      metrics.recordsIn++;
-      const verdict = encoder.check(message.key, message.value);
-      if (verdict) {
-        this.badRecord(batch.partition, message.offset, message.key, message.value, verdict);
-        sink.skipped(offset);
-      } else {
-        const file = await sink.fileFor(offset, encoder.tsNs);
-        encoder.append(file);
-        await sink.appended(offset);
-      }
-      batch.resolveOffset(message.offset);
-    }
-    await sink.commitSkipped();
+    if (this.stopping || !this.spout.owns(batch.partition)) return;
+    await this.ownerOf(batch.partition).handle(batch);
     this.metrics.commitLag = this.openRecords();
   }
 
   private openRecords(): number {
     let n = 0;
-    for (const s of this.sinks.values())
-      if (s.openFile) n += Number(s.openFile.lastOffset - s.openFile.firstOffset) + 1;
+    for (const owner of this.owners.values()) n += owner.openRecords;
     return n;
   }
 
-  /**
-   * After any failure in a partition (storage outage, lost claim, broker error): drop the open
-   * file, wait, reconcile with storage and Kafka again, and seek back, so nothing uncommitted is
-   * skipped and nothing stored is written twice.
-   */
-  private async recover(sink: PartitionSink, err: unknown): Promise<void> {
-    const partition = sink.partition;
-    if (err instanceof LostClaimError)
-      this.log.warn({ partition, err: err.message }, 'lost a seal claim to another writer; reconciling');
-    else if (this.failureLogLimit.allow())
-      this.log.warn({ partition, err: (err as Error).message }, 'partition failed; will reconcile and retry');
-    this.metrics.storageRetries++;
-    await sink.abandon().catch(() => {});
-    sink.nextOffset = null;
-    this.pendingDeadLetters.delete(partition);
-    if (this.stopping || !this.spout.owns(partition)) return;
-    await sleep(500);
-    await this.ensureReconciled(partition).catch((e) =>
-      this.log.warn({ partition, err: (e as Error).message }, 'reconcile failed; will retry on the next batch'),
-    );
-  }
-
-  private badRecord(
-    partition: number,
-    offset: string,
-    key: Buffer | null,
-    value: Buffer | null,
-    rejected: RejectedRecord,
-  ): void {
-    this.metrics.bad(rejected.reason);
-    if (this.badLogLimit.allow()) {
-      this.log.warn(
-        {
-          partition,
-          offset,
-          reason: rejected.reason,
-          detail: rejected.detail,
-          suppressed: this.badLogLimit.suppressed,
-        },
-        'malformed record',
-      );
-    }
-    this.emit('bad-record', { ...rejected, topic: this.config.topic, partition, offset } satisfies BadRecord);
-    const dlq = this.config.deadLetterTopic;
-    if (!dlq) return;
-    const sent = this.spout.producerFor().then((producer) =>
-      producer.send({
-        topic: dlq,
-        acks: -1,
-        messages: [
-          {
-            key,
-            value,
-            headers: {
-              'pcapline-reject-reason': rejected.reason,
-              'pcapline-reject-detail': rejected.detail,
-              'pcapline-source': `${this.config.topic}/${partition}/${offset}`,
-            },
-          },
-        ],
-      }),
-    );
-    sent.catch(() => {}); // awaited (and its failure surfaced) before the next commit
-    let pending = this.pendingDeadLetters.get(partition);
-    if (!pending) {
-      pending = [];
-      this.pendingDeadLetters.set(partition, pending);
-    }
-    pending.push(sent);
-  }
-
-  private async flushDeadLetters(partition: number): Promise<void> {
-    const pending = this.pendingDeadLetters.get(partition);
-    if (!pending?.length) return;
-    this.pendingDeadLetters.set(partition, []);
-    await Promise.all(pending);
-  }
-
-  private async sealIdle(): Promise<void> {
+  private sealIdle(): void {
     const idle = this.config.idleTimeoutMs;
     if (idle <= 0 || this.stopping) return;
     const now = Date.now();
-    for (const [partition, sink] of this.sinks) {
-      const open = sink.openFile;
-      if (!open || now - open.lastActivity < idle) continue;
-      void this.withPartition(partition, async () => {
-        if (sink.openFile !== open || this.stopping) return;
-        try {
-          await sink.seal();
-        } catch (err) {
-          await this.recover(sink, err);
-        }
-      });
-    }
+    for (const owner of this.owners.values()) void owner.sealIfIdle(now, idle);
   }
 
   private async stats(): Promise<void> {
@@ -392,15 +306,48 @@ export class Topology extends EventEmitter {
     this.log.info({ stats: this.metrics.statsLine() }, 'stats');
   }
 
-  private watchdog(): void {
-    const stalledFor = Date.now() - this.spout.lastFetchAt;
-    if (!this.stopping && stalledFor > this.config.watchdogMs && this.spout.assignedCount > 0) {
-      this.fatal(new Error(`no fetch completed for ${Math.round(stalledFor / 1000)} s (consumer stalled)`));
+  /**
+   * Two checks. No fetch at all for `pcap.watchdog.ms` while partitions are assigned: the consumer
+   * is wedged, exit. A partition with records to read whose position has not moved for that long
+   * (and that reported no failure): re-seek it once; if it still does not move, exit 1 so a
+   * supervisor restarts the process, with a message naming the partition. A stall is never silent.
+   */
+  private async watchdog(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    const limit = this.config.watchdogMs;
+    const fetchStalled = now - this.spout.lastFetchAt;
+    if (fetchStalled > limit && this.spout.assignedCount > 0) {
+      this.fatal(new Error(`no fetch completed for ${Math.round(fetchStalled / 1000)} s (consumer stalled)`));
+      return;
+    }
+    let ends: Map<number, { high: bigint }>;
+    try {
+      ends = await this.spout.allOffsets();
+    } catch {
+      return; // the broker is unreachable: kafkajs retries and reports it
+    }
+    for (const [partition, owner] of this.owners) {
+      const end = ends.get(partition)?.high;
+      if (end === undefined || !this.spout.owns(partition)) continue;
+      const stalled = owner.stalledFor(end, now);
+      if (stalled <= limit) continue;
+      const lag = end - (owner.position ?? end);
+      if (!owner.nudged) {
+        this.log.warn(
+          { partition, position: String(owner.position), end: String(end), stalledMs: stalled },
+          'partition made no progress with records to read; seeking it to its position again',
+        );
+        owner.nudge(now);
+      } else {
+        this.fatal(new StallError(partition, lag, stalled));
+        return;
+      }
     }
   }
 
   private fatal(error: Error): void {
-    this.log.error({ err: error.message }, 'unrecoverable consumer error');
+    this.log.error({ err: error.message }, 'unrecoverable error');
     this.emit('fatal', error);
   }
 
@@ -432,19 +379,13 @@ export class Topology extends EventEmitter {
       this.spout.beginStop();
       for (const t of this.timers) clearInterval(t);
       await Promise.all(
-        [...this.sinks].map(([partition, sink]) =>
-          this.withPartition(partition, async () => {
-            try {
-              await sink.seal();
-              await sink.commitSkipped();
-            } catch (err) {
-              this.log.warn(
-                { partition, err: (err as Error).message },
-                'could not seal on shutdown; the records will be re-read on restart',
-              );
-              await sink.abandon().catch(() => {});
-            }
-          }),
+        [...this.owners.values()].map((owner) =>
+          owner.stop((err) =>
+            this.log.warn(
+              { partition: owner.partition, err: (err as Error).message },
+              'could not seal on shutdown; the records will be re-read on restart',
+            ),
+          ),
         ),
       );
       await this.spout.disconnect();

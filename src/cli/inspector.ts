@@ -11,10 +11,11 @@ import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import { UsageError } from '../lib/errors.js';
-import { isMainModule, runCli } from './run.js';
+import { oneLine, UsageError } from '../lib/errors.js';
+import { isStorageError } from '../storage/errors.js';
+import { describeLocation, LOCAL_STORE, parseStorageUri, type StorageLocation } from '../storage/uri.js';
+import { isMainModule, printable, runCli } from './run.js';
 import { peekSource, type ByteSource } from '../formats/byte-queue.js';
 import { decodeFrame, decodePcapValue } from '../packet/decode.js';
 import { formatInspectorLine, formatMalformedLine, packetFieldsToJson } from '../packet/metron-line.js';
@@ -25,7 +26,8 @@ import { SequenceFileReader } from '../formats/sequencefile/reader.js';
 
 const NAME = 'pcap-inspector';
 const USAGE = `usage: ${NAME} -i <file> [-n N] [--json]
-  -i, --input <file>        SequenceFile or pcap file: a local path, file:///path or webhdfs://host:port/path
+  -i, --input <file>        SequenceFile or pcap file: webhdfs://host:port/path, file:///path, or a plain path
+                            on $PCAPLINE_STORE (else local disk)
   -n, --num_packets <N>     number of records to print (default: all)
       --json                one JSON object per packet with every decoded field
   -h, --help                this help`;
@@ -70,32 +72,43 @@ function parseArgs(argv: string[]): Args | 'help' {
   return { input, limit, json: a.json === true };
 }
 
-/** Opens the input as a byte stream; `close` releases any storage connection. */
+/**
+ * Opens the input as a byte stream; `close` releases any storage connection. `-i` follows the
+ * rule of every tool (storage/uri.ts): a URI names its store, a plain path is on $PCAPLINE_STORE,
+ * else local.
+ */
 async function openInput(input: string): Promise<{ stream: Readable; close: () => Promise<void> }> {
-  if (/^webhdfs:\/\//i.test(input)) {
-    // Loaded only for webhdfs inputs: local files need none of the HTTP machinery.
-    const { openStorage, parseStorageUri } = await import('../storage/index.js');
-    const loc = parseStorageUri(input);
+  let loc: StorageLocation;
+  try {
+    loc = parseStorageUri(input);
+  } catch (err) {
+    if (isStorageError(err)) throw new UsageError(`-i: ${err.message}`);
+    throw err;
+  }
+  const where = describeLocation(loc);
+  if (loc.root !== LOCAL_STORE) {
+    // Loaded only for remote inputs: local files need none of the HTTP machinery.
+    const { openStorage } = await import('../storage/open.js');
     const storage = openStorage(loc.root);
     try {
       const stream = await storage.read(loc.path);
       return { stream, close: () => storage.close() };
     } catch (err) {
       await storage.close().catch(() => undefined);
-      throw new UsageError(`cannot read ${input}: ${(err as Error).message}`);
+      throw new UsageError(`cannot read ${where}: ${(err as Error).message}`);
     }
   }
-  const path = /^file:\/\//i.test(input) ? fileURLToPath(input) : input;
+  const path = loc.path;
   let st: Stats;
   try {
     st = await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(
-      code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`,
+      code === 'ENOENT' ? `no such file: ${where}` : `cannot read ${where}: ${(err as Error).message}`,
     );
   }
-  if (st.isDirectory()) throw new UsageError(`${path} is a directory; give one data file`);
+  if (st.isDirectory()) throw new UsageError(`${where} is a directory; give one data file`);
   return { stream: createReadStream(path, { highWaterMark: 256 * 1024 }), close: async () => undefined };
 }
 
@@ -199,7 +212,7 @@ export async function main(
   stderr: Writable = process.stderr,
 ): Promise<number> {
   const say = (s: string): void => {
-    stderr.write(`${NAME}: ${s}\n`);
+    stderr.write(`${NAME}: ${printable(oneLine(s))}\n`);
   };
   let close: (() => Promise<void>) | null = null;
   try {

@@ -24,9 +24,21 @@ export function runCli(name: string, main: (argv: string[]) => Promise<number>):
 
 /** The one line for any thrown value. */
 export function describeError(err: unknown): string {
-  if (isPcaplineError(err)) return err.describe();
-  return oneLine(err instanceof Error ? err.message : String(err));
+  if (isPcaplineError(err)) return printable(err.describe());
+  return printable(oneLine(err instanceof Error ? err.message : String(err)));
 }
+
+/**
+ * Messages quote what the user typed; control characters (a NUL, an escape sequence) and
+ * bidirectional or invisible format characters would garble or disguise the line on a terminal,
+ * so they are shown as \u escapes.
+ */
+export const printable = (text: string): string =>
+  text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 /** True when the module at `moduleUrl` is the script node was started with (`node src/cli/x.ts`). */
 export function isMainModule(moduleUrl: string): boolean {

@@ -1,5 +1,7 @@
 import yargs from 'yargs';
 import { ConfigError, loadTopologyConfig, parseOverrides } from '../config/topology-config.js';
+import { isStorageError } from '../storage/errors.js';
+import { describeLocation, parseStorageUri } from '../storage/uri.js';
 import { isMainModule, runCli } from './run.js';
 
 /**
@@ -32,6 +34,14 @@ export async function main(argv: string[]): Promise<number> {
     })
     .parseAsync();
   const { config, notices } = loadTopologyConfig(args.c, parseOverrides((args.D ?? []) as string[]));
+  // The same rule for a plain path as every tool (storage/uri.ts), checked before anything starts.
+  let out: string;
+  try {
+    out = describeLocation(parseStorageUri(config.out));
+  } catch (err) {
+    if (isStorageError(err, 'IllegalArgumentException')) throw new ConfigError('kafka.pcap.out', err.message);
+    throw err;
+  }
   // The Kafka client, the store clients and the logger load only for a run, not for --help or a bad key.
   const [{ Topology }, { createLogger }] = await Promise.all([import('../topology.js'), import('../lib/log.js')]);
   const log = createLogger('pcap-topology');
@@ -42,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     process.exit(1);
   });
   for (const n of notices) log.warn(n);
+  log.info({ out, topic: config.topic, groupId: config.groupId }, 'writing to the store');
   const topology = Topology.create(config, { log });
   return new Promise<number>((resolve, reject) => {
     let stopping = false;

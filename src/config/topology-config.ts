@@ -1,12 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseProperties } from 'dot-properties';
 import { PcaplineError } from '../lib/errors.js';
+import { parseStorageUri, StorageUriError } from '../storage/uri.js';
 
 /** Where consumption starts (Metron's FirstPollOffsetStrategy). */
 export type StartMode = 'EARLIEST' | 'LATEST' | 'UNCOMMITTED_EARLIEST' | 'UNCOMMITTED_LATEST';
 export type TsScheme = 'FROM_KEY' | 'FROM_VALUE';
 export type Granularity = 'MILLISECONDS' | 'MICROSECONDS' | 'NANOSECONDS';
+/** `kafka.pcap.out.layout` (src/sink/layout.ts). */
+export type OutputLayout = 'flat' | 'daily' | 'hourly';
 
 export interface KafkaSecurity {
   protocol: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
@@ -32,12 +36,19 @@ export interface TopologyConfig {
   granularity: Granularity;
   /** Output directory as a storage URI: webhdfs://host:port/path, file:///path or a plain path. */
   out: string;
+  /** Flat (Metron's), or time-bucketed sub-directories for stores that outgrow one directory. */
+  layout: OutputLayout;
+  /**
+   * A token that makes each partition start over once at the start mode's offset even though the
+   * store holds more (a deliberate re-ingest); undefined normally.
+   */
+  reingest?: string;
   replication: number;
   instanceId: string;
   deadLetterTopic?: string;
   metricsPort?: number;
   statsIntervalMs: number;
-  /** Bytes buffered per partition before an append to storage; bounds memory per open file. */
+  /** Bytes buffered per partition before they are sent to storage; bounds memory per open file. */
   chunkBytes: number;
   sessionTimeoutMs: number;
   /** Exit (for a supervisor to restart us) when no fetch completes for this long while work is pending. */
@@ -139,7 +150,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     doc: 'Packets per file: a file rolls when it holds this many (checked before each append).',
     example: '1000',
     set: (c, v, k) => {
-      c.numPackets = int(0)(v, k);
+      c.numPackets = int(1)(v, k);
     },
   },
   'kafka.pcap.maxTimeMS': {
@@ -171,12 +182,34 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'kafka.pcap.out': {
-    doc: 'Output directory as a storage URI: webhdfs://namenode:9870/path (HDFS), file:///path or a plain path (local).',
+    doc: 'Output directory as a storage URI: webhdfs://namenode:9870/path (HDFS) or file:///path; a plain path is on $PCAPLINE_STORE when set, else on local disk (the rule every tool follows).',
     example: '/apps/metron/pcap/input',
     set: (c, v, k) => {
       c.out = nonEmpty(v, k);
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c.out) && !/^(webhdfs|file):\/\//i.test(c.out))
-        throw new ConfigError(k, `'${v}': only webhdfs:// and file:// URIs (or a plain path) are supported`);
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(c.out)) return; // a plain path: resolved by the storage rule at start
+      try {
+        parseStorageUri(c.out); // the same checks and hints as every tool's store argument
+      } catch (err) {
+        if (!(err instanceof StorageUriError)) throw err;
+        throw new ConfigError(k, err.message.split(c.out).join(redactUri(c.out)));
+      }
+    },
+  },
+  'kafka.pcap.out.layout': {
+    doc: "flat: every data file directly in kafka.pcap.out (Metron's layout). hourly or daily: in YYYY/MM/DD/HH (or YYYY/MM/DD) sub-directories by the UTC time of the file's first packet, for stores that outgrow one directory (HDFS allows 1,048,576 entries per directory by default). Recursive listings and pcap-query read every layout.",
+    example: 'flat',
+    set: (c, v, k) => {
+      c.layout = oneOf(['FLAT', 'DAILY', 'HOURLY'] as const)(v, k).toLowerCase() as OutputLayout;
+    },
+  },
+  'kafka.pcap.reingest': {
+    doc: 'Deliberate re-ingest. The output directory is the source of truth: a partition never resumes below what it already holds, whatever the committed offset says. Set this to a new token (e.g. a date) to make each partition start over once at kafka.pcap.start (EARLIEST to store the whole topic again), storing again what the output holds; the token is recorded in the store, so restarts with the same token do not repeat it. Empty: off.',
+    example: '',
+    set: (c, v, k) => {
+      const token = v.trim();
+      if (token && !/^[A-Za-z0-9._:-]{1,64}$/.test(token))
+        throw new ConfigError(k, "must be up to 64 letters, digits, '.', '_', ':' or '-'");
+      c.reingest = token || undefined;
     },
   },
   'kafka.pcap.deadLetterTopic': {
@@ -201,7 +234,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'pcap.instance.id': {
-    doc: 'Last token of file names (pcap_<topic>_<ts>_<partition>_<id>); unique per process. Default: host name and process id. No "_".',
+    doc: 'Last token of file names (pcap_<topic>_<ts>_<partition>_<id>); must be unique per running process. Default: host name, process id and a random suffix (unique even where every container runs as pid 1). No "_".',
     example: '',
     set: (c, v, k) => {
       const id = nonEmpty(v, k);
@@ -225,8 +258,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'pcap.chunk.bytes': {
-    doc: 'Bytes buffered per partition before they are appended to the in-progress file. Bounds memory whatever numPackets is.',
-    example: '8388608',
+    doc: 'Bytes buffered per partition before they are sent to the in-progress file (one streaming upload per file). Bounds memory whatever numPackets is.',
+    example: '1048576',
     set: (c, v, k) => {
       c.chunkBytes = int(65536, 256 * 1024 * 1024)(v, k);
     },
@@ -239,7 +272,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
   },
   'pcap.watchdog.ms': {
-    doc: 'Exit non-zero (to be restarted by a supervisor) when no fetch completes for this long.',
+    doc: 'Stall watchdog: when no fetch completes for this long, or an assigned partition with records to read makes no progress for this long (after one re-seek), exit 1 so a supervisor restarts the process.',
     example: '120000',
     set: (c, v, k) => {
       c.watchdogMs = int(10000)(v, k);
@@ -330,6 +363,14 @@ export const IGNORED_KEYS = new Set([
   'kafka.spout.parallelism',
 ]);
 
+/**
+ * Host name and pid alone collide where every container runs its process as pid 1 under the same
+ * host name pattern: a random suffix keeps two processes from ever producing the same file name.
+ */
+export function defaultInstanceId(): string {
+  return `${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): TopologyConfig {
   return {
     topic: 'pcap',
@@ -342,10 +383,12 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): TopologyCon
     tsScheme: 'FROM_KEY',
     granularity: 'MICROSECONDS',
     out: '/apps/metron/pcap/input',
+    layout: 'flat',
     replication: -1,
-    instanceId: `${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}-${process.pid}`,
+    instanceId: defaultInstanceId(),
     statsIntervalMs: 30000,
-    chunkBytes: 8 * 1024 * 1024,
+    // Sent as part of one streaming upload per file, a chunk costs no block close: small is free.
+    chunkBytes: 1024 * 1024,
     sessionTimeoutMs: 30000,
     watchdogMs: 120000,
     security: { protocol: 'PLAINTEXT', sslRejectUnauthorized: true },
@@ -357,8 +400,15 @@ export function applyConfig(config: TopologyConfig, pairs: Record<string, string
   const notices: string[] = [];
   for (const [key, value] of Object.entries(pairs)) {
     const spec = CONFIG_KEYS[key];
-    if (!spec)
+    if (!spec) {
+      // A mistyped secret key can carry the secret itself (`kafka.sasl.password:hunter2`): never quote it.
+      if (/pass|secret|credential/i.test(key))
+        throw new ConfigError(
+          'an unknown key resembling kafka.sasl.password',
+          'unknown configuration key (not shown: it may hold a secret; see config/pcap.properties for the accepted keys)',
+        );
       throw new ConfigError(key, 'unknown configuration key (see config/pcap.properties for the accepted keys)');
+    }
     spec.set(config, value, key);
     if (IGNORED_KEYS.has(key)) notices.push(`${key} is accepted for compatibility and ignored: ${spec.doc}`);
   }
@@ -375,14 +425,28 @@ export function applyConfig(config: TopologyConfig, pairs: Record<string, string
   return notices;
 }
 
-/** Parses `-D key=value` arguments. */
+/** A URI with any password in its user info replaced by `***`, for logs and messages. */
+export function redactUri(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
+}
+
+/**
+ * Parses `-D key=value` arguments. A malformed one is never echoed whole: it may be a secret typed
+ * with the wrong separator (`-D kafka.sasl.password:hunter2`). Only a known key name is quoted.
+ */
 export function parseOverrides(defs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const d of defs) {
+  defs.forEach((d, n) => {
     const i = d.indexOf('=');
-    if (i <= 0) throw new ConfigError(d, 'a -D override must look like key=value');
+    if (i <= 0) {
+      const named = d.trim() in CONFIG_KEYS ? d.trim() : `-D argument ${n + 1}`;
+      throw new ConfigError(
+        named,
+        'a -D override must look like key=value (the argument is not shown: it may hold a secret)',
+      );
+    }
     out[d.slice(0, i).trim()] = d.slice(i + 1);
-  }
+  });
   return out;
 }
 

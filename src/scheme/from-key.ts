@@ -5,7 +5,14 @@
  * and the unit conversion cannot wrap (the range check catches it).
  */
 import { LINKTYPE_ETHERNET } from '../formats/pcap/pcap-record.js';
-import { checkTimestamp, reject, type Scheme, type TimestampRange, type TsGranularity } from './types.js';
+import {
+  checkTimestamp,
+  reject,
+  type Scheme,
+  type SchemeRecord,
+  type TimestampRange,
+  type TsGranularity,
+} from './types.js';
 
 const NS_PER_UNIT: Record<TsGranularity, bigint> = {
   MILLISECONDS: 1_000_000n,
@@ -16,8 +23,20 @@ const NS_PER_UNIT: Record<TsGranularity, bigint> = {
 /** Metron's exact message for a null key (FromKeyDeserializerTest, metron-compat §8.1). */
 export const MISSING_KEY_MESSAGE = 'Expected a key but none provided';
 
+const EMPTY = Buffer.alloc(0);
+
 export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange): Scheme {
   const factor = NS_PER_UNIT[granularity];
+  // One record object per scheme, refilled for every accepted record (types.ts: Scheme).
+  const accepted: SchemeRecord = {
+    ok: true,
+    tsNs: 0n,
+    kind: 'frame',
+    data: EMPTY,
+    frameOffset: 0,
+    frameLength: 0,
+    linkType: LINKTYPE_ETHERNET,
+  };
   return (key, value) => {
     if (key === null || key === undefined) return reject('missing-key', MISSING_KEY_MESSAGE);
     if (key.length !== 8)
@@ -28,14 +47,9 @@ export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange)
     const tsNs = key.readBigUInt64BE(0) * factor;
     const bad = checkTimestamp(tsNs, range);
     if (bad) return bad;
-    return {
-      ok: true,
-      tsNs,
-      kind: 'frame',
-      data: value,
-      frameOffset: 0,
-      frameLength: value.length,
-      linkType: LINKTYPE_ETHERNET,
-    };
+    accepted.tsNs = tsNs;
+    accepted.data = value;
+    accepted.frameLength = value.length;
+    return accepted;
   };
 }

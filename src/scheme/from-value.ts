@@ -6,9 +6,21 @@
  * lengths that do not add up, a second packet) is refused rather than stored.
  */
 import { isPcapValueProblem, parsePcapValue } from '../formats/pcap/pcap-record.js';
-import { checkTimestamp, reject, type Scheme, type TimestampRange } from './types.js';
+import { checkTimestamp, reject, type Scheme, type SchemeRecord, type TimestampRange } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export function fromValueScheme(range: TimestampRange): Scheme {
+  // One record object per scheme, refilled for every accepted record (types.ts: Scheme).
+  const accepted: SchemeRecord = {
+    ok: true,
+    tsNs: 0n,
+    kind: 'pcap',
+    data: EMPTY,
+    frameOffset: 0,
+    frameLength: 0,
+    linkType: 0,
+  };
   return (_key, value) => {
     if (value === null || value === undefined || value.length === 0) {
       return reject('empty-value', value == null ? 'value is null' : 'value is empty');
@@ -23,14 +35,13 @@ export function fromValueScheme(range: TimestampRange): Scheme {
     }
     const bad = checkTimestamp(info.tsNs, range);
     if (bad) return bad;
-    return {
-      ok: true,
-      tsNs: info.tsNs,
-      kind: 'pcap',
-      data: value,
-      frameOffset: info.frameOffset,
-      frameLength: info.inclLen,
-      linkType: info.linkType,
-    };
+    accepted.tsNs = info.tsNs;
+    accepted.data = value;
+    accepted.frameOffset = info.frameOffset;
+    accepted.frameLength = info.inclLen;
+    // The upper bits of a pcap link type carry the FCS length flag (pcap-linktype(7)); decoders
+    // need only the type, as src/formats/pcap/pcap-file.ts reads it.
+    accepted.linkType = info.linkType & 0xffff;
+    return accepted;
   };
 }

@@ -50,7 +50,11 @@ export interface SchemeRecord {
 
 export type SchemeResult = SchemeRecord | SchemeRejection;
 
-/** The part of a Kafka message the scheme looks at (kafkajs gives Buffer | null for both). */
+/**
+ * The part of a Kafka message the scheme looks at (kafkajs gives Buffer | null for both). An
+ * accepted record is one object per scheme, refilled by every call (no allocation per record on
+ * the ingest hot path): use it before calling the scheme again. Rejections are fresh objects.
+ */
 export type Scheme = (key: Buffer | null | undefined, value: Buffer | null | undefined) => SchemeResult;
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.js';
 import { isStorageError } from '../storage/errors.js';
 import type { SinkLayout } from './layout.js';
@@ -6,23 +7,53 @@ import type { SinkLayout } from './layout.js';
 export interface SealMarker {
   first: string;
   last: string;
+  /** The in-progress data file and index, renamed to `dataPath` / `indexPath` when published. */
   tmpPath: string;
+  tmpIndexPath?: string;
   dataPath: string;
   indexPath: string;
   count: number;
   instanceId: string;
+  /** The writer epoch that claimed it (absent in markers of older versions: epoch 0). */
+  epoch?: string;
+  /** The `kafka.pcap.reingest` token in force when it was written, if any. */
+  reingest?: string;
 }
 
-const parse = (m: SealMarker) => ({ ...m, firstN: BigInt(m.first), lastN: BigInt(m.last) });
+const parse = (m: SealMarker) => ({
+  ...m,
+  firstN: BigInt(m.first),
+  lastN: BigInt(m.last),
+  epochN: BigInt(m.epoch ?? '0'),
+});
 export type LoadedMarker = ReturnType<typeof parse> & { markerPath: string };
 
+/** One listing of a partition's state directory. */
+export interface LedgerScan {
+  /** Seal markers, oldest first offset first. */
+  markers: LoadedMarker[];
+  /** Writer epochs present, ascending. */
+  epochs: bigint[];
+  /** Paths that are neither: claims in flight or crashed (`.claim-*`), unreadable markers. */
+  leftovers: string[];
+}
+
+const EPOCH = /^epoch-(\d{1,20})$/;
+const MARKER = /^(\d{20})\.json$/;
+
 /**
- * The per-partition ledger of seal markers. A marker is created exclusively (create without
- * overwrite is atomic at the NameNode), keyed by the file's first offset: of two writers that
- * hold overlapping data for a partition (a zombie after a rebalance and the new owner), exactly one
- * wins the claim; the other discards its file. Markers are small and few: the sink deletes those
- * behind the committed offset, so reading a partition's ledger costs the same however many files
- * the store holds.
+ * The per-partition ledger in the store: seal markers and writer epochs. This, not Kafka's
+ * committed offset, is the source of truth for what a partition has stored (docs/exactly-once.md).
+ *
+ * - A marker is claimed exclusively, keyed by its first offset. It is written whole under a hidden
+ *   temporary name and then renamed into place without replacing (atomic on both back ends), so no
+ *   reader ever sees a claim half-written.
+ * - Every writer of a partition first takes a new epoch (an exclusive create of `epoch-<n>`, n above
+ *   every epoch present) and stamps it in its markers. A claim counts only if, after it, no higher
+ *   epoch exists: a writer that lost the partition (a zombie) can then never publish, even at an
+ *   offset whose marker has since been trimmed.
+ * - The sink keeps only the newest marker of each partition (plus claims in flight), and only the
+ *   newest epochs: a scan costs one small listing however many files the store holds.
  */
 export class Ledger {
   constructor(
@@ -33,11 +64,16 @@ export class Ledger {
   /** Returns false when another writer already claimed this first offset. */
   async claim(topic: string, partition: number, marker: SealMarker): Promise<boolean> {
     const path = this.layout.marker(topic, partition, BigInt(marker.first));
+    const temp = `${this.layout.stateDir(topic, partition)}/.claim-${marker.first}-${randomBytes(6).toString('hex')}`;
+    await this.storage.create(temp, Buffer.from(JSON.stringify(marker)), { overwrite: false });
     try {
-      await this.storage.create(path, Buffer.from(JSON.stringify(marker)), { overwrite: false });
+      await this.storage.rename(temp, path);
       return true;
     } catch (err) {
+      await this.storage.delete(temp).catch(() => false);
       if (isStorageError(err, 'FileAlreadyExistsException')) return false;
+      // The temporary claim was removed by a newer writer's recovery: that writer holds the partition.
+      if (isStorageError(err, 'FileNotFoundException')) return false;
       throw err;
     }
   }
@@ -55,30 +91,100 @@ export class Ledger {
     }
   }
 
-  /** All markers of a partition, oldest first. */
-  async list(topic: string, partition: number): Promise<LoadedMarker[]> {
+  /** Markers and epochs of a partition, in one listing. */
+  async scan(topic: string, partition: number): Promise<LedgerScan> {
     const dir = this.layout.stateDir(topic, partition);
-    const markers: LoadedMarker[] = [];
+    const scan: LedgerScan = { markers: [], epochs: [], leftovers: [] };
     try {
       for await (const entry of this.storage.list(dir)) {
-        if (entry.type !== 'file' || !entry.name.endsWith('.json')) continue;
-        const text = (await this.storage.readBuffer(entry.path)).toString('utf8');
+        if (entry.type !== 'file') continue;
+        const epoch = EPOCH.exec(entry.name);
+        if (epoch) {
+          scan.epochs.push(BigInt(epoch[1]));
+          continue;
+        }
+        if (!MARKER.test(entry.name)) {
+          scan.leftovers.push(entry.path);
+          continue;
+        }
+        let text: string;
         try {
-          markers.push({ ...parse(JSON.parse(text) as SealMarker), markerPath: entry.path });
+          text = (await this.storage.readBuffer(entry.path)).toString('utf8');
+        } catch (err) {
+          if (isStorageError(err, 'FileNotFoundException')) continue; // trimmed meanwhile
+          throw err;
+        }
+        try {
+          scan.markers.push({ ...parse(JSON.parse(text) as SealMarker), markerPath: entry.path });
         } catch {
-          // A marker is valid only once its single create completed; a torn one comes from a create
-          // that failed, and its writer never relied on it. Left in place it would block this offset.
-          await this.storage.delete(entry.path).catch(() => false);
+          // Markers are renamed into place whole; an unreadable one can only be a torn claim of an
+          // older version. Its writer never relied on it; the partition's owner removes it.
+          scan.leftovers.push(entry.path);
         }
       }
     } catch (err) {
-      if (isStorageError(err, 'FileNotFoundException')) return [];
-      throw err;
+      if (!isStorageError(err, 'FileNotFoundException')) throw err;
     }
-    return markers.sort((a, b) => (a.firstN < b.firstN ? -1 : a.firstN > b.firstN ? 1 : 0));
+    scan.markers.sort((a, b) => (a.firstN < b.firstN ? -1 : a.firstN > b.firstN ? 1 : 0));
+    scan.epochs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return scan;
+  }
+
+  /** All markers of a partition, oldest first. */
+  async list(topic: string, partition: number): Promise<LoadedMarker[]> {
+    return (await this.scan(topic, partition)).markers;
+  }
+
+  /**
+   * Takes a new writer epoch for this partition: above every epoch present, created exclusively.
+   * Loops when another writer took the same number, or when a higher one appeared meanwhile.
+   */
+  async newEpoch(topic: string, partition: number, instanceId: string): Promise<bigint> {
+    for (;;) {
+      const { epochs } = await this.scan(topic, partition);
+      const next = (epochs.at(-1) ?? 0n) + 1n;
+      const body = Buffer.from(JSON.stringify({ instanceId, at: new Date().toISOString() }));
+      try {
+        await this.storage.create(this.layout.epoch(topic, partition, next), body, { overwrite: false });
+      } catch (err) {
+        if (isStorageError(err, 'FileAlreadyExistsException')) continue;
+        throw err;
+      }
+      // A number freed by trimming could be re-created below a newer epoch: only the newest counts.
+      if ((await this.newerEpoch(topic, partition, next)) === null) return next;
+    }
+  }
+
+  /** The highest epoch above `epoch`, or null when `epoch` is the newest. */
+  async newerEpoch(topic: string, partition: number, epoch: bigint, scan?: LedgerScan): Promise<bigint | null> {
+    const { epochs } = scan ?? (await this.scan(topic, partition));
+    const top = epochs.at(-1);
+    return top !== undefined && top > epoch ? top : null;
+  }
+
+  /** Removes epochs below `epoch` (never the newest: the fence needs it). */
+  async trimEpochs(topic: string, partition: number, epoch: bigint, scan: LedgerScan): Promise<void> {
+    for (const e of scan.epochs)
+      if (e < epoch) await this.storage.delete(this.layout.epoch(topic, partition, e)).catch(() => false);
   }
 
   async remove(marker: LoadedMarker): Promise<void> {
     await this.storage.delete(marker.markerPath);
+  }
+
+  /**
+   * Removes a marker only if the file at its path is still that claim (same epoch and in-progress
+   * file): a loser must never delete a marker another writer claimed at the same offset meanwhile.
+   */
+  async removeIfSame(marker: SealMarker & { markerPath: string }): Promise<void> {
+    let current: SealMarker;
+    try {
+      current = JSON.parse((await this.storage.readBuffer(marker.markerPath)).toString('utf8')) as SealMarker;
+    } catch (err) {
+      if (isStorageError(err, 'FileNotFoundException')) return;
+      throw err;
+    }
+    if (current.tmpPath === marker.tmpPath && (current.epoch ?? '0') === (marker.epoch ?? '0'))
+      await this.storage.delete(marker.markerPath);
   }
 }

@@ -1,18 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.js';
 import { IndexBuilder } from '../formats/index/packet-index.js';
-import { SequenceFileWriter } from '../formats/sequencefile/writer.js';
+import { type BufferSink, SequenceFileWriter } from '../formats/sequencefile/writer.js';
 import type { SinkLayout } from './layout.js';
+import { RollingUpload } from './rolling-upload.js';
 
 /**
- * One in-progress data file of one partition. Records are encoded straight into a chunk list;
- * when the chunk reaches `chunkBytes` it is appended to the hidden in-progress file, so memory per
+ * One in-progress data file of one partition. Records are encoded straight into a chunk buffer;
+ * when the chunk reaches `chunkBytes` it is sent to the hidden in-progress file, so memory per
  * partition stays bounded by the chunk size plus the compact index columns, whatever numPackets is.
- * A 2xx from WebHDFS CREATE/APPEND means the DataNode closed the stream: the bytes are durable.
+ * The in-progress file is uploaded as a stream (RollingUpload: a streaming create opened with the
+ * file, continued by an append only when it outlives a lease-safe age), so on HDFS a file costs
+ * about one block close, when it is completed, instead of one per chunk (an APPEND per chunk bought
+ * nothing: in-progress files are discarded on recovery, docs/exactly-once.md). Bytes are durable
+ * only once `complete()` has resolved.
  */
 export class OpenFile {
   readonly tmpPath: string;
-  readonly index = new IndexBuilder();
+  /** Where the index is written before the claim (renamed beside the data file when published). */
+  readonly tmpIndexPath: string;
+  readonly index: IndexBuilder;
   readonly firstTsNs: bigint;
   readonly firstOffset: bigint;
   lastOffset: bigint;
@@ -20,13 +27,14 @@ export class OpenFile {
   lastActivity = Date.now();
   private readonly writer: SequenceFileWriter;
   /**
-   * Records are copied into this owned buffer (one copy, the one any contiguous append needs): the
-   * Kafka fetch responses the frames were sliced from can be freed at once, and the buffer is reused
-   * after each append, so a flush makes no garbage.
+   * Records are encoded straight into this owned buffer (the packet's bytes copied once, the copy any
+   * contiguous append needs): the Kafka fetch responses the frames were sliced from can be freed at
+   * once, and the buffer is reused after each append, so a flush makes no garbage.
    */
-  private buffer: Buffer;
-  private chunkLength = 0;
-  private created = false;
+  private readonly chunk: ChunkBuffer;
+  private readonly upload: RollingUpload;
+  /** Set by complete() and discard(): the upload is over. */
+  private ended = false;
 
   constructor(
     private readonly storage: Storage,
@@ -37,14 +45,21 @@ export class OpenFile {
     firstTsNs: bigint,
     instanceId: string,
     private readonly chunkBytes: number,
-    private readonly replication: number,
+    replication: number,
+    /** The partition's spare chunk buffers, and how many records the file will probably hold. */
+    options: { chunkPool?: ChunkPool; expectedCount?: number } = {},
   ) {
+    // Sized up front (bounded): growing doubles the columns' memory for a moment.
+    this.index = new IndexBuilder(Math.min(options.expectedCount ?? 1024, INDEX_CAPACITY_HINT_MAX));
     this.firstOffset = firstOffset;
     this.lastOffset = firstOffset;
     this.firstTsNs = firstTsNs;
-    this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(4).toString('hex'));
-    this.buffer = Buffer.allocUnsafe(Math.min(chunkBytes, 1 << 20));
-    this.writer = new SequenceFileWriter({ write: (chunk: Buffer) => this.take(chunk) });
+    this.tmpPath = layout.inProgressFile(topic, partition, firstOffset, instanceId, randomBytes(6).toString('hex'));
+    this.tmpIndexPath = this.tmpPath.replace(/\.seq$/, '.idx');
+    this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536, options.chunkPool ?? null);
+    this.writer = new SequenceFileWriter(this.chunk);
+    // Opened now, so creating the file overlaps with filling it; a failure surfaces at the first send.
+    this.upload = new RollingUpload(storage, this.tmpPath, { overwrite: false, replication });
   }
 
   get count(): number {
@@ -61,38 +76,89 @@ export class OpenFile {
     return this.writer;
   }
 
-  private take(chunk: Buffer): void {
-    const need = this.chunkLength + chunk.length;
-    if (need > this.buffer.length) {
-      // Grow geometrically up to the chunk size (a record may overshoot it: it is flushed right after).
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.length * 2, this.chunkBytes + 65536)));
-      this.buffer.copy(grown, 0, 0, this.chunkLength);
-      this.buffer = grown;
-    }
-    chunk.copy(this.buffer, this.chunkLength);
-    this.chunkLength = need;
+  /** The chunk has reached `chunkBytes`: `sendChunk()` before appending more. */
+  get chunkFull(): boolean {
+    return this.chunk.length >= this.chunkBytes;
   }
 
-  get needsFlush(): boolean {
-    return this.chunkLength >= this.chunkBytes;
+  /**
+   * Sends the buffered chunk to the in-progress file and empties it. Not durable: only complete()
+   * is. A rejection (StorageError) means the file is lost: discard it.
+   */
+  async sendChunk(): Promise<void> {
+    if (this.ended) throw new Error(`${this.tmpPath} was already completed or discarded`);
+    if (this.chunk.length > 0) await this.upload.write(this.chunk.buffer.subarray(0, this.chunk.length));
+    this.chunk.length = 0;
   }
 
-  /** Appends the buffered chunk to the in-progress file (creating it on first use). */
-  async flush(): Promise<void> {
-    if (this.chunkLength === 0 && this.created) return;
-    const body = this.buffer.subarray(0, this.chunkLength);
-    if (!this.created) {
-      await this.storage.create(this.tmpPath, body, { overwrite: false, replication: this.replication });
-      this.created = true;
-    } else {
-      await this.storage.append(this.tmpPath, body);
-    }
-    this.chunkLength = 0;
+  /** Sends what is buffered and closes the file: when this resolves, every byte is durable. */
+  async complete(): Promise<void> {
+    await this.sendChunk();
+    this.ended = true;
+    this.chunk.release(); // the socket has taken it; the file may wait a while for its claim
+    await this.upload.complete();
   }
 
-  /** Best-effort removal of the in-progress file after a failure or a lost claim. */
+  /** Best-effort removal of the in-progress file (and its index) after a failure or a lost claim. */
   async discard(): Promise<void> {
-    this.chunkLength = 0;
-    if (this.created) await this.storage.delete(this.tmpPath).catch(() => false);
+    this.chunk.length = 0;
+    this.ended = true;
+    await this.upload.abort(); // after this no write holds the buffer any more
+    this.chunk.release();
+    await this.storage.delete(this.tmpPath).catch(() => false);
+    await this.storage.delete(this.tmpIndexPath).catch(() => false);
+  }
+}
+
+/** Index entries allocated up front at most (~5 MB of columns); larger files grow from there. */
+const INDEX_CAPACITY_HINT_MAX = 1 << 17;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Chunk buffers of finished files, handed to the partition's next files: a partition rolling every
+ * few seconds would otherwise allocate (and page in) a fresh multi-MiB buffer per file and leave the
+ * old ones to the garbage collector, which lets RSS climb.
+ */
+export class ChunkPool {
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly keep = 1) {}
+
+  take(): Buffer | undefined {
+    return this.spare.pop();
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length > 0 && this.spare.length < this.keep) this.spare.push(buffer);
+  }
+}
+
+/** The open file's chunk, lent to the SequenceFile writer to encode into. */
+class ChunkBuffer implements BufferSink {
+  buffer: Buffer;
+  length = 0;
+
+  /** Starts at `initial` bytes (or a spare buffer) and grows geometrically up to `max` (a record may overshoot it: it is sent right after). */
+  constructor(
+    initial: number,
+    private readonly max: number,
+    private readonly pool: ChunkPool | null,
+  ) {
+    this.buffer = pool?.take() ?? Buffer.allocUnsafe(initial);
+  }
+
+  /** Gives the buffer back (the file is complete or discarded; no write holds it any more). */
+  release(): void {
+    this.pool?.give(this.buffer);
+    this.buffer = EMPTY;
+    this.length = 0;
+  }
+
+  reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.length * 2, this.max)));
+    grown.set(this.buffer.subarray(0, this.length));
+    this.buffer = grown;
   }
 }

@@ -3,10 +3,18 @@ import { isStorageError } from '../storage/errors.js';
 import { formatPcapFileName } from '../formats/file-name.js';
 import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
-import type { Ledger, LoadedMarker, SealMarker } from './ledger.js';
-import { OpenFile } from './open-file.js';
+import type { Ledger, SealMarker } from './ledger.js';
+import { ChunkPool, OpenFile } from './open-file.js';
+import { SealQueue } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
+
+/**
+ * Files of one partition being sealed at once while the next fills. Their data and indexes are
+ * written concurrently (on HDFS each close waits ~0.4 s for the block report), their claims,
+ * publishes and commits one after the other.
+ */
+const MAX_SEALS_IN_FLIGHT = 4;
 
 export interface SealedFile {
   topic: string;
@@ -31,13 +39,17 @@ export interface PartitionSinkOptions {
   policy: RollPolicy;
   chunkBytes: number;
   replication: number;
-  /** Kafka's committed offset for this partition (next offset to read), or null when none. */
-  fetchCommitted: () => Promise<bigint | null>;
-  /** Commit `offset` (the next offset to read) for this partition. */
+  /** Commit `offset` (the next offset to read) for this partition. The sink never calls it with a lower offset than before. */
   commit: (offset: bigint) => Promise<void>;
   onSealed: (file: SealedFile) => void;
-  /** Awaited before any offset commit: e.g. dead-letter copies of skipped records must be acknowledged first. */
+  /** Awaited before a range is claimed and before any offset commit: dead-letter copies must be acknowledged first. */
   beforeCommit: () => Promise<void>;
+  /** `kafka.pcap.reingest`: stamped into every marker, so a deliberate re-ingest happens once. */
+  reingest?: string;
+  /** Told when a seal starts and when its commit starts (the owner's lifecycle states). */
+  onPhase?: (phase: 'sealing' | 'committing') => void;
+  /** A background seal failed: recover the partition now (its records are re-read), not at its next batch. */
+  onSealFailed?: (err: unknown) => void;
 }
 
 /** Thrown when another writer owns the data we were about to publish: the partition must be reconciled again. */
@@ -51,109 +63,110 @@ export class LostClaimError extends PcaplineError {
   }
 }
 
+/** What `settle` concluded about a claim that is not (or may not be) ours to publish. */
+type Settled = 'published' | 'dropped';
+
 /**
- * The rolling writer and commit protocol of one partition (docs/exactly-once.md):
- *   write the in-progress file → index → claim a seal marker (exclusive) → fence against the
- *   committed offset → rename into place (publish) → commit offsets → drop older markers.
- * `reconcile` brings storage and Kafka into agreement on assignment and after any failure.
+ * The rolling writer and seal protocol of one partition (docs/exactly-once.md §4):
+ *   write the in-progress file and index → claim a seal marker (exclusive, never half-visible) →
+ *   fence against newer writer epochs → rename index and data into place (publish) → commit →
+ *   trim older markers.
+ * Recovery (`src/sink/recovery.ts`) brings the store and Kafka into agreement before it writes.
  */
 export class PartitionSink {
   private open: OpenFile | null = null;
-  /** Next offset this sink expects; records below it are already stored (replays after a rebalance). */
+  /** Next offset this sink expects; records below it are already stored or handled. */
   nextOffset: bigint | null = null;
-  /** Offsets of malformed records past the last sealed file that can be committed once no file is open. */
+  /** This writer's epoch (set by recovery); every claim carries it. */
+  epoch: bigint | null = null;
+  /** Offsets of malformed records past the last sealed file, committed once no file is open. */
   private skippedThrough: bigint | null = null;
+  /** The highest offset committed (or found committed) for this partition: commits never go below it. */
+  private committedOffset: bigint | null = null;
+  /** Directories known to exist (buckets of the time-bucketed layouts). */
+  private readonly knownDirs = new Set<string>();
+  /** Seals running while the next file fills (docs/exactly-once.md §4). */
+  private readonly seals = new SealQueue(MAX_SEALS_IN_FLIGHT, (err) => this.options.onSealFailed?.(err));
+  /** Data file names chosen by seals not yet published: two files of a burst can share a first time. */
+  private readonly reservedNames = new Set<string>();
+  /** Chunk buffers of completed files, for the next files of this partition. */
+  private readonly chunkPool = new ChunkPool();
 
-  constructor(private readonly o: PartitionSinkOptions) {}
+  constructor(readonly options: PartitionSinkOptions) {}
 
   get topic(): string {
-    return this.o.topic;
+    return this.options.topic;
   }
   get partition(): number {
-    return this.o.partition;
+    return this.options.partition;
   }
   get openFile(): OpenFile | null {
     return this.open;
   }
+  /** The last committed offset as this sink knows it. */
+  get committed(): bigint | null {
+    return this.committedOffset;
+  }
+
+  /** Starts a new writer epoch at `resume` (called by recovery only). */
+  begin(epoch: bigint, resume: bigint, committed: bigint | null): void {
+    this.open = null;
+    this.skippedThrough = null;
+    this.seals.reset();
+    this.epoch = epoch;
+    this.nextOffset = resume;
+    this.committedOffset = committed;
+  }
 
   /**
-   * Reconciles storage with Kafka for this partition and returns the offset to consume from.
-   * `base` is where consumption would start without any stored state (committed offset, or the
-   * start mode's earliest/latest). Cost: one listing of this partition's ledger and in-progress
-   * directories, both small, whatever the number of stored files. `committed` is the group's
-   * committed offset (null when none), read once by the caller that also derived `base` from it.
+   * Commits `offset` unless a commit at or above it was already made: a stale value (a skipped
+   * record's offset read before a seal moved on) must never move the group backwards.
    */
-  async reconcile(base: bigint, committed: bigint | null): Promise<bigint> {
-    if (this.open) {
-      await this.open.discard();
-      this.open = null;
-    }
-    this.skippedThrough = null;
-    const { ledger, topic, partition } = this.o;
-    let expected = base;
-    for (const marker of await ledger.list(topic, partition)) {
-      if (marker.lastN < expected) {
-        // Behind the resume point: already reflected in the committed offset. Drop it (bounded ledger)
-        // only once Kafka's committed offset is past it, so a restart never needs it again.
-        if (committed !== null && marker.lastN < committed) await ledger.remove(marker);
-        continue;
-      }
-      if (marker.firstN < expected) {
-        // Overlaps data already accounted for: a stale claim by a writer that lost the partition.
-        await this.dropClaim(marker);
-        continue;
-      }
-      if (await this.publish(marker)) expected = marker.lastN + 1n;
-      else await this.dropClaim(marker);
-    }
-    // In-progress files not named by a marker are leftovers of a crash or of a writer that lost the
-    // partition: their records are re-read from Kafka.
-    await this.deleteInProgress();
-    if (committed === null || expected > committed) await this.o.commit(expected);
-    this.nextOffset = expected;
-    return expected;
+  async commit(offset: bigint): Promise<void> {
+    if (this.committedOffset !== null && offset <= this.committedOffset) return;
+    await this.options.beforeCommit();
+    await this.options.commit(offset);
+    if (this.committedOffset === null || offset > this.committedOffset) this.committedOffset = offset;
   }
 
-  /** Rename the marker's in-progress file into place if that has not happened; false if its data is gone. */
-  private async publish(marker: LoadedMarker | SealMarker): Promise<boolean> {
-    const { storage } = this.o;
-    if (await storage.stat(marker.dataPath)) return true;
-    try {
-      await storage.rename(marker.tmpPath, marker.dataPath);
-      return true;
-    } catch (err) {
-      if (isStorageError(err, 'FileNotFoundException')) return (await storage.stat(marker.dataPath)) !== null;
-      if (isStorageError(err, 'FileAlreadyExistsException')) return true;
-      throw err;
-    }
+  /** Sets the committed offset to exactly `offset`, even below the current one (a start mode's deliberate rewind). */
+  async commitExactly(offset: bigint): Promise<void> {
+    await this.options.commit(offset);
+    this.committedOffset = offset;
   }
 
-  private async dropClaim(marker: LoadedMarker): Promise<void> {
-    const { storage, ledger } = this.o;
-    if (!(await storage.stat(marker.dataPath))) {
-      await storage.delete(marker.indexPath).catch(() => false);
-      await storage.delete(marker.tmpPath).catch(() => false);
-    }
-    await ledger.remove(marker);
-  }
-
-  private async deleteInProgress(): Promise<void> {
-    const { storage, layout, topic, partition } = this.o;
-    const dir = layout.inProgressDir(topic, partition);
-    try {
-      for await (const entry of storage.list(dir)) await storage.delete(entry.path).catch(() => false);
-    } catch (err) {
-      if (!isStorageError(err, 'FileNotFoundException')) throw err;
-    }
-  }
-
-  /** The file records go into, rolling first when the policy says so. */
-  async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
+  /**
+   * The open file when a record of time `tsNs` can go straight into it (no roll due, no failed
+   * seal), else null: then call `fileFor`. The consume loop's path without an await per record.
+   */
+  openFileFor(tsNs: bigint): OpenFile | null {
     const open = this.open;
-    if (open && mustRoll(this.o.policy, open.count, open.firstTsNs, tsNs)) await this.seal();
+    if (open === null || this.seals.failed !== null || mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs))
+      return null;
+    return open;
+  }
+
+  /**
+   * The file records go into. A full file (per the roll policy) is sealed in the background while
+   * the next one fills; if the previous seal is still running, this waits for it first (one seal in
+   * flight per partition), and a failed seal is thrown here: the partition must recover.
+   */
+  async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
+    this.seals.throwIfFailed();
+    const open = this.open;
+    if (open && mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs)) {
+      await this.seals.room();
+      this.seals.throwIfFailed();
+      this.open = null;
+      // Its claim waits for the previous seal's commit, so claims, publishes and commits keep offset order.
+      this.seals.start((previous) => this.sealFile(open, previous));
+    }
     if (!this.open) {
-      const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.o;
-      this.open = new OpenFile(storage, layout, topic, partition, offset, tsNs, instanceId, chunkBytes, replication);
+      const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.options;
+      this.open = new OpenFile(storage, layout, topic, partition, offset, tsNs, instanceId, chunkBytes, replication, {
+        chunkPool: this.chunkPool,
+        expectedCount: this.options.policy.numPackets,
+      });
     }
     return this.open;
   }
@@ -167,42 +180,89 @@ export class PartitionSink {
 
   /** After a record was appended to the open file. */
   async appended(offset: bigint): Promise<void> {
+    this.open!.lastActivity = Date.now();
+    if (this.recordAppended(offset)) await this.sendChunk();
+  }
+
+  /**
+   * After a record was appended to the open file, without an await: true when its chunk is full and
+   * `sendChunk()` must run before the next record. (The caller updates `lastActivity`, once per batch.)
+   */
+  recordAppended(offset: bigint): boolean {
     const open = this.open!;
     open.lastOffset = offset;
-    open.lastActivity = Date.now();
     this.nextOffset = offset + 1n;
-    if (open.needsFlush) await open.flush();
+    return open.chunkFull;
+  }
+
+  /** Sends the open file's full chunk to storage. */
+  async sendChunk(): Promise<void> {
+    await this.open!.sendChunk();
+  }
+
+  /** The background seal's failure, until recovery (or `abandon`) clears it. */
+  get sealFailed(): unknown {
+    return this.seals.failed;
+  }
+
+  /** True while files are being sealed in the background. */
+  get sealInFlight(): boolean {
+    return this.seals.size > 0;
+  }
+
+  /** Waits for the background seals, if any; throws the first failure. */
+  async sealed(): Promise<void> {
+    await this.seals.drain();
+    this.seals.throwIfFailed();
   }
 
   /** Commits offsets of malformed records read while no file was open. */
   async commitSkipped(): Promise<void> {
     if (this.open || this.skippedThrough === null) return;
+    // The skipped records come after the file being sealed, if any: commit past them only after it.
+    await this.sealed();
     const through = this.skippedThrough;
-    await this.o.beforeCommit();
-    await this.o.commit(through + 1n);
+    await this.commit(through + 1n);
     if (this.skippedThrough === through) this.skippedThrough = null;
   }
 
-  /** Seals the open file, if any: durable data, index, claim, fence, publish, commit. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await this.options.storage.mkdirs(dir);
+    this.knownDirs.add(dir);
+  }
+
+  /** Seals the open file, if any, after the background seal: when this resolves, everything read is sealed and committed. */
   async seal(): Promise<SealedFile | null> {
+    await this.sealed();
     const file = this.open;
     if (!file) return null;
     this.open = null;
-    const { storage, layout, ledger, topic, partition, instanceId } = this.o;
-    let unpublishedIndex: string | null = null;
-    let dataTarget: string | null = null;
+    return this.sealFile(file, Promise.resolve());
+  }
+
+  /**
+   * Seals one file: durable data and index; then, once `previous` (the seal before it) committed,
+   * claim, fence, publish, commit, trim.
+   */
+  private async sealFile(file: OpenFile, previous: Promise<void>): Promise<SealedFile> {
+    const { storage, layout, ledger, topic, partition, instanceId } = this.options;
+    this.options.onPhase?.('sealing');
+    let claimed: SealMarker | null = null;
+    let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
+    let reserved = false;
     try {
-      await this.o.beforeCommit();
+      if (this.epoch === null) throw new LostClaimError(topic, partition, 'no writer epoch (not reconciled)');
       const index = file.index;
-      let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
       // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
-      // time); never overwrite: disambiguate the id with the first offset.
-      if (await storage.stat(layout.dataFile(dataName)))
+      // time); never overwrite: disambiguate the id with the first offset. A name another seal in
+      // flight chose counts as taken: that file may not be published yet.
+      if (this.reservedNames.has(dataName) || (await storage.stat(layout.dataFile(dataName, file.firstTsNs))))
         dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
-      const dataPath = layout.dataFile(dataName);
-      const indexPath = layout.indexFile(dataName, index.minTsNs, index.maxTsNs);
-      unpublishedIndex = indexPath;
-      dataTarget = dataPath;
+      this.reservedNames.add(dataName);
+      reserved = true;
+      const dataPath = layout.dataFile(dataName, file.firstTsNs);
+      const indexPath = layout.indexFile(dataName, file.firstTsNs, index.minTsNs, index.maxTsNs);
       const summary: IndexSummary = {
         version: 1,
         dataFile: dataName,
@@ -215,47 +275,55 @@ export class PartitionSink {
         count: index.count,
         dataLength: file.length,
       };
-      // The last data chunk and the index are independent until the claim: write them concurrently
-      // (each WebHDFS create/append costs a block close, ~0.4 s on HDFS 3.4).
+      // Completing the data file and writing the index are independent until the claim: do them
+      // concurrently (each closes an HDFS block, ~0.4 s on HDFS 3.4). The index goes beside the
+      // in-progress file, a name no other writer uses: a loser never touches a published index.
       await Promise.all([
-        file.flush(),
-        storage
-          .mkdirs(layout.indexDir())
-          .then(() => storage.create(indexPath, index.encode(summary), { overwrite: true })),
+        file.complete(),
+        storage.create(file.tmpIndexPath, index.encode(summary), { overwrite: true }),
+        this.ensureDir(layout.indexDir(file.firstTsNs)),
       ]);
+      // From here on, in offset order: an earlier file not committed means this one must not be claimed.
+      await previous;
+      await this.options.beforeCommit();
       const marker: SealMarker = {
         first: file.firstOffset.toString(),
         last: file.lastOffset.toString(),
         tmpPath: file.tmpPath,
+        tmpIndexPath: file.tmpIndexPath,
         dataPath,
         indexPath,
         count: index.count,
         instanceId,
+        epoch: this.epoch.toString(),
+        ...(this.options.reingest ? { reingest: this.options.reingest } : {}),
       };
       if (!(await ledger.claim(topic, partition, marker))) {
-        await storage.delete(indexPath).catch(() => false);
         await file.discard();
         throw new LostClaimError(topic, partition, `offset ${file.firstOffset} was sealed by another writer`);
       }
-      const committed = await this.o.fetchCommitted();
-      if (committed !== null && committed > file.firstOffset) {
-        await storage.delete(indexPath).catch(() => false);
-        await file.discard();
+      claimed = marker;
+      // The fence: a newer epoch means another writer took the partition after our recovery; its
+      // recovery may already have moved past this range. One listing also gives the markers to trim.
+      const scan = await ledger.scan(topic, partition);
+      const newer = await ledger.newerEpoch(topic, partition, this.epoch, scan);
+      if (newer !== null) {
+        const outcome = await this.settle({ ...marker, markerPath: layout.marker(topic, partition, file.firstOffset) });
         throw new LostClaimError(
           topic,
           partition,
-          `committed offset ${committed} is past this file's first offset ${file.firstOffset}`,
+          `writer epoch ${newer} took the partition over (this writer: ${this.epoch}); range ${file.firstOffset}-${file.lastOffset} ${outcome === 'published' ? 'was published by its recovery' : 'discarded'}`,
         );
       }
       if (!(await this.publish(marker))) {
-        const stale = await ledger.read(topic, partition, file.firstOffset);
-        if (stale) await this.dropClaim(stale);
+        await this.settle({ ...marker, markerPath: layout.marker(topic, partition, file.firstOffset) });
         throw new LostClaimError(topic, partition, `in-progress file ${file.tmpPath} was removed by another writer`);
       }
-      unpublishedIndex = null;
-      await this.o.commit(file.lastOffset + 1n);
-      // Older markers are no longer needed once the commit covers them.
-      for (const m of await ledger.list(topic, partition)) if (m.firstN < file.firstOffset) await ledger.remove(m);
+      claimed = null;
+      this.options.onPhase?.('committing');
+      await this.commit(file.lastOffset + 1n);
+      // Only the newest marker is needed: it is the partition's high-water mark in the store.
+      for (const m of scan.markers) if (m.firstN < file.firstOffset) await ledger.remove(m).catch(() => {});
       const sealed: SealedFile = {
         topic,
         partition,
@@ -268,25 +336,78 @@ export class PartitionSink {
         minTsNs: index.minTsNs,
         maxTsNs: index.maxTsNs,
       };
-      this.o.onSealed(sealed);
+      this.options.onSealed(sealed);
       return sealed;
     } catch (err) {
-      if (!(err instanceof LostClaimError)) {
-        await file.discard();
-        // An index whose data never got published would sit beside a later, different file of the same name.
-        if (unpublishedIndex && dataTarget && !(await storage.stat(dataTarget).catch(() => null))) {
-          await storage.delete(unpublishedIndex).catch(() => false);
-        }
-      }
+      // A claim we hold but could not publish (storage failure) stays: recovery rolls it forward.
+      if (!claimed && !(err instanceof LostClaimError)) await file.discard();
+      throw err;
+    } finally {
+      if (reserved) this.reservedNames.delete(dataName);
+    }
+  }
+
+  /**
+   * Renames the marker's index and then its data into place, if that has not happened; false when
+   * its data is gone (its in-progress file was removed by a newer writer's recovery).
+   */
+  async publish(marker: SealMarker): Promise<boolean> {
+    const { storage } = this.options;
+    if (await storage.stat(marker.dataPath)) return true;
+    const dataDir = marker.dataPath.slice(0, marker.dataPath.lastIndexOf('/'));
+    await this.ensureDir(dataDir);
+    if (marker.tmpIndexPath) await this.publishIndex(marker.tmpIndexPath, marker.indexPath);
+    try {
+      await storage.rename(marker.tmpPath, marker.dataPath);
+      return true;
+    } catch (err) {
+      if (isStorageError(err, 'FileNotFoundException')) return (await storage.stat(marker.dataPath)) !== null;
+      if (isStorageError(err, 'FileAlreadyExistsException')) return true;
       throw err;
     }
   }
 
-  /** Drops the open file without publishing (partition revoked, or a storage failure before sealing). */
+  private async publishIndex(tmpIndexPath: string, indexPath: string): Promise<void> {
+    const { storage } = this.options;
+    await this.ensureDir(indexPath.slice(0, indexPath.lastIndexOf('/')));
+    try {
+      await storage.rename(tmpIndexPath, indexPath);
+    } catch (err) {
+      // Already moved (a recovery rolled it forward), or gone: the data file is still published
+      // (queries scan a file without an index).
+      if (isStorageError(err, 'FileNotFoundException')) return;
+      if (!isStorageError(err, 'FileAlreadyExistsException')) throw err;
+      // An index of the same name whose data was never published (an abandoned seal): ours replaces it.
+      await storage.delete(indexPath).catch(() => false);
+      await storage.rename(tmpIndexPath, indexPath).catch(() => {});
+    }
+  }
+
+  /**
+   * Resolves a claim that must not be published by this writer (it lost the fence, or recovery
+   * found it overlapped): the in-progress file goes first (the publish point is its rename); if it
+   * was already gone and the data file exists, another writer's recovery published it, and the
+   * marker stays. A published index is never deleted here: it may belong to a winner of the same name.
+   */
+  async settle(marker: SealMarker & { markerPath: string }): Promise<Settled> {
+    const { storage, ledger } = this.options;
+    const removed = await storage.delete(marker.tmpPath).catch(() => false);
+    if (!removed && (await storage.stat(marker.dataPath))) return 'published';
+    if (marker.tmpIndexPath) await storage.delete(marker.tmpIndexPath).catch(() => false);
+    await ledger.removeIfSame(marker).catch(() => {});
+    return 'dropped';
+  }
+
+  /**
+   * Drops the open file without publishing (partition revoked, or a storage failure before sealing),
+   * and waits for the background seal to end either way, so recovery never runs beside it.
+   */
   async abandon(): Promise<void> {
     const file = this.open;
     this.open = null;
     this.skippedThrough = null;
     if (file) await file.discard();
+    await this.seals.drain();
+    this.seals.reset();
   }
 }

@@ -6,21 +6,9 @@ import type { Logger } from '../lib/log.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-export interface SpoutMessage {
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-}
+import type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from './types.js';
 
-export interface SpoutBatch {
-  topic: string;
-  partition: number;
-  messages: SpoutMessage[];
-  /** Marks an offset as handled, so the next fetch moves past it (commits are separate). */
-  resolveOffset(offset: string): void;
-  /** False once the consumer is stopping or the batch went stale (seek, rebalance): stop early. */
-  shouldContinue(): boolean;
-}
+export type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from './types.js';
 
 export interface SpoutOptions {
   brokers: string[];
@@ -32,21 +20,18 @@ export interface SpoutOptions {
   log: Logger;
 }
 
-export interface PartitionOffsets {
-  low: bigint;
-  high: bigint;
-}
-
 /**
  * The Kafka consumer group behind our own interface (kafkajs is unmaintained: keep it in here).
  * - Manual commits only (`autoCommit: false`, `eachBatchAutoResolve: false`).
  * - kafkajs sends heartbeats only when called, so a timer calls them while a batch handler waits on
  *   storage; a long HDFS append must not cost us the group membership.
- * - kafkajs has no revoke hook: assignments are diffed on every GROUP_JOIN.
+ * - kafkajs has no revoke hook: assignments are diffed on every GROUP_JOIN. On a rejoin kafkajs
+ *   rewinds even the partitions we keep to their committed offset: `onKept` lets the owner seek
+ *   them back to its own position.
  * - A crash that kafkajs will not restart from ends the process (a supervisor restarts it): offsets
  *   are committed only after data is durable, so nothing is lost.
  */
-export class KafkaSpout {
+export class KafkaSpout implements PartitionConsumer {
   private readonly kafka: InstanceType<typeof Kafka>;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
@@ -56,26 +41,26 @@ export class KafkaSpout {
   /** Wall time of the last completed fetch, for the stall watchdog. */
   lastFetchAt = Date.now();
 
-  constructor(private readonly o: SpoutOptions) {
+  constructor(private readonly options: SpoutOptions) {
     this.kafka = new Kafka({
-      clientId: o.clientId,
-      brokers: o.brokers,
+      clientId: options.clientId,
+      brokers: options.brokers,
       logLevel: logLevel.WARN,
       logCreator:
         () =>
         ({ namespace, level, log }) => {
           const { message, ...rest } = log;
           const fields = { component: `kafkajs.${namespace}`, ...rest };
-          if (level <= logLevel.ERROR) o.log.error(fields, message);
-          else o.log.warn(fields, message);
+          if (level <= logLevel.ERROR) options.log.error(fields, message);
+          else options.log.warn(fields, message);
         },
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
-      ...securityConfig(o.security),
+      ...securityConfig(options.security),
     });
     this.consumer = this.kafka.consumer({
-      groupId: o.groupId,
-      sessionTimeout: o.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(60000, o.sessionTimeoutMs * 2),
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(60000, options.sessionTimeoutMs * 2),
       heartbeatInterval: 3000,
       // Fetch responses are the largest transient memory of a topology process: 1 MiB per partition
       // and 8 MiB per fetch keep a 4-partition process well under 300 MB with 1500-byte packets.
@@ -113,6 +98,7 @@ export class KafkaSpout {
   async run(handlers: {
     onBatch: (batch: SpoutBatch) => Promise<void>;
     onAssign: (partitions: number[]) => void;
+    onKept: (partitions: number[]) => void;
     onRevoke: (partitions: number[]) => void;
     onCrash: (error: Error) => void;
     partitionsConcurrently: number;
@@ -120,11 +106,13 @@ export class KafkaSpout {
   }): Promise<void> {
     const { consumer } = this;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const now = new Set<number>(e.payload.memberAssignment[this.o.topic] ?? []);
+      const now = new Set<number>(e.payload.memberAssignment[this.options.topic] ?? []);
       const revoked = [...this.assignment].filter((p) => !now.has(p));
       const assigned = [...now].filter((p) => !this.assignment.has(p));
+      const kept = [...now].filter((p) => this.assignment.has(p));
       this.assignment = now;
       if (revoked.length) handlers.onRevoke(revoked);
+      if (kept.length) handlers.onKept(kept);
       handlers.onAssign(assigned);
     });
     consumer.on(consumer.events.FETCH, () => {
@@ -133,7 +121,7 @@ export class KafkaSpout {
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart && !this.stopping) handlers.onCrash(e.payload.error);
     });
-    await consumer.subscribe({ topic: this.o.topic, fromBeginning: handlers.fromBeginning });
+    await consumer.subscribe({ topic: this.options.topic, fromBeginning: handlers.fromBeginning });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -172,29 +160,34 @@ export class KafkaSpout {
   }
 
   async commit(partition: number, nextOffset: bigint): Promise<void> {
-    await this.consumer.commitOffsets([{ topic: this.o.topic, partition, offset: nextOffset.toString() }]);
+    await this.consumer.commitOffsets([{ topic: this.options.topic, partition, offset: nextOffset.toString() }]);
   }
 
   /** The group's committed offset (next offset to read), or null when there is none. */
   async committed(partition: number): Promise<bigint | null> {
-    const [res] = await this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] });
+    const [res] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
     const p = res?.partitions.find((x) => x.partition === partition);
     if (!p || p.offset === '-1' || p.offset === '') return null;
     return BigInt(p.offset);
   }
 
   async offsets(partition: number): Promise<PartitionOffsets> {
-    const all = await this.admin.fetchTopicOffsets(this.o.topic);
-    const p = all.find((x) => x.partition === partition);
-    if (!p) throw new Error(`partition ${partition} of ${this.o.topic} does not exist`);
-    return { low: BigInt(p.low), high: BigInt(p.high) };
+    const p = (await this.allOffsets()).get(partition);
+    if (!p) throw new Error(`partition ${partition} of ${this.options.topic} does not exist`);
+    return p;
+  }
+
+  /** Earliest and end offsets of every partition of the topic, in one request. */
+  async allOffsets(): Promise<Map<number, PartitionOffsets>> {
+    const all = await this.admin.fetchTopicOffsets(this.options.topic);
+    return new Map(all.map((p) => [p.partition, { low: BigInt(p.low), high: BigInt(p.high) }]));
   }
 
   /** Total lag of the group over all partitions (high watermark minus committed), for metrics. */
   async lag(): Promise<{ consumerLag: bigint }> {
     const [committed, offsets] = await Promise.all([
-      this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
-      this.admin.fetchTopicOffsets(this.o.topic),
+      this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] }),
+      this.admin.fetchTopicOffsets(this.options.topic),
     ]);
     let lag = 0n;
     for (const o of offsets) {
@@ -206,7 +199,7 @@ export class KafkaSpout {
   }
 
   seek(partition: number, offset: bigint): void {
-    this.consumer.seek({ topic: this.o.topic, partition, offset: offset.toString() });
+    this.consumer.seek({ topic: this.options.topic, partition, offset: offset.toString() });
   }
 
   /** Stop handing out batches (running handlers see shouldContinue() === false). */

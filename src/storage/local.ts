@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StorageError } from './errors.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
-import type { CreateOptions, FileStatus, ListPage, RangedReader, Storage, WriteBody } from './types.js';
+import type { CreateOptions, FileStatus, FileWriter, ListPage, RangedReader, Storage, WriteBody } from './types.js';
 import { localPath } from './uri.js';
 import { checkRange, chunksOf, collect, emptyStream, unwrapBodyFailure } from './util.js';
 
@@ -55,6 +55,38 @@ async function writeAll(fh: FileHandle, body: WriteBody): Promise<void> {
     // FileHandle.write may write less than asked (e.g. at ENOSPC boundaries): loop until done.
     for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
   }
+}
+
+/** An open descriptor as a FileWriter: close() fsyncs the data (and `dir`, when the file is new there). */
+function fileWriter(op: string, path: string, fh: FileHandle, dir: string | null): FileWriter {
+  let closed = false;
+  return {
+    write: async (chunk) => {
+      try {
+        await writeAll(fh, chunk);
+      } catch (err) {
+        throw fsError(op, path, err);
+      }
+    },
+    close: async () => {
+      closed = true;
+      try {
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        if (dir) await syncDir(dir);
+      } catch (err) {
+        throw fsError(op, path, err);
+      }
+    },
+    abort: async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close().catch(() => {});
+    },
+  };
 }
 
 /** fsync a directory so a new or renamed entry in it survives a power cut, not just the file's data. */
@@ -125,6 +157,30 @@ export class LocalStorage implements Storage {
     } catch (err) {
       unwrapBodyFailure(err, (e) => fsError('create', path, e, { EISDIR: 'FileAlreadyExistsException' }));
     }
+  }
+
+  async createWriter(path: string, options: CreateOptions = {}): Promise<FileWriter> {
+    const real = this.real(path);
+    let fh: FileHandle;
+    try {
+      await this.mkdirp(dirname(real)).catch((err: NodeJS.ErrnoException) =>
+        Promise.reject(err.code === 'EEXIST' ? Object.assign(err, { code: 'ENOTDIR' }) : err),
+      );
+      fh = await open(real, options.overwrite ? 'w' : 'wx');
+    } catch (err) {
+      throw fsError('create', path, err, { EISDIR: 'FileAlreadyExistsException' });
+    }
+    return fileWriter('create', path, fh, dirname(real));
+  }
+
+  async appendWriter(path: string): Promise<FileWriter> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.real(path), constants.O_WRONLY | constants.O_APPEND);
+    } catch (err) {
+      throw fsError('append', path, err, { EISDIR: 'FileNotFoundException' });
+    }
+    return fileWriter('append', path, fh, null);
   }
 
   async append(path: string, body: WriteBody): Promise<void> {

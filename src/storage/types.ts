@@ -28,6 +28,26 @@ export interface CreateOptions {
   replication?: number;
 }
 
+/** A file being written as one stream (Storage.createWriter): bytes go out as they are written. */
+export interface FileWriter {
+  /**
+   * Sends bytes. Resolves once the store has taken them and `chunk` may be reused (they are not
+   * durable yet). A rejection (StorageError) ends the upload: abort it and start again.
+   */
+  write(chunk: Buffer): Promise<void>;
+  /**
+   * Ends the file. Resolves when the data is durable, exactly as `create` does (HDFS: the DataNode
+   * closed the file; local: file and directory fsync'd). Rejects as `create` does.
+   */
+  close(): Promise<void>;
+  /**
+   * Gives up without closing: releases the connection or descriptor. What was sent may remain as a
+   * partial file; on HDFS the DataNode may even create or close it after this resolves, so never
+   * reuse the name (ingest's in-progress names are unique, and recovery deletes leftovers).
+   */
+  abort(): Promise<void>;
+}
+
 export interface ListPage {
   entries: FileStatus[];
   /** Opaque cursor for the next page; undefined on the last page. */
@@ -55,6 +75,15 @@ export interface Storage {
    * ParentNotDirectoryException when a parent is a file.
    */
   create(path: string, body: WriteBody, options?: CreateOptions): Promise<void>;
+  /**
+   * `create` with a body written over time: the file is created (FileAlreadyExistsException as for
+   * `create`, reported here or by the first write) and stays open, one upload for the whole file,
+   * until `close()` makes it durable. For files that fill slowly (ingest's in-progress files):
+   * on HDFS each create or append costs a block close, a streaming create pays it once.
+   */
+  createWriter(path: string, options?: CreateOptions): Promise<FileWriter>;
+  /** `append` with a body written over time, as `createWriter`; FileNotFoundException when the file does not exist. */
+  appendWriter(path: string): Promise<FileWriter>;
   /** Append to an existing file; FileNotFoundException when it does not exist. Completes when durable. */
   append(path: string, body: WriteBody): Promise<void>;
   /**

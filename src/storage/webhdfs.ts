@@ -1,10 +1,11 @@
 import { Agent } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import webhdfs from 'webhdfs';
+import type webhdfs from 'webhdfs';
 import { StorageError, isStorageError } from './errors.js';
 import { connectionError, httpRequest, remoteError, type HttpResponse } from './http.js';
+import { HttpUpload, uploadFileWriter } from './http-upload.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
-import type { CreateOptions, FileStatus, ListPage, Storage, WriteBody } from './types.js';
+import type { CreateOptions, FileStatus, FileWriter, ListPage, Storage, WriteBody } from './types.js';
 import { DEFAULT_WEBHDFS_PORT, urlPath } from './uri.js';
 import { checkRange, collect, emptyStream, listAll, unwrapBodyFailure } from './util.js';
 
@@ -51,7 +52,10 @@ export class WebHdfsStorage implements Storage {
   private readonly rest: string;
   private readonly timeoutMs: number;
   private readonly agent = new Agent({ keepAlive: true });
-  private readonly client: webhdfs.Client;
+  /** The webhdfs package, loaded on first use: it pulls in `request` (~0.5 s), which a local store never needs. */
+  private client: Promise<webhdfs.Client> | null = null;
+  private readonly host: string;
+  private readonly port: number;
   private batchListing = true;
 
   constructor(uri: string, options: WebHdfsOptions = {}) {
@@ -66,10 +70,18 @@ export class WebHdfsStorage implements Storage {
     this.base = base === '/' ? '' : base;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.rest = `http://${u.hostname}:${port}/webhdfs/v1`;
-    this.client = webhdfs.createClient(
-      { host: u.hostname, port, path: '/webhdfs/v1', user: this.user },
-      { agent: this.agent, timeout: this.timeoutMs },
+    this.host = u.hostname;
+    this.port = port;
+  }
+
+  private lazyClient(): Promise<webhdfs.Client> {
+    this.client ??= import('webhdfs').then(({ default: lib }) =>
+      lib.createClient(
+        { host: this.host, port: this.port, path: '/webhdfs/v1', user: this.user },
+        { agent: this.agent, timeout: this.timeoutMs },
+      ),
     );
+    return this.client;
   }
 
   private full(path: string): string {
@@ -103,15 +115,16 @@ export class WebHdfsStorage implements Storage {
    * A call through the webhdfs package. It reports errors as `new Error(message)` and drops the
    * exception class, so the status and body are captured from the request events instead.
    */
-  private lib<T>(
+  private async lib<T>(
     op: string,
     path: string,
-    start: (cb: webhdfs.Callback<T>) => webhdfs.LibRequest,
+    start: (client: webhdfs.Client, cb: webhdfs.Callback<T>) => webhdfs.LibRequest,
   ): Promise<{ value?: T; body: Buffer }> {
+    const client = await this.lazyClient();
     return new Promise((resolve, reject) => {
       let status = 0;
       const chunks: Buffer[] = [];
-      const req = start((err, value) => {
+      const req = start(client, (err, value) => {
         const body = Buffer.concat(chunks);
         if (err && (status === 0 || (err as NodeJS.ErrnoException).code)) reject(connectionError(op, path, err));
         else if (status < 200 || status > 299) reject(remoteError(op, path, status, body));
@@ -126,7 +139,7 @@ export class WebHdfsStorage implements Storage {
 
   async mkdirs(path: string): Promise<void> {
     const full = encodePath(this.full(path));
-    const { body } = await idempotent(() => this.lib('mkdirs', path, (cb) => this.client.mkdir(full, null, cb)));
+    const { body } = await idempotent(() => this.lib('mkdirs', path, (client, cb) => client.mkdir(full, null, cb)));
     // The package ignores MKDIRS's {"boolean": false}.
     if (parseJson(body)?.boolean === false)
       throw new StorageError(`mkdirs ${path}: IOException: MKDIRS returned false`, 'IOException', path);
@@ -136,7 +149,7 @@ export class WebHdfsStorage implements Storage {
     const full = encodePath(this.full(path));
     try {
       const { value } = await idempotent(() =>
-        this.lib<webhdfs.HdfsFileStatus>('stat', path, (cb) => this.client.stat(full, cb)),
+        this.lib<webhdfs.HdfsFileStatus>('stat', path, (client, cb) => client.stat(full, cb)),
       );
       return value ? toStatus(normalizePath(path), value) : null;
     } catch (err) {
@@ -164,6 +177,30 @@ export class WebHdfsStorage implements Storage {
   }
 
   async create(path: string, body: WriteBody, options: CreateOptions = {}): Promise<void> {
+    const { dn, overwrite } = await this.createAt(path, options);
+    const res = await this.http('create', path, 'PUT', dn, body);
+    if (res.status < 200 || res.status > 299) throw this.createRefused(path, res, overwrite);
+    // 201: the DataNode closed the file
+  }
+
+  /**
+   * One CREATE whose body stays open while the caller writes (HttpUpload), so a file filled over
+   * minutes costs one block close, at `close()`, instead of one per append.
+   */
+  async createWriter(path: string, options: CreateOptions = {}): Promise<FileWriter> {
+    const { dn, overwrite } = await this.createAt(path, options);
+    const upload = new HttpUpload(dn, { method: 'PUT', agent: this.agent, timeoutMs: this.timeoutMs });
+    return uploadFileWriter('create', path, upload, (res) => this.createRefused(path, res, overwrite));
+  }
+
+  async appendWriter(path: string): Promise<FileWriter> {
+    const dn = await this.redirect('append', path, 'POST', this.url(path, 'APPEND'));
+    const upload = new HttpUpload(dn, { method: 'POST', agent: this.agent, timeoutMs: this.timeoutMs });
+    return uploadFileWriter('append', path, upload, (res) => remoteError('append', path, res.status, res.body));
+  }
+
+  /** The checks and NameNode step of CREATE: the DataNode URL to send the data to. */
+  private async createAt(path: string, options: CreateOptions): Promise<{ dn: string; overwrite: boolean }> {
     const overwrite = options.overwrite === true; // the webhdfs package would send overwrite=true
     const replication = options.replication && options.replication > 0 ? options.replication : undefined;
     // The exclusive check happens on the DataNode, which answers 403 and closes the socket after
@@ -178,13 +215,16 @@ export class WebHdfsStorage implements Storage {
       );
     }
     const dn = await this.redirect('create', path, 'PUT', this.url(path, 'CREATE', { overwrite, replication }));
-    const res = await this.http('create', path, 'PUT', dn, body);
-    if (res.status >= 200 && res.status <= 299) return; // 201: the DataNode closed the file
+    return { dn, overwrite };
+  }
+
+  /** The DataNode's refusal of a CREATE as a StorageError. */
+  private createRefused(path: string, res: HttpResponse, overwrite: boolean): StorageError {
     const err = remoteError('create', path, res.status, res.body);
     // Losers of a create race see AlreadyBeingCreatedException while the winner is still writing.
     // Without overwrite the path is taken either way; retrying cannot help.
     if (!overwrite && err.exception === 'AlreadyBeingCreatedException') {
-      throw new StorageError(
+      return new StorageError(
         err.message.replace(
           ': AlreadyBeingCreatedException:',
           ': FileAlreadyExistsException (AlreadyBeingCreatedException):',
@@ -196,7 +236,7 @@ export class WebHdfsStorage implements Storage {
         { cause: err },
       );
     }
-    throw err;
+    return err;
   }
 
   async append(path: string, body: WriteBody): Promise<void> {
@@ -224,9 +264,10 @@ export class WebHdfsStorage implements Storage {
   }
 
   /** OPEN through the package (it follows the 307 itself), re-streamed with backpressure and a length check. */
-  private open(path: string, query: Record<string, number>): Promise<Readable> {
+  private async open(path: string, query: Record<string, number>): Promise<Readable> {
+    const client = await this.lazyClient();
     return new Promise((resolve, reject) => {
-      const req = this.client.createReadStream(encodePath(this.full(path)), query);
+      const req = client.createReadStream(encodePath(this.full(path)), query);
       let status = 0;
       let out: PassThrough | undefined;
       req.on('error', (err) => {

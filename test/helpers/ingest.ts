@@ -86,15 +86,20 @@ export interface StoredFile {
   index: DecodedIndex | null;
 }
 
-/** Reads every finished data file under `out` (skipping '_' and '.' names) and its index. */
+/**
+ * Reads every finished data file under `out`, recursively (the hourly/daily layouts put them in
+ * sub-directories; names starting with '_' or '.' are skipped as Hadoop does), with its index from
+ * the `_index` directory beside it.
+ */
 export async function readStore(out: string): Promise<StoredFile[]> {
   const { root, path } = parseStorageUri(out);
   const storage: Storage = openStorage(root);
-  try {
+  const files: StoredFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
     const indexes = new Map<string, string>();
     try {
       // v1 indexes sit in _index, v2 indexes in its hour buckets.
-      for await (const e of storage.list(`${path}/${INDEX_DIR}`)) {
+      for await (const e of storage.list(`${dir}/${INDEX_DIR}`)) {
         if (e.type === 'directory') {
           for await (const b of storage.list(e.path)) {
             const parsed = parseIndexFileName(b.name);
@@ -108,9 +113,13 @@ export async function readStore(out: string): Promise<StoredFile[]> {
     } catch {
       /* no index dir */
     }
-    const files: StoredFile[] = [];
-    for await (const e of storage.list(path)) {
-      if (e.type !== 'file' || e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    const subdirs: string[] = [];
+    for await (const e of storage.list(dir)) {
+      if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
+      if (e.type === 'directory') {
+        subdirs.push(e.path);
+        continue;
+      }
       const parsed = parsePcapFileName(e.name);
       const records: StoredFile['records'] = [];
       const reader = readSequenceFile(await storage.read(e.path), { onTorn: 'error' });
@@ -125,6 +134,10 @@ export async function readStore(out: string): Promise<StoredFile[]> {
         index: indexPath ? await decodeIndex(await storage.readBuffer(indexPath)) : null,
       });
     }
+    for (const d of subdirs) await walk(d);
+  };
+  try {
+    await walk(path);
     return files;
   } finally {
     await storage.close();

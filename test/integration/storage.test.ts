@@ -222,6 +222,83 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
       assert.deepEqual([slice.readUInt32LE(2), slice.length], [(7 << 20) + 4, 8]);
     });
 
+    it('createWriter: a file written over time, one buffer reused between writes, durable on close', async () => {
+      const w = await s.createWriter('/stream/f.bin', { replication: 1 });
+      const hash = createHash('sha256');
+      const chunk = Buffer.alloc(3 << 20); // the caller reuses one buffer, as the ingest does
+      for (let i = 0; i < 5; i++) {
+        chunk.fill(i + 1);
+        chunk.writeUInt32BE(i, 12345);
+        hash.update(chunk);
+        await w.write(chunk);
+        await new Promise((r) => setTimeout(r, 50)); // filling slowly, as a partition does
+      }
+      await w.write(Buffer.alloc(0));
+      await w.write(Buffer.from('tail'));
+      hash.update('tail');
+      await w.close();
+      assert.equal((await s.stat('/stream/f.bin'))?.length, 5 * (3 << 20) + 4);
+      const got = createHash('sha256');
+      for await (const c of await s.read('/stream/f.bin')) got.update(c as Buffer);
+      assert.equal(got.digest('hex'), hash.digest('hex'));
+    });
+
+    it('createWriter: an empty file, and a path that exists (FileAlreadyExistsException, original kept)', async () => {
+      const empty = await s.createWriter('/stream/empty');
+      await empty.close();
+      assert.equal((await s.stat('/stream/empty'))?.length, 0);
+      await s.create('/stream/taken', Buffer.from('original'));
+      await rejectsWith(
+        (async () => {
+          const w = await s.createWriter('/stream/taken');
+          await w.write(Buffer.alloc(1 << 20));
+          await w.close();
+        })(),
+        'FileAlreadyExistsException',
+      );
+      assert.equal(await text(s, '/stream/taken'), 'original');
+      const over = await s.createWriter('/stream/taken', { overwrite: true });
+      await over.write(Buffer.from('replaced'));
+      await over.close();
+      assert.equal(await text(s, '/stream/taken'), 'replaced');
+    });
+
+    it('appendWriter: a file continued over time; a missing file is FileNotFoundException', async () => {
+      await s.create('/stream/appended', Buffer.from('first;'));
+      const w = await s.appendWriter('/stream/appended');
+      await w.write(Buffer.from('second;'));
+      await w.write(Buffer.alloc(2 << 20, 0x61));
+      await w.close();
+      const got = await s.readBuffer('/stream/appended');
+      assert.equal(got.length, 13 + (2 << 20));
+      assert.equal(got.subarray(0, 14).toString(), 'first;second;a');
+      await rejectsWith(
+        (async () => {
+          const missing = await s.appendWriter('/stream/missing');
+          await missing.write(Buffer.from('x'));
+          await missing.close();
+        })(),
+        'FileNotFoundException',
+      );
+      assert.equal(await s.stat('/stream/missing'), null);
+    });
+
+    it('createWriter: an aborted upload leaves at most a partial file; the store stays usable', async () => {
+      const w = await s.createWriter('/stream/aborted');
+      await w.write(Buffer.alloc(1 << 20, 9));
+      await w.abort();
+      await w.abort(); // idempotent
+      // HDFS: the DataNode may still be creating or closing the file: never more than was sent.
+      for (let i = 0; i < 5; i++) {
+        assert.ok(((await s.stat('/stream/aborted'))?.length ?? 0) <= 1 << 20);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const next = await s.createWriter('/stream/after-abort');
+      await next.write(Buffer.from('next'));
+      await next.close();
+      assert.equal(await text(s, '/stream/after-abort'), 'next');
+    });
+
     it('concurrent creates of one path: exactly one succeeds', async () => {
       const writers = Array.from({ length: 8 }, (_, i) => Buffer.from(`writer-${i}-`.repeat(4096)));
       const results = await Promise.allSettled(writers.map((w) => s.create('/race/f', w)));
@@ -325,6 +402,16 @@ describe('WebHDFS timeouts measure the server, not the caller', () => {
       })(),
     );
     assert.equal(await text(store, '/slow-writer'), 'first;second');
+  });
+
+  it('a streaming create left idle longer than the idle timeout still completes', async () => {
+    const w = await store.createWriter('/slow-upload');
+    await w.write(Buffer.from('first;'));
+    await new Promise((r) => setTimeout(r, 2.5 * timeoutMs));
+    await w.write(Buffer.from('second'));
+    await new Promise((r) => setTimeout(r, 2.5 * timeoutMs));
+    await w.close();
+    assert.equal(await text(store, '/slow-upload'), 'first;second');
   });
 });
 

@@ -123,6 +123,26 @@ describe('pcap file reader', () => {
       (e: unknown) => e instanceof PcapFileError && e.reason === 'bad-packet-length',
     );
   });
+
+  it('refuses ts_usec >= 10^6 and ts_nsec >= 10^9 (a damaged header, not a packet seconds late)', async () => {
+    for (const [nanos, frac] of [
+      [false, 1_000_000],
+      [false, 5_999_999],
+      [true, 1_000_000_000],
+    ] as const) {
+      const file = craft(true, nanos, [
+        { sec: 1, frac: 0, data: pk(1, 10) },
+        { sec: 1, frac, data: pk(2, 10) },
+      ]);
+      await assert.rejects(
+        readAll(new PcapFileReader(chunks(file, 10))),
+        (e: unknown) =>
+          e instanceof PcapFileError && e.reason === 'bad-timestamp' && /packet 1 at offset 50/.test(e.message),
+      );
+    }
+    const edge = craft(true, false, [{ sec: 1, frac: 999_999, data: pk(1, 10) }]);
+    assert.equal((await readAll(new PcapFileReader(chunks(edge, 10))))[0].tsNs, 1_999_999_000n);
+  });
 });
 
 describe('pcap file writer', () => {

@@ -10,6 +10,7 @@ import {
   parsePcapValue,
   pcapValueTimeNs,
   writeMetronHeaders,
+  writePcapPacketHeaderWords,
 } from '../../src/formats/pcap/pcap-record.js';
 import { SAMPLE_PATH } from '../helpers/fixtures.js';
 
@@ -43,6 +44,33 @@ describe('Metron pcap headers (metron-compat §2.1)', () => {
       assert.ok(ts !== null);
       const rebuilt = metronPcapValue(ts, v.subarray(40));
       assert.ok(rebuilt.equals(v));
+    }
+  });
+
+  it('the word form (no BigInt division) writes the same header as the BigInt arithmetic, at every boundary', () => {
+    const reference = (ns: bigint): string => {
+      const us = ns / 1000n;
+      const b = Buffer.alloc(16);
+      b.writeUInt32LE(Number(BigInt.asUintN(32, us / 1_000_000n)), 0);
+      b.writeUInt32LE(Number(us % 1_000_000n), 4);
+      b.writeUInt32LE(60, 8);
+      b.writeUInt32LE(64, 12);
+      return b.toString('hex');
+    };
+    const cases = [0n, 999n, 1000n, 1001n, 1458240269373968000n, 1458240269373968999n, (1n << 64n) - 1n];
+    // Around the fast path's limit (2^21 - 1 high words of µs) and µs/s boundaries near it.
+    for (const us of [((1n << 21n) - 1n) << 32n, 1n << 53n, 9_007_199_254_000_000n])
+      for (const d of [-1001n, -1000n, -999n, -1n, 0n, 1n, 999n, 1000n]) cases.push(us * 1000n + d);
+    let x = 0x9e3779b97f4a7c15n;
+    for (let i = 0; i < 20000; i++) {
+      x = BigInt.asUintN(64, x * 6364136223846793005n + 1442695040888963407n);
+      cases.push(i % 2 ? x : x % 7_258_118_400_000_000_000n); // anywhere, and inside the accepted range
+    }
+    const b = Buffer.alloc(16);
+    for (const ns of cases) {
+      if (ns < 0n || ns >= 1n << 64n) continue;
+      writePcapPacketHeaderWords(b, 0, Number(ns >> 32n), Number(ns & 0xffffffffn), 60, 64);
+      assert.equal(b.toString('hex'), reference(ns), `${ns} ns`);
     }
   });
 

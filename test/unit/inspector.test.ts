@@ -213,7 +213,7 @@ describe('pcap-inspector errors: exit 2, one line on stderr, no stack trace', ()
     const r = spawnInspector(['-i', join(dir, 'nope')]);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, `pcap-inspector: no such file: ${join(dir, 'nope')}\n`);
+    assert.equal(r.stderr, `pcap-inspector: no such file: local:${join(dir, 'nope')}\n`);
   });
 
   it('--help prints usage and exits 0', async () => {

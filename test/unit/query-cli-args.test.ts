@@ -7,7 +7,7 @@ import { createPacketFields } from '../../src/packet/packet-fields.js';
 const NOW = new Date('2026-03-01T12:34:56Z');
 const HEX = '09855b4ae3204dee8b63760d65198da3';
 const parse = (argv: string[]): QueryRequest => {
-  const r = parseQueryArgs(argv, NOW, { randomHex: () => HEX });
+  const r = parseQueryArgs(argv, NOW, { randomHex: () => HEX, env: {} });
   if ('help' in r) throw new Error('unexpected help');
   return r;
 };
@@ -40,7 +40,9 @@ test('metron-compat §8.8 fixed, minimal: Metron option names with one dash, def
   ]);
   assert.equal(r.mode, 'fixed');
   assert.equal(r.basePath, '/apps/metron/pcap/input');
-  assert.equal(r.store, undefined);
+  // No PCAPLINE_STORE (parse() passes an empty environment): a plain path is local.
+  assert.equal(r.store, 'file:///');
+  assert.equal(r.location, 'local:/apps/metron/pcap/input');
   assert.equal(r.baseOutputPath, '/apps/metron/pcap/interim');
   assert.equal(r.startNs, ms(500));
   assert.equal(r.endNs, ms(NOW.getTime()), 'end time defaults to now (Metron: -1)');
@@ -254,7 +256,7 @@ test('bad values: one line naming the option, the problem and the column', () =>
     [['fixed', '-st', '500', '-et', '100'], 'pcap-query: -et: the end time is before the start time'],
     [
       ['fixed', '-st', '500', '-bp', 'ftp://x/y'],
-      "pcap-query: -bp: 'ftp:' stores are not supported; use webhdfs://host:port/path or file:///path (at column 1)",
+      "pcap-query: -bp: unsupported storage URI 'ftp://x/y': expected webhdfs://host:port/path, file:///path or a plain path",
     ],
     [['fixed', '-st', '500', '-pre', 'a/b'], "pcap-query: -pre: 'a/b' cannot be part of a file name (at column 2)"],
     [
@@ -301,8 +303,9 @@ test('our options: -o (dir or - for stdout), limits, concurrency, --no-index, --
   assert.deepEqual(parse(['fixed', '-st', '500', '--output=-']).output, { kind: 'stdout' });
   assert.equal(parse(['fixed', '-st', '500', '-no-index']).useIndex, false);
   const w = parse(['fixed', '-st', '500', '-bp', 'webhdfs://127.0.0.1:9870/apps/metron/pcap/input']);
-  assert.equal(w.store, 'webhdfs://127.0.0.1:9870/');
+  assert.equal(w.store, 'webhdfs://127.0.0.1:9870');
   assert.equal(w.basePath, '/apps/metron/pcap/input');
+  assert.equal(w.location, 'webhdfs://127.0.0.1:9870/apps/metron/pcap/input');
   const f = parse(['fixed', '-st', '500', '-bp', 'file:///var/pcap']);
   assert.equal(f.store, 'file:///');
   assert.equal(f.basePath, '/var/pcap');

@@ -4,11 +4,14 @@ import {
   LocalStorage,
   WebHdfsStorage,
   compareNames,
+  defaultStore,
+  describeLocation,
   isStorageError,
   joinPath,
   normalizePath,
   openStorage,
   parseStorageUri,
+  StorageUriError,
 } from '../../src/storage/index.js';
 
 describe('parseStorageUri', () => {
@@ -122,5 +125,61 @@ describe('openStorage', () => {
       if (saved === undefined) delete process.env.HADOOP_USER_NAME;
       else process.env.HADOOP_USER_NAME = saved;
     }
+  });
+});
+
+describe('one rule for plain paths, and bad URIs as input errors (issue 10)', () => {
+  it('a plain path is on the store given (PCAPLINE_STORE), else local', () => {
+    assert.deepEqual(parseStorageUri('/apps/pcap', '/srv', 'file:///'), { root: 'file:///', path: '/apps/pcap' });
+    assert.deepEqual(parseStorageUri('/apps/pcap', '/srv', 'webhdfs://nn:9870'), {
+      root: 'webhdfs://nn:9870',
+      path: '/apps/pcap',
+    });
+    assert.deepEqual(parseStorageUri('pcap/in', '/srv', 'webhdfs://nn:9870/base?user=bob'), {
+      root: 'webhdfs://nn:9870?user=bob',
+      path: '/base/pcap/in',
+    });
+    assert.deepEqual(parseStorageUri('pcap/in', '/srv', 'file:///'), { root: 'file:///', path: '/srv/pcap/in' });
+    assert.equal(defaultStore({}), 'file:///');
+    assert.equal(defaultStore({ PCAPLINE_STORE: ' ' }), 'file:///');
+    assert.equal(defaultStore({ PCAPLINE_STORE: 'webhdfs://nn:9870' }), 'webhdfs://nn:9870');
+    assert.throws(() => parseStorageUri('/x', '/', 'nn:9870'), /PCAPLINE_STORE='nn:9870' names no usable store/);
+    assert.throws(() => parseStorageUri('/x', '/', 'data/pcap'), /PCAPLINE_STORE='data\/pcap' is not a storage URI/);
+  });
+
+  it('names the resolved store the way summaries print it', () => {
+    assert.equal(describeLocation(parseStorageUri('/data/pcap', '/', 'file:///')), 'local:/data/pcap');
+    assert.equal(
+      describeLocation(parseStorageUri('webhdfs://nn/apps/pcap?user=alice')),
+      'webhdfs://nn:9870/apps/pcap?user=alice',
+    );
+  });
+
+  it('keeps ?user= for the store, which opens as that user', async () => {
+    const loc = parseStorageUri('webhdfs://127.0.0.1:9870/apps?user=alice');
+    const store = openStorage(loc.root);
+    assert.equal((store as WebHdfsStorage).user, 'alice');
+    await store.close();
+  });
+
+  it('malformed percent-encoding, hdfs:// and swebhdfs:// are StorageUriErrors with exit status 2', () => {
+    for (const [uri, re] of [
+      ['file:///tmp/%zz', /% is not followed by two hex digits/],
+      ['webhdfs://nn/%E0%A4%A', /% is not followed by two hex digits/],
+      ['webhdfs://[::1/x', /not a valid URL/],
+      ['hdfs://nn:8020/x', /write webhdfs:\/\/<namenode>:9870\/path/],
+      ['swebhdfs://nn:9871/x', /swebhdfs:\/\/ \(WebHDFS over TLS\) is not supported/],
+      ['', /it is empty/],
+    ] as const) {
+      assert.throws(
+        () => parseStorageUri(uri),
+        (err: unknown) => err instanceof StorageUriError && err.exitCode === 2 && re.test(err.message),
+        uri,
+      );
+    }
+    assert.throws(
+      () => openStorage('swebhdfs://nn:9871'),
+      (err: unknown) => err instanceof StorageUriError,
+    );
   });
 });

@@ -11,6 +11,9 @@ import { compileQuery } from '../../query/filter/expr/compile.js';
 import type { PacketFilter } from '../../query/filter/filter.js';
 import { compileFixedFilter, type FixedFilterSpec } from '../../query/filter/fixed-filter.js';
 import { resolveTimeWindow } from '../../query/time.js';
+import { checkPrefix } from '../../query/engine/output.js';
+import { isStorageError } from '../../storage/errors.js';
+import { defaultStore, describeLocation, parseStorageUri } from '../../storage/uri.js';
 import {
   DEFAULT_BASE_OUTPUT_PATH,
   DEFAULT_BASE_PATH,
@@ -38,10 +41,15 @@ export type QueryOutput = { kind: 'dir'; dir: string } | { kind: 'stdout' };
 
 export interface QueryRequest {
   mode: QueryMode;
-  /** Store URI when `-bp` was given as one (`webhdfs://host:port/`, `file:///`); undefined = the configured store. */
-  store: string | undefined;
+  /**
+   * The store to open (`webhdfs://host:port[?user=..]` or `file:///`): the one `-bp` names, or for a
+   * plain path $PCAPLINE_STORE, else the local filesystem (storage/uri.ts defaultStore).
+   */
+  store: string;
   /** Root of the data files inside the store, listed recursively. */
   basePath: string;
+  /** Where the data is, as summaries print it: `local:/path` or `webhdfs://host:port/path`. */
+  location: string;
   /** Metron's interim MapReduce directory: accepted and kept, but nothing is written there. */
   baseOutputPath: string;
   /** Inclusive window, ns since the epoch. */
@@ -103,28 +111,20 @@ function byteCount(value: string, option: string): number {
   return n;
 }
 
-/** `-bp`: a plain path (on the configured store) or a store URI with a path. */
-function splitBasePath(value: string): { store: string | undefined; basePath: string } {
+/**
+ * `-bp`: a store URI with a path, or a plain path on the default store (one rule for every tool:
+ * storage/uri.ts parseStorageUri). A bad URI is a `-bp` error, found before anything is read.
+ */
+function splitBasePath(value: string, store: string): { store: string; basePath: string; location: string } {
   const v = value.trim();
   if (v === '') throw new QueryError('needs a path', { option: '-bp' });
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
-    let url: URL;
-    try {
-      url = new URL(v);
-    } catch {
-      throw new QueryError(`'${value}' is not a valid URI`, { option: '-bp', position: 1 });
-    }
-    const scheme = url.protocol.replace(/:$/, '').toLowerCase();
-    if (!['webhdfs', 'swebhdfs', 'hdfs', 'file'].includes(scheme)) {
-      throw new QueryError(`'${scheme}:' stores are not supported; use webhdfs://host:port/path or file:///path`, {
-        option: '-bp',
-        position: 1,
-      });
-    }
-    const path = decodeURIComponent(url.pathname) || '/';
-    return { store: `${scheme}://${url.host}/`, basePath: path };
+  try {
+    const loc = parseStorageUri(v, process.cwd(), store);
+    return { store: loc.root, basePath: loc.path, location: describeLocation(loc) };
+  } catch (err) {
+    if (isStorageError(err, 'IllegalArgumentException')) throw new QueryError(err.message, { option: '-bp' });
+    throw err;
   }
-  return { store: undefined, basePath: v };
 }
 
 /** Default page prefix: yyyyMMddHHmm in UTC, '-', 32 hex digits (Metron's, metron-compat §6.2). */
@@ -181,6 +181,8 @@ function checkMissingValues(args: readonly string[]): void {
 export interface ParseOptions {
   /** Random part of the default prefix (tests pin it). */
   randomHex?: () => string;
+  /** Environment for PCAPLINE_STORE (the store of plain -bp paths); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -295,7 +297,10 @@ export function parseQueryArgs(
     now,
   });
 
-  const { store, basePath } = splitBasePath(valued('base_path') ?? DEFAULT_BASE_PATH);
+  const { store, basePath, location } = splitBasePath(
+    valued('base_path') ?? DEFAULT_BASE_PATH,
+    defaultStore(opts.env ?? process.env),
+  );
 
   let filter: PacketFilter;
   let fixed: FixedFilterSpec | undefined;
@@ -330,6 +335,7 @@ export function parseQueryArgs(
     });
   }
   const prefix = pre ?? defaultPrefix(now, opts.randomHex);
+  checkPrefix(prefix);
 
   const out = valued('output');
   const output: QueryOutput =
@@ -354,6 +360,7 @@ export function parseQueryArgs(
     mode,
     store,
     basePath,
+    location,
     baseOutputPath: bop ?? DEFAULT_BASE_OUTPUT_PATH,
     startNs,
     endNs,

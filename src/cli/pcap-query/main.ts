@@ -1,8 +1,10 @@
 import type { QueryStats } from '../../query/engine/engine.js';
 import type { OutputResult } from '../../query/engine/output.js';
 import { isStorageError } from '../../storage/errors.js';
-import { isMainModule, runCli } from '../run.js';
-import { parseQueryArgs, type QueryRequest } from './args.js';
+import { oneLine } from '../../lib/errors.js';
+import { isMainModule, printable, runCli } from '../run.js';
+import type { QueryRequest } from './args.js';
+import { plainHelpRequest } from './options.js';
 
 /**
  * pcap-query fixed|query [options]: Metron's query CLI, without MapReduce. Exit 0 on success
@@ -10,35 +12,35 @@ import { parseQueryArgs, type QueryRequest } from './args.js';
  * store cannot be read.
  */
 export async function main(argv: string[], now = new Date()): Promise<number> {
+  const help = plainHelpRequest(argv);
+  if (help !== null) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
+  // The filter compilers, the expression parser and the time parser load only for a query.
+  const { parseQueryArgs } = await import('./args.js');
   const parsed = parseQueryArgs(argv, now);
   if ('help' in parsed) {
     process.stdout.write(`${parsed.help}\n`);
     return 0;
   }
   const req = parsed;
-  for (const notice of req.notices) process.stderr.write(`pcap-query: ${notice}\n`);
+  for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [
-    { endpointsOrDefault },
-    { openStorage },
-    { QueryEngine },
-    { prepareOutputDir, writePages, writeStream },
-    { SingleBar },
-  ] = await Promise.all([
-    import('../../lib/endpoints.js'),
-    import('../../storage/index.js'),
-    import('../../query/engine/engine.js'),
-    import('../../query/engine/output.js'),
-    import('cli-progress'),
-  ]);
+  const [{ openStorage }, { QueryEngine }, { prepareOutputDir, writePages, writeStream }, { SingleBar }] =
+    await Promise.all([
+      import('../../storage/index.js'),
+      import('../../query/engine/engine.js'),
+      import('../../query/engine/output.js'),
+      import('cli-progress'),
+    ]);
   // Before any reading: an earlier run's pages with this prefix would mix into this result.
   if (req.output.kind === 'dir') {
     const removed = await prepareOutputDir(req.output.dir, req.prefix, req.clean);
     if (removed && !req.quiet) process.stderr.write(`pcap-query: --clean: deleted ${removed} earlier pages\n`);
   }
-  const storeUri = req.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
-  const storage = openStorage(storeUri);
+  const storage = openStorage(req.store);
   const started = Date.now();
   try {
     const engine = new QueryEngine(storage, {
@@ -110,11 +112,12 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
     const why =
       // A catalog plan lists only the window's hours: no file there means none in the window.
       s.filesListed === 0 && s.planning !== 'catalog'
-        ? `; no data files under ${req.basePath}`
+        ? `; no data files under ${req.location}`
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`
           : '';
-    return `pcap-query: no packets matched${why} (${where}, ${ms} ms); no files written`;
+    const from = s.filesListed === 0 ? '' : `from ${req.location}: `;
+    return `pcap-query: no packets matched${why} (${from}${where}, ${ms} ms); no files written`;
   }
   const out =
     req.output.kind === 'stdout'
@@ -122,7 +125,7 @@ function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number):
       : `to ${r.files.length} page${r.files.length === 1 ? '' : 's'} in ${req.output.dir}`;
   const cut = r.truncated ? ' (stopped at the --max-packets/--max-bytes limit)' : '';
   const bad = s.malformed ? `, ${s.malformed} damaged records skipped` : '';
-  return `pcap-query: ${r.packets} packets written ${out}${cut} (${where}${bad}, ${ms} ms)`;
+  return `pcap-query: ${r.packets} packets written ${out}${cut} (from ${req.location}: ${where}${bad}, ${ms} ms)`;
 }
 
 /** ns since the epoch as ISO-8601 UTC with ms (out-of-range times as the raw number). */

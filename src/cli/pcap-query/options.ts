@@ -85,7 +85,7 @@ export const OPTIONS: readonly OptDef[] = [
     long: 'base_path',
     arg: 'path',
     modes: BOTH,
-    desc: `where the packet files are, a path or a webhdfs:// / file:// URI (default ${DEFAULT_BASE_PATH})`,
+    desc: `where the packet files are: a webhdfs://host:port/path or file:///path URI, or a plain path on $PCAPLINE_STORE (else local disk) (default ${DEFAULT_BASE_PATH})`,
   },
   {
     short: 'bop',
@@ -200,3 +200,17 @@ export const OPTION_BY_NAME: ReadonlyMap<string, OptDef> = new Map(
         ],
   ),
 );
+
+const HELP_FLAGS = new Set(['-h', '--help', '-help']);
+
+/**
+ * The help text when argv is only a request for it (`--help`, `fixed --help`), else null: answered
+ * from this table alone, before the filter compilers and the time parser are loaded.
+ */
+export function plainHelpRequest(argv: readonly string[]): string | null {
+  if (argv.length === 1 && HELP_FLAGS.has(argv[0])) return queryHelp();
+  if (argv.length === 2 && (argv[0] === 'fixed' || argv[0] === 'query') && HELP_FLAGS.has(argv[1])) {
+    return queryHelp(argv[0]);
+  }
+  return null;
+}

@@ -15,13 +15,18 @@ import {
  * avsc's generic decoder kept as the reference the columnar reader is tested against.
  */
 
+/**
+ * The 8 bytes avsc asks `toBuffer` for, reused: avsc packs them into the block at once
+ * (Tap.packLongBytes), and two longs per entry made a fresh Buffer each on the seal path.
+ */
+const longBytes = Buffer.alloc(8);
+
 /** avsc's long cannot hold nanosecond timestamps (> 2^53): this long type maps to bigint. */
 const BigLongType = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(n);
-    return buf;
+    longBytes.writeBigInt64LE(n);
+    return longBytes;
   },
   fromJSON: (v: unknown) => BigInt(v as string),
   toJSON: (n: bigint) => Number(n),
@@ -36,11 +41,16 @@ export const indexEntryType = avro.Type.forSchema(INDEX_SCHEMA as unknown as avr
 
 /** Collects the index of one data file while it is written. */
 export class IndexBuilder {
-  readonly columns = new IndexColumns();
+  readonly columns: IndexColumns;
   private readonly addressIds = new Map<string, number>();
   readonly addresses: string[] = [];
   minTsNs = 0n;
   maxTsNs = 0n;
+
+  /** `capacity`: entries expected (the columns grow past it). */
+  constructor(capacity?: number) {
+    this.columns = new IndexColumns(capacity);
+  }
 
   /** Interns an address string; -1 for null (non-IP packets). */
   addressId(address: string | null): number {

@@ -15,6 +15,7 @@ import {
   readU16,
   readU32,
   writePcapPacketHeader,
+  writePcapPacketHeaderNs,
 } from './pcap-record.js';
 import { PcaplineError } from '../../lib/errors.js';
 
@@ -40,7 +41,13 @@ export interface PcapPacket {
   data: Buffer;
 }
 
-export type PcapFileErrorCode = 'bad-magic' | 'pcapng' | 'truncated-header' | 'bad-version' | 'bad-packet-length';
+export type PcapFileErrorCode =
+  | 'bad-magic'
+  | 'pcapng'
+  | 'truncated-header'
+  | 'bad-version'
+  | 'bad-packet-length'
+  | 'bad-timestamp';
 
 /** A file that is not a pcap file we can read, or is damaged: `reason` says how; exit 2. */
 export class PcapFileError extends PcaplineError {
@@ -151,6 +158,15 @@ export class PcapFileReader implements AsyncIterable<PcapPacket> {
             q.position,
           );
         }
+        // ts_usec (ts_nsec) counts within one second: 1,000,000 or more is a damaged header, and
+        // taking it at face value would shift the packet by seconds (pcap-record.ts refuses it too).
+        if (frac >= (h.nanos ? 1_000_000_000 : 1_000_000)) {
+          throw new PcapFileError(
+            'bad-timestamp',
+            `packet ${index} at offset ${q.position}: ts_${h.nanos ? 'nsec' : 'usec'} ${frac} is not below one second (corrupt file?)`,
+            q.position,
+          );
+        }
         const total = PCAP_PACKET_HEADER_LENGTH + incl;
         if (q.available < total && !(await q.ensure(total))) {
           this.torn();
@@ -190,16 +206,19 @@ export interface PcapFileWriterOptions {
   snaplen?: number;
   /** Bytes collected before each write to the stream (default 64 KiB): fewer, larger writes. */
   batchBytes?: number;
+  /** Write a nanosecond pcap (ns magic, ns fractions) instead of the default µs one. */
+  nanos?: boolean;
 }
 
 /**
- * Writes a little-endian µs pcap to a Writable, respecting backpressure: `writePacket` resolves
- * once the stream can take more (await it). Packets are copied into a batch buffer, so the
- * caller's frame buffers may be reused as soon as the promise resolves.
+ * Writes a little-endian pcap (µs, or ns with `nanos`) to a Writable, respecting backpressure:
+ * `writePacket` resolves once the stream can take more (await it). Packets are copied into a batch
+ * buffer, so the caller's frame buffers may be reused as soon as the promise resolves.
  */
 export class PcapFileWriter {
   private batch: Buffer;
   private readonly batchSize: number;
+  private readonly writeHeader: typeof writePcapPacketHeader;
   private used = 0;
   private count = 0;
   private written = 0;
@@ -210,7 +229,8 @@ export class PcapFileWriter {
   ) {
     this.batchSize = Math.max(options.batchBytes ?? 64 * 1024, 1024);
     this.batch = Buffer.allocUnsafe(this.batchSize);
-    const g = pcapGlobalHeader(options.linkType ?? 1, options.snaplen ?? 65535);
+    this.writeHeader = options.nanos ? writePcapPacketHeaderNs : writePcapPacketHeader;
+    const g = pcapGlobalHeader(options.linkType ?? 1, options.snaplen ?? 65535, options.nanos ?? false);
     g.copy(this.batch, 0);
     this.used = g.length;
   }
@@ -226,19 +246,19 @@ export class PcapFileWriter {
   }
 
   /**
-   * Appends one packet. Time is written as µs (sub-µs digits dropped, as Metron does);
-   * `origLen` defaults to the captured length.
+   * Appends one packet. Time is written as µs (sub-µs digits dropped, as Metron does) unless the
+   * writer was made with `nanos`; `origLen` defaults to the captured length.
    */
   async writePacket(tsNs: bigint, frame: Uint8Array, origLen: number = frame.length): Promise<void> {
     const need = PCAP_PACKET_HEADER_LENGTH + frame.length;
     if (this.used + need > this.batch.length) await this.flush();
     if (need > this.batch.length) {
       const h = Buffer.allocUnsafe(PCAP_PACKET_HEADER_LENGTH);
-      writePcapPacketHeader(h, 0, tsNs, frame.length, Math.max(origLen, frame.length));
+      this.writeHeader(h, 0, tsNs, frame.length, Math.max(origLen, frame.length));
       await this.push(h);
       await this.push(Buffer.from(frame)); // a copy: the stream may hold it after we return
     } else {
-      writePcapPacketHeader(this.batch, this.used, tsNs, frame.length, Math.max(origLen, frame.length));
+      this.writeHeader(this.batch, this.used, tsNs, frame.length, Math.max(origLen, frame.length));
       this.batch.set(frame, this.used + PCAP_PACKET_HEADER_LENGTH);
       this.used += need;
     }

@@ -63,10 +63,13 @@ export function readU16(buf: Uint8Array, off: number, littleEndian: boolean): nu
  */
 export const METRON_GLOBAL_HEADER: Buffer = pcapGlobalHeader(LINKTYPE_ETHERNET, 65535);
 
-/** A little-endian µs global header (the format of every pcap we write). */
-export function pcapGlobalHeader(linkType: number, snaplen: number): Buffer {
+/**
+ * A little-endian global header: µs (the format of every file we store and query) or, with
+ * `nanos`, the ns magic (pcap-tail's `--time-stamp-precision nano`, as tcpdump writes it).
+ */
+export function pcapGlobalHeader(linkType: number, snaplen: number, nanos = false): Buffer {
   const b = Buffer.alloc(PCAP_GLOBAL_HEADER_LENGTH);
-  b.writeUInt32LE(0xa1b2c3d4, 0); // stored LE → bytes d4 c3 b2 a1
+  b.writeUInt32LE(nanos ? 0xa1b23c4d : 0xa1b2c3d4, 0); // stored LE → bytes d4 c3 b2 a1 (µs) or 4d 3c b2 a1 (ns)
   b.writeUInt16LE(2, 4);
   b.writeUInt16LE(4, 6);
   b.writeInt32LE(0, 8);
@@ -82,15 +85,38 @@ export function pcapGlobalHeader(linkType: number, snaplen: number): Buffer {
  * (the SequenceFile key keeps them).
  */
 export function writePcapPacketHeader(buf: Buffer, off: number, tsNs: bigint, inclLen: number, origLen: number): void {
-  const us = BigInt.asUintN(64, tsNs) / 1000n;
+  const t = BigInt.asUintN(64, tsNs);
+  writePcapPacketHeaderWords(buf, off, Number(t >> 32n), Number(t & 0xffffffffn), inclLen, origLen);
+}
+
+/** 2^32, and the µs times below which the double arithmetic of the fast path is exact (year 2255). */
+const TWO_32 = 4_294_967_296;
+const FAST_US_HIGH_WORDS = 2 ** 21 - 1;
+
+/**
+ * The same with the time given as the high and low 32-bit words of the unsigned ns count (as the
+ * SequenceFile key is written): no BigInt division per packet on the ingest hot path.
+ */
+export function writePcapPacketHeaderWords(
+  buf: Buffer,
+  off: number,
+  nsHigh: number,
+  nsLow: number,
+  inclLen: number,
+  origLen: number,
+): void {
+  // us = floor((nsHigh·2^32 + nsLow) / 1000) by long division on the two words: every intermediate
+  // is an integer below 2^53, and a quotient by 1000 is never within rounding error of the next integer.
+  const usHigh = Math.floor(nsHigh / 1000);
+  const usLow = Math.floor(((nsHigh - usHigh * 1000) * TWO_32 + nsLow) / 1000);
   let sec: number;
   let usec: number;
-  if (us <= 9_007_199_254_740_991n) {
-    // Fast path (every time before year 2255): one BigInt division, then exact integer doubles.
-    const u = Number(us);
+  if (usHigh < FAST_US_HIGH_WORDS) {
+    const u = usHigh * TWO_32 + usLow;
     usec = u % 1_000_000;
-    sec = ((u - usec) / 1_000_000) % 4_294_967_296;
+    sec = ((u - usec) / 1_000_000) % TWO_32;
   } else {
+    const us = (BigInt(nsHigh) * 0x1_0000_0000n + BigInt(nsLow)) / 1000n;
     sec = Number(BigInt.asUintN(32, us / 1_000_000n));
     usec = Number(us % 1_000_000n);
   }
@@ -100,10 +126,40 @@ export function writePcapPacketHeader(buf: Buffer, off: number, tsNs: bigint, in
   buf.writeUInt32LE(origLen >>> 0, off + 12);
 }
 
+/**
+ * Writes a little-endian ns packet header at `off` (for a file with the ns magic): ts_sec = low 32
+ * bits of tsNs / 1e9, ts_nsec = tsNs % 1e9. Nothing is lost below the second.
+ */
+export function writePcapPacketHeaderNs(
+  buf: Buffer,
+  off: number,
+  tsNs: bigint,
+  inclLen: number,
+  origLen: number,
+): void {
+  const ns = BigInt.asUintN(64, tsNs);
+  buf.writeUInt32LE(Number(BigInt.asUintN(32, ns / 1_000_000_000n)), off);
+  buf.writeUInt32LE(Number(ns % 1_000_000_000n), off + 4);
+  buf.writeUInt32LE(inclLen >>> 0, off + 8);
+  buf.writeUInt32LE(origLen >>> 0, off + 12);
+}
+
 /** Writes Metron's 40 header bytes for a frame of `frameLength` at `off`. */
 export function writeMetronHeaders(buf: Buffer, off: number, tsNs: bigint, frameLength: number): void {
-  METRON_GLOBAL_HEADER.copy(buf, off);
+  buf.set(METRON_GLOBAL_HEADER, off); // Buffer#copy wraps its source in a new view first: one per packet
   writePcapPacketHeader(buf, off + PCAP_GLOBAL_HEADER_LENGTH, tsNs, frameLength, frameLength);
+}
+
+/** The same with the time as the words of the unsigned ns count (writePcapPacketHeaderWords). */
+export function writeMetronHeadersWords(
+  buf: Buffer,
+  off: number,
+  nsHigh: number,
+  nsLow: number,
+  frameLength: number,
+): void {
+  buf.set(METRON_GLOBAL_HEADER, off);
+  writePcapPacketHeaderWords(buf, off + PCAP_GLOBAL_HEADER_LENGTH, nsHigh, nsLow, frameLength, frameLength);
 }
 
 /**
@@ -214,6 +270,7 @@ export function pcapValueTimeNs(buf: Uint8Array, off = 0, len = buf.length - off
   if (magic === null) return null;
   const sec = readU32(buf, off + 24, magic.littleEndian);
   const frac = readU32(buf, off + 28, magic.littleEndian);
+  if (frac >= (magic.nanos ? 1_000_000_000 : 1_000_000)) return null; // not a time: damaged header
   return BigInt(sec) * 1_000_000_000n + BigInt(magic.nanos ? frac : frac * 1000);
 }
 

@@ -2,13 +2,15 @@
  * Streaming SequenceFile writer for the ingest hot path: LongWritable ns keys, BytesWritable
  * one-packet pcap values, uncompressed v6, Metron's (Hadoop 2) sync cadence (metron-compat §2.2).
  *
- * It never builds the file in memory: each append hands the sink one small header chunk
- * (SequenceFile record fields + pcap headers, and the sync escape when one is due) followed by the
- * caller's frame or value buffer itself, so a packet costs one small slab slice and no copy of
- * its bytes.
+ * It never builds the file in memory. Two kinds of sink:
+ * - a ByteSink gets, per append, one small header chunk (SequenceFile record fields + pcap headers,
+ *   and the sync escape when one is due) followed by the caller's frame or value buffer itself: no
+ *   copy of the packet's bytes, one small slab slice;
+ * - a BufferSink (the ingest's chunk buffer) lends its buffer: headers are written in place and the
+ *   packet's bytes copied once, with no object created per record.
  */
 import { randomBytes } from 'node:crypto';
-import { METRON_HEADERS_LENGTH, writeMetronHeaders } from '../pcap/pcap-record.js';
+import { METRON_HEADERS_LENGTH, writeMetronHeadersWords } from '../pcap/pcap-record.js';
 import {
   HADOOP2_SYNC_INTERVAL,
   SYNC_ESCAPE_LENGTH,
@@ -26,6 +28,20 @@ import {
 export interface ByteSink {
   write(chunk: Buffer): unknown;
 }
+
+/**
+ * A buffer the writer encodes records into directly. Before each record the writer calls
+ * `reserve(n)`, then writes n bytes into `buffer` from `length` and advances `length` by n. The
+ * sink empties the buffer (length = 0) whenever it likes between appends.
+ */
+export interface BufferSink {
+  /** Makes `buffer` hold at least n bytes past `length` (replacing it by a larger one if needed). */
+  reserve(n: number): void;
+  readonly buffer: Buffer;
+  length: number;
+}
+
+const isBufferSink = (s: ByteSink | BufferSink): s is BufferSink => 'reserve' in s;
 
 export interface SequenceFileWriterOptions {
   /** 16-byte sync marker; random by default (Hadoop uses an MD5 of a UID and the time). */
@@ -55,11 +71,16 @@ export class SequenceFileWriter {
   /** The header chunk being built by the current append (fields, not a returned object: no allocation). */
   private chunk: Buffer = this.slab;
   private chunkAt = 0;
+  private readonly direct: BufferSink | null;
+  /** The current record's key (unsigned ns) as 32-bit words. */
+  private keyHigh = 0;
+  private keyLow = 0;
 
   constructor(
-    private readonly sink: ByteSink,
+    private readonly sink: ByteSink | BufferSink,
     options: SequenceFileWriterOptions = {},
   ) {
+    this.direct = isBufferSink(sink) ? sink : null;
     this.syncMarker = Buffer.from(options.syncMarker ?? randomBytes(SYNC_SIZE));
     if (this.syncMarker.length !== SYNC_SIZE) throw new RangeError('syncMarker must be 16 bytes');
     this.syncInterval = options.syncInterval ?? HADOOP2_SYNC_INTERVAL;
@@ -70,7 +91,7 @@ export class SequenceFileWriter {
       const header = encodeHeader(this.syncMarker, 'long');
       this.pos = 0;
       this.lastSyncPos = 0; // Hadoop starts at 0, not at the header's end (the sample confirms it)
-      this.sink.write(header);
+      this.emit(header);
       this.pos = header.length;
     }
   }
@@ -101,11 +122,11 @@ export class SequenceFileWriter {
    */
   appendFrame(tsNs: bigint, frame: Buffer): number {
     const valueLen = METRON_HEADERS_LENGTH + frame.length;
-    const recordPos = this.begin(tsNs, valueLen, SEQ_RECORD_PREFIX + METRON_HEADERS_LENGTH);
+    const recordPos = this.begin(tsNs, valueLen, SEQ_RECORD_PREFIX + METRON_HEADERS_LENGTH, frame.length);
     const chunk = this.chunk;
-    writeMetronHeaders(chunk, this.chunkAt + SEQ_RECORD_PREFIX, tsNs, frame.length);
-    this.sink.write(chunk);
-    if (frame.length > 0) this.sink.write(frame);
+    const at = this.chunkAt + SEQ_RECORD_PREFIX;
+    writeMetronHeadersWords(chunk, at, this.keyHigh, this.keyLow, frame.length);
+    this.finish(frame, at + METRON_HEADERS_LENGTH);
     this.pos = recordPos + recordLengthForFrame(frame.length);
     this.count++;
     return recordPos;
@@ -116,9 +137,8 @@ export class SequenceFileWriter {
    * Metron does. Returns the record's position; the record spans recordLengthForValue(value.length) bytes.
    */
   appendValue(tsNs: bigint, pcapValue: Buffer): number {
-    const recordPos = this.begin(tsNs, pcapValue.length, SEQ_RECORD_PREFIX);
-    this.sink.write(this.chunk);
-    if (pcapValue.length > 0) this.sink.write(pcapValue);
+    const recordPos = this.begin(tsNs, pcapValue.length, SEQ_RECORD_PREFIX, pcapValue.length);
+    this.finish(pcapValue, this.chunkAt + SEQ_RECORD_PREFIX);
     this.pos = recordPos + recordLengthForValue(pcapValue.length);
     this.count++;
     return recordPos;
@@ -126,27 +146,63 @@ export class SequenceFileWriter {
 
   /**
    * Emits the sync escape if one is due (Hadoop's checkAndWriteSync: position ≥ lastSync +
-   * interval) and the SequenceFile record fields, into one fresh chunk of `prefixLen` (+20) bytes
-   * left in this.chunk (record fields at this.chunkAt). Returns the record's position.
+   * interval) and the SequenceFile record fields: into a fresh chunk of `prefixLen` (+20) bytes, or
+   * for a BufferSink straight into its buffer, with room for the `bodyLen` bytes that follow. The
+   * fields start at this.chunkAt of this.chunk. Returns the record's position.
    */
-  private begin(tsNs: bigint, valueLen: number, prefixLen: number): number {
+  private begin(tsNs: bigint, valueLen: number, prefixLen: number, bodyLen: number): number {
     if (valueLen > 0x7fffffff - 16)
       throw new RangeError(`value of ${valueLen} bytes is too large for a SequenceFile record`);
     const sync = this.pos >= this.lastSyncPos + this.syncInterval && this.lastSyncPos !== this.pos;
-    const at = sync ? SYNC_ESCAPE_LENGTH : 0;
-    const chunk = this.alloc(at + prefixLen);
+    const syncLen = sync ? SYNC_ESCAPE_LENGTH : 0;
+    let chunk: Buffer;
+    let at: number;
+    if (this.direct) {
+      this.direct.reserve(syncLen + prefixLen + bodyLen);
+      chunk = this.direct.buffer;
+      at = this.direct.length;
+    } else {
+      chunk = this.alloc(syncLen + prefixLen);
+      at = 0;
+    }
     if (sync) {
-      chunk.writeInt32BE(-1, 0);
-      this.syncMarker.copy(chunk, 4);
+      chunk.writeInt32BE(-1, at);
+      chunk.set(this.syncMarker, at + 4);
       this.lastSyncPos = this.pos + SYNC_ESCAPE_LENGTH;
+      at += SYNC_ESCAPE_LENGTH;
     }
     chunk.writeInt32BE(8 + 4 + valueLen, at); // recordLength = keyLength + value (BytesWritable) length
     chunk.writeInt32BE(8, at + 4);
-    chunk.writeBigUInt64BE(BigInt.asUintN(64, tsNs), at + 8); // same bits as Hadoop's signed long
+    // Same bits as Hadoop's signed long, as two words that the pcap header reuses (no BigInt division).
+    const key = BigInt.asUintN(64, tsNs);
+    this.keyHigh = Number(key >> 32n);
+    this.keyLow = Number(key & 0xffffffffn);
+    chunk.writeUInt32BE(this.keyHigh, at + 8);
+    chunk.writeUInt32BE(this.keyLow, at + 12);
     chunk.writeInt32BE(valueLen, at + 16);
     this.chunk = chunk;
     this.chunkAt = at;
-    return this.pos + at;
+    return this.pos + syncLen;
+  }
+
+  /** Ends the record begun by `begin`: its headers are written up to `headersEnd` (in this.chunk). */
+  private finish(body: Buffer, headersEnd: number): void {
+    if (this.direct) {
+      this.chunk.set(body, headersEnd);
+      this.direct.length = headersEnd + body.length;
+    } else {
+      (this.sink as ByteSink).write(this.chunk);
+      if (body.length > 0) (this.sink as ByteSink).write(body);
+    }
+  }
+
+  /** Hands bytes written outside a record (the file header) to either kind of sink. */
+  private emit(bytes: Buffer): void {
+    if (this.direct) {
+      this.direct.reserve(bytes.length);
+      this.direct.buffer.set(bytes, this.direct.length);
+      this.direct.length += bytes.length;
+    } else (this.sink as ByteSink).write(bytes);
   }
 
   /**

@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { PcapFileWriter } from '../../formats/pcap/pcap-file.js';
 import { PCAP_PACKET_HEADER_LENGTH } from '../../formats/pcap/pcap-record.js';
+import { QueryError } from '../errors.js';
 import type { MatchedPacket } from './engine.js';
 import { pageFileName, PageSplitter, parsePageFileName } from './pages.js';
-import { QueryError } from '../errors.js';
 
 export interface OutputLimits {
   maxPackets?: number;
@@ -24,12 +24,50 @@ export interface OutputResult {
   otherLinkTypes: number;
 }
 
+const withinLimits = (limits: OutputLimits, packets: number, bytes: number, next: MatchedPacket): boolean =>
+  (limits.maxPackets === undefined || packets < limits.maxPackets) &&
+  (limits.maxBytes === undefined || bytes + PCAP_PACKET_HEADER_LENGTH + next.frameLength <= limits.maxBytes);
+
+const frameOf = (p: MatchedPacket): Buffer => p.value.subarray(p.frameOffset, p.frameOffset + p.frameLength);
+
+/** Longest file name (bytes) on Linux filesystems: NAME_MAX. */
+export const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * The page names `-pre` gives, checked before anything is read: the longest (the in-progress
+ * `.pcap-data-<prefix>+NNNNN.pcap.part`) must fit in one directory entry.
+ */
+export function checkPrefix(prefix: string): void {
+  const longest = Buffer.byteLength(`.${pageFileName(prefix, 99_999)}.part`);
+  if (longest > MAX_FILE_NAME_BYTES) {
+    throw new QueryError(
+      `the prefix is too long: page names would be ${longest} bytes, over the ${MAX_FILE_NAME_BYTES}-byte limit of a file name`,
+      { option: '-pre' },
+    );
+  }
+}
+
+/**
+ * Creates the `-o` directory (and its parents) before the query runs, so a name that is taken by
+ * a file, or a directory that cannot be made, is one line about -o (exit 2), not an errno after
+ * minutes of reading. Returns how many earlier pages were deleted.
+ */
+export async function prepareOutputDir(dir: string, prefix?: string, clean = false): Promise<number> {
+  try {
+    await makeDirs(dir);
+  } catch (err) {
+    throw outputError(err, dir);
+  }
+  // Given the run's prefix: earlier pages with it are refused, or deleted with --clean.
+  return prefix === undefined ? 0 : clearEarlierPages(dir, prefix, clean);
+}
+
 /**
  * Makes sure pages of this run cannot mix with an earlier run's: existing `pcap-data-<prefix>+*`
  * pages (and unfinished `.part` files) in `dir` are refused with a QueryError (exit 2), or deleted
  * when `clean` is set. Returns how many were deleted.
  */
-export async function prepareOutputDir(dir: string, prefix: string, clean: boolean): Promise<number> {
+async function clearEarlierPages(dir: string, prefix: string, clean: boolean): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -51,11 +89,43 @@ export async function prepareOutputDir(dir: string, prefix: string, clean: boole
   return ours.length;
 }
 
-const withinLimits = (limits: OutputLimits, packets: number, bytes: number, next: MatchedPacket): boolean =>
-  (limits.maxPackets === undefined || packets < limits.maxPackets) &&
-  (limits.maxBytes === undefined || bytes + PCAP_PACKET_HEADER_LENGTH + next.frameLength <= limits.maxBytes);
 
-const frameOf = (p: MatchedPacket): Buffer => p.value.subarray(p.frameOffset, p.frameOffset + p.frameLength);
+/**
+ * mkdir -p, one level at a time: Node 20's `mkdir(…, { recursive: true })` never returns where
+ * the filesystem refuses new entries (`-o /proc/x` spins forever), and reports a file in the way
+ * only as EEXIST.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const target = resolve(dir);
+  let at = '/';
+  for (const part of target.split('/').filter((p) => p !== '')) {
+    at = join(at, part);
+    try {
+      await mkdir(at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (!(await stat(at)).isDirectory()) {
+        throw Object.assign(new Error(`${at} is not a directory`), { code: at === target ? 'EEXIST' : 'ENOTDIR' });
+      }
+    }
+  }
+}
+
+function outputError(err: unknown, dir: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    EEXIST: 'exists and is not a directory',
+    ENOENT: 'cannot be created there (the filesystem refuses new entries)',
+    ENOTDIR: 'is under a path that is a file, not a directory',
+    EACCES: 'cannot be created or written: permission denied',
+    EPERM: 'cannot be created or written: operation not permitted',
+    EROFS: 'is on a read-only filesystem',
+    ENAMETOOLONG: 'is too long a path',
+    ELOOP: 'has too many levels of symbolic links',
+  };
+  if (code === undefined || !(code in why)) return err;
+  return new QueryError(`'${dir}' ${why[code]}`, { option: '-o', cause: err });
+}
 
 /**
  * Writes time-ordered pages `pcap-data-<prefix>+NNNN.pcap` into `dir`, `recordsPerFile` packets
@@ -70,7 +140,8 @@ export async function writePages(
   recordsPerFile: number,
   limits: OutputLimits = {},
 ): Promise<OutputResult> {
-  await mkdir(dir, { recursive: true });
+  checkPrefix(prefix);
+  await prepareOutputDir(dir);
   const splitter = new PageSplitter(recordsPerFile);
   const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false, otherLinkTypes: 0 };
   let writer: PcapFileWriter | null = null;

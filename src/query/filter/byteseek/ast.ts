@@ -6,10 +6,24 @@ export type Node =
   | { t: 'cls'; c: Cls }
   | { t: 'seq'; items: Node[] }
   | { t: 'alt'; alts: Node[] }
-  | { t: 'rep'; node: Node; min: number; max: number };
+  /** `at`: 0-based offset of the quantifier in the pattern, for errors. */
+  | { t: 'rep'; node: Node; min: number; max: number; at: number };
 
-export const MAX_PROGRAM = 100_000; // instructions after expanding repeats
 export const MAX_REPEAT = 65_535; // larger than any frame
+/** Characters of pattern source; a pasted payload of a few KiB fits. */
+export const MAX_PATTERN_LENGTH = 16_384;
+/** Groups and sets inside one another (the parser recurses once per level). */
+export const MAX_PATTERN_NESTING = 64;
+/**
+ * The work budget per packet byte: a search of L bytes may take (L + 1) × MAX_STEPS_PER_BYTE steps.
+ * A program's worst case is (L + 1) × its steps per byte (match.ts: 2 × instructions + 1 on the
+ * Pike VM, classes + 1 for a table scan); one that could exceed the budget is refused at compile
+ * time. 512 admits `'GET'.{0,120}'HTTP'` and keeps a 1500-byte frame under ~770,000 steps
+ * (about 25 ms on a 2-core shared machine in the worst case: every position a live thread).
+ */
+export const MAX_STEPS_PER_BYTE = 512;
+/** Bytes of a plain byte string (matched with Buffer.indexOf, which needs no step budget). */
+export const MAX_LITERAL = 65_536;
 
 export const newCls = (): Cls => new Uint8Array(256);
 export const clsOf = (...bytes: number[]): Cls => {
@@ -96,7 +110,7 @@ export function flatten(node: Node, out: Cls[]): boolean {
       if (node.min !== node.max) return false;
       const one: Cls[] = [];
       if (!flatten(node.node, one)) return false;
-      if (one.length * node.min > MAX_PROGRAM) return false;
+      if (one.length * node.min > MAX_LITERAL) return false;
       for (let k = 0; k < node.min; k++) out.push(...one);
       return true;
     }
@@ -113,6 +127,60 @@ export const singleByteOf = (c: Cls): number => {
   }
   return found;
 };
+
+/**
+ * Instructions the Pike VM program of `node` has (match.ts's code generator), computed without
+ * generating it; saturates (floating point) for absurd nestings of repeats.
+ */
+export function programSize(node: Node): number {
+  switch (node.t) {
+    case 'cls':
+      return 1;
+    case 'seq':
+      return node.items.reduce((a, n) => a + programSize(n), 0);
+    case 'alt':
+      return node.alts.reduce((a, n) => a + programSize(n), 0) + 2 * (node.alts.length - 1);
+    case 'rep': {
+      const one = programSize(node.node);
+      return node.min * one + (node.max === Infinity ? one + 2 : (node.max - node.min) * (one + 1));
+    }
+  }
+}
+
+/** The repeat with the largest program among those larger than `limit` (the one to point at). */
+export function largestRepeat(node: Node, limit: number): { at: number; size: number } | null {
+  let best: { at: number; size: number } | null = null;
+  const visit = (n: Node): void => {
+    if (n.t === 'seq') n.items.forEach(visit);
+    else if (n.t === 'alt') n.alts.forEach(visit);
+    else if (n.t === 'rep') {
+      const size = programSize(n);
+      if (size > limit && (best === null || size > best.size)) best = { at: n.at, size };
+      visit(n.node);
+    }
+  };
+  visit(node);
+  return best;
+}
+
+const isAny = (n: Node): boolean => n.t === 'cls' && singleByteOf(n.c) < 0 && n.c.every((b) => b === 1);
+
+/**
+ * Matching is unanchored ("occurs anywhere in the frame"), so a leading or trailing run of any
+ * byte `.{n,m}` matches exactly when `.{n}` does: a longer run contains a shorter one at its end
+ * (leading) or start (trailing). Trimming them turns `.{1,40000}00` (80,000 instructions) into
+ * `.00` (a table scan).
+ */
+export function trimUnanchoredEnds(node: Node): Node {
+  const trim = (n: Node): Node =>
+    n.t === 'rep' && n.max !== n.min && n.min >= 1 && isAny(n.node) ? { ...n, max: n.min } : n;
+  if (node.t === 'rep') return trim(node);
+  if (node.t !== 'seq' || node.items.length === 0) return node;
+  const items = [...node.items];
+  items[0] = trim(items[0]);
+  items[items.length - 1] = trim(items[items.length - 1]);
+  return { t: 'seq', items };
+}
 
 export function minLen(node: Node): number {
   switch (node.t) {

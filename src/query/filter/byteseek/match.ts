@@ -3,8 +3,7 @@
  * Buffer.indexOf, a fixed-length pattern with a table-driven scan, anything else with a Pike VM.
  * Scratch state is allocated once per matcher, so matching allocates nothing per call.
  */
-import { QueryError } from '../../errors.js';
-import { type Cls, MAX_PROGRAM, minLen, type Node, singleByteOf, union } from './ast.js';
+import { type Cls, MAX_STEPS_PER_BYTE, minLen, type Node, singleByteOf, union } from './ast.js';
 
 export interface ByteMatcher {
   /** The pattern as given. */
@@ -13,6 +12,17 @@ export interface ByteMatcher {
   readonly strategy: 'bytes' | 'fixed' | 'nfa';
   /** Minimum number of bytes a match spans (ranges shorter than this never match). */
   readonly minLength: number;
+  /**
+   * Worst-case steps per byte searched: a search of L bytes costs at most (L + 1) × stepsPerByte
+   * steps (the per-packet budget; compileByteseek refuses programs over MAX_STEPS_PER_BYTE).
+   */
+  readonly stepsPerByte: number;
+  /**
+   * Steps the last matches() call took: instructions visited (Pike VM) or table lookups (scan),
+   * plus positions skipped by the first-byte filter; for 'bytes', the length searched by the
+   * native Buffer.indexOf. Counted, not timed, so tests can check the budget on any machine.
+   */
+  lastSteps: number;
   /** True when the pattern occurs anywhere inside buf[start, end). Not re-entrant (scratch state). */
   matches(buf: Buffer, start?: number, end?: number): boolean;
 }
@@ -30,9 +40,12 @@ export function bytesMatcher(pattern: string, needle: Buffer): ByteMatcher {
     pattern,
     strategy: 'bytes',
     minLength: n,
+    stepsPerByte: 1,
+    lastSteps: 0,
     matches(buf, start, end) {
       const e = clampEnd(buf, end);
       const s = clampStart(start, e);
+      this.lastSteps = e - s;
       if (e - s < n) return false;
       // indexOf cannot stop at `end`. When the frame ends the buffer (a record value) it searches
       // in place; otherwise a view keeps the scan inside the frame even when `buf` is a large
@@ -64,10 +77,14 @@ export function fixedMatcher(pattern: string, classes: Cls[]): ByteMatcher {
     pattern,
     strategy: 'fixed',
     minLength: n,
+    stepsPerByte: fixedStepsPerByte(n),
+    lastSteps: 0,
     matches(buf, start, end) {
       const e = clampEnd(buf, end);
       const s = clampStart(start, e);
       const last = e - n;
+      let steps = 0;
+      let found = false;
       if (anchorByte >= 0) {
         // A literal byte somewhere in the pattern: let memchr find candidates. A view ending at
         // `e` (same offsets) keeps the search inside the frame; no view when the frame ends the buffer.
@@ -75,22 +92,36 @@ export function fixedMatcher(pattern: string, classes: Cls[]): ByteMatcher {
         let p = s;
         while (p <= last) {
           const q = hay.indexOf(anchorByte, p + anchor);
-          if (q < 0 || q - anchor > last) return false;
+          if (q < 0 || q - anchor > last) {
+            steps += last - p + 1;
+            break;
+          }
+          steps += q - anchor - p + 1;
           p = q - anchor;
           let k = 0;
           while (k < n && table[k * 256 + buf[p + k]] !== 0) k++;
-          if (k === n) return true;
+          steps += k;
+          if (k === n) {
+            found = true;
+            break;
+          }
           p++;
         }
-        return false;
+      } else {
+        for (let p = s; p <= last; p++) {
+          steps++;
+          if (table[anchorBase + buf[p + anchor]] === 0) continue;
+          let k = 0;
+          while (k < n && table[k * 256 + buf[p + k]] !== 0) k++;
+          steps += k;
+          if (k === n) {
+            found = true;
+            break;
+          }
+        }
       }
-      for (let p = s; p <= last; p++) {
-        if (table[anchorBase + buf[p + anchor]] === 0) continue;
-        let k = 0;
-        while (k < n && table[k * 256 + buf[p + k]] !== 0) k++;
-        if (k === n) return true;
-      }
-      return false;
+      this.lastSteps = steps;
+      return found;
     },
   };
 }
@@ -100,18 +131,15 @@ const OP_SPLIT = 1;
 const OP_JMP = 2;
 const OP_MATCH = 3;
 
-export function nfaMatcher(pattern: string, ast: Node, option: string | undefined): ByteMatcher {
+/** The Pike VM; the caller (compileByteseek) has checked the program's size against the budget. */
+export function nfaMatcher(pattern: string, ast: Node): ByteMatcher {
   const op: number[] = [];
   const x: number[] = [];
   const y: number[] = [];
   const classes: Cls[] = [];
   const emit = (o: number, a = 0, b = 0): number => {
-    if (op.length >= MAX_PROGRAM) {
-      throw new QueryError(
-        `invalid byte pattern: too large once its repeats are expanded (limit ${MAX_PROGRAM} steps)`,
-        { option, position: 1 },
-      );
-    }
+    if (op.length >= MAX_STEPS_PER_BYTE)
+      throw new RangeError('byteseek program over its budget (check programSize first)');
     op.push(o);
     x.push(a);
     y.push(b);
@@ -198,6 +226,7 @@ export function nfaMatcher(pattern: string, ast: Node, option: string | undefine
     }
   }
 
+  let steps = 0;
   /** Follow JMP/SPLIT from `pc`; CLS instructions land in `list`. Returns true on reaching MATCH. */
   const add = (list: Int32Array, len: number, pc: number, setLen: (n: number) => void): boolean => {
     let sp = 0;
@@ -206,6 +235,7 @@ export function nfaMatcher(pattern: string, ast: Node, option: string | undefine
       const p = stack[--sp];
       if (mark[p] === generation) continue;
       mark[p] = generation;
+      steps++;
       switch (ops[p]) {
         case OP_CLS:
           list[len++] = p;
@@ -232,41 +262,61 @@ export function nfaMatcher(pattern: string, ast: Node, option: string | undefine
     nextLen = n;
   };
 
+  const run = (buf: Buffer, s: number, e: number): boolean => {
+    if (e - s < minLength) return false;
+    if (generation > 0x3fffffff) {
+      mark.fill(0);
+      generation = 0;
+    }
+    generation++;
+    curLen = 0;
+    for (let p = s; ; p++) {
+      if (curLen === 0) {
+        const from = p;
+        while (p < e && first[buf[p]] === 0) p++;
+        steps += p - from;
+        if (e - p < minLength) return false;
+      }
+      // Unanchored search: a new thread starts at every position.
+      if (add(cur, curLen, 0, setCur)) return true;
+      if (p >= e) return false;
+      const b = buf[p];
+      generation++;
+      nextLen = 0;
+      steps += curLen;
+      for (let k = 0; k < curLen; k++) {
+        const pc = cur[k];
+        if (clsTable[xs[pc] * 256 + b] !== 0 && add(next, nextLen, pc + 1, setNext)) return true;
+      }
+      const t = cur;
+      cur = next;
+      next = t;
+      curLen = nextLen;
+      if (curLen === 0 && e - p - 1 < minLength) return false;
+    }
+  };
+
   return {
     pattern,
     strategy: 'nfa',
     minLength,
+    stepsPerByte: nfaStepsPerByte(size),
+    lastSteps: 0,
     matches(buf, start, end) {
       const e = clampEnd(buf, end);
       const s = clampStart(start, e);
-      if (e - s < minLength) return false;
-      if (generation > 0x3fffffff) {
-        mark.fill(0);
-        generation = 0;
-      }
-      generation++;
-      curLen = 0;
-      for (let p = s; ; p++) {
-        if (curLen === 0) {
-          while (p < e && first[buf[p]] === 0) p++;
-          if (e - p < minLength) return false;
-        }
-        // Unanchored search: a new thread starts at every position.
-        if (add(cur, curLen, 0, setCur)) return true;
-        if (p >= e) return false;
-        const b = buf[p];
-        generation++;
-        nextLen = 0;
-        for (let k = 0; k < curLen; k++) {
-          const pc = cur[k];
-          if (clsTable[xs[pc] * 256 + b] !== 0 && add(next, nextLen, pc + 1, setNext)) return true;
-        }
-        const t = cur;
-        cur = next;
-        next = t;
-        curLen = nextLen;
-        if (curLen === 0 && e - p - 1 < minLength) return false;
-      }
+      steps = 0;
+      const found = run(buf, s, e);
+      this.lastSteps = steps;
+      return found;
     },
   };
 }
+
+/**
+ * Worst-case steps per input byte of a Pike VM program of `size` instructions: each instruction
+ * is visited at most once per position (the generation marks) and each live thread stepped once.
+ */
+export const nfaStepsPerByte = (size: number): number => 2 * size + 1;
+/** Worst-case steps per input byte of a table scan over `n` classes: n lookups and one move. */
+export const fixedStepsPerByte = (n: number): number => n + 1;

@@ -7,6 +7,8 @@ import {
   clsRange,
   hexVal,
   invert,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERN_NESTING,
   MAX_REPEAT,
   type Node,
   newCls,
@@ -19,6 +21,7 @@ import {
 /** Recursive-descent parser for the byteseek syntax (see index.ts); errors carry the column. */
 export class Parser {
   private i = 0;
+  private depth = 0;
   constructor(
     private readonly src: string,
     private readonly option: string | undefined,
@@ -34,11 +37,19 @@ export class Parser {
   }
 
   parse(): Node {
+    if (this.src.length > MAX_PATTERN_LENGTH) {
+      this.fail(`the pattern is ${this.src.length} characters long; the limit is ${MAX_PATTERN_LENGTH}`, 0);
+    }
     this.skip();
     if (this.i >= this.src.length) this.fail('the pattern is empty');
     const node = this.alternatives();
     if (this.i < this.src.length) this.fail(`unexpected '${this.src[this.i]}' (no group is open)`);
     return node;
+  }
+
+  /** One level deeper into a group or set: bounded, so a hostile pattern cannot exhaust the stack. */
+  private enter(at: number): void {
+    if (++this.depth > MAX_PATTERN_NESTING) this.fail(`groups and sets nest more than ${MAX_PATTERN_NESTING} deep`, at);
   }
 
   private skip(): void {
@@ -82,17 +93,18 @@ export class Parser {
   }
 
   private quantifier(node: Node): Node {
+    const at = this.i;
     const c = this.src[this.i++];
-    if (c === '*') return { t: 'rep', node, min: 0, max: Infinity };
-    if (c === '+') return { t: 'rep', node, min: 1, max: Infinity };
-    if (c === '?') return { t: 'rep', node, min: 0, max: 1 };
+    if (c === '*') return { t: 'rep', node, min: 0, max: Infinity, at };
+    if (c === '+') return { t: 'rep', node, min: 1, max: Infinity, at };
+    if (c === '?') return { t: 'rep', node, min: 0, max: 1, at };
     // '{n}', '{n,m}', '{n,*}'
     const open = this.i - 1;
     const min = this.int();
     if (this.src[this.i] === '}') {
       this.i++;
       if (min === 0) this.fail('a repeat count of {0} matches nothing', open);
-      return { t: 'rep', node, min, max: min };
+      return { t: 'rep', node, min, max: min, at };
     }
     if (this.src[this.i] !== ',') this.fail("expected ',' or '}' in the repeat", this.i);
     this.i++;
@@ -107,7 +119,7 @@ export class Parser {
     }
     if (this.src[this.i] !== '}') this.fail("expected '}' to close the repeat", this.i);
     this.i++;
-    return { t: 'rep', node, min, max };
+    return { t: 'rep', node, min, max, at };
   }
 
   private int(): number {
@@ -125,9 +137,11 @@ export class Parser {
     const c = s[this.i];
     if (c === '(') {
       const open = this.i++;
+      this.enter(open);
       const inner = this.alternatives();
       if (s[this.i] !== ')') this.fail("the group is not closed with ')'", open);
       this.i++;
+      this.depth--;
       return [inner];
     }
     if (c === '.') {
@@ -210,7 +224,9 @@ export class Parser {
       // & : all mask bits set ((b & m) == m);  ~ : any mask bit set ((b & m) != 0). byteseek semantics.
       for (let b = 0; b < 256; b++) cls[b] = (c === '&' ? (b & mask) === mask : (b & mask) !== 0) ? 1 : 0;
     } else if (c === '[') {
+      this.enter(at);
       cls = this.set(at);
+      this.depth--;
     } else if (c === '\\') {
       const k = s[this.i + 1];
       const sh = k === undefined ? undefined : SHORTHANDS[k];

@@ -1,6 +1,7 @@
 /** Parsing a query expression with the generated parser, and turning its errors into one helpful line. */
 import { caretExcerpt, QueryError } from '../../errors.js';
 import type { Expr } from './ast.js';
+import { checkSourceLimits, checkTreeLimits, MAX_NESTING } from './limits.js';
 import { type Expectation, parse, SyntaxError as PeggySyntaxError } from './parser.js';
 
 function syntaxError(err: PeggySyntaxError, src: string, option: string): QueryError {
@@ -42,12 +43,26 @@ function syntaxError(err: PeggySyntaxError, src: string, option: string): QueryE
   });
 }
 
-/** Parse only (for tools and tests). Throws QueryError on a syntax error. */
+/**
+ * Parse only (for tools and tests). Throws QueryError on a syntax error or an expression beyond
+ * the limits in limits.ts. Work is linear in the length of the source.
+ */
 export function parseQuery(source: string, option = '-q'): Expr | null {
+  checkSourceLimits(source, option);
+  let ast: Expr | null;
   try {
-    return parse(source);
+    ast = parse(source);
   } catch (err) {
     if (err instanceof PeggySyntaxError) throw syntaxError(err, source, option);
+    // The bracket limit keeps the parser far from the stack's end; should a caller run it with
+    // little stack left, the overflow is still a bad expression, not a crash.
+    if (err instanceof RangeError) {
+      throw new QueryError(`the expression nests too deeply to parse here (keep brackets under ${MAX_NESTING} deep)`, {
+        option,
+      });
+    }
     throw err;
   }
+  if (ast !== null) checkTreeLimits(ast, source, option);
+  return ast;
 }

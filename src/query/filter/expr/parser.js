@@ -4,16 +4,34 @@
 
 
 
+  // and/or are associative (and evaluated left to right either way), so a chain becomes a balanced
+  // tree: a 10,000-term alternation is 14 levels deep, not 10,000, for the compiler and evaluator.
   function fold(type, head, tail) {
-    return tail.reduce(
-      (left, t) => ({
+    const items = [head];
+    for (const t of tail) items.push(t[3]);
+    const build = (lo, hi) => {
+      if (lo === hi) return items[lo];
+      const mid = (lo + hi) >>> 1;
+      const left = build(lo, mid);
+      const right = build(mid + 1, hi);
+      return {
         type,
         left,
-        right: t[3],
-        loc: { start: left.loc.start, end: t[3].loc.end, line: left.loc.line, column: left.loc.column },
-      }),
-      head,
-    );
+        right,
+        loc: { start: left.loc.start, end: right.loc.end, line: left.loc.line, column: left.loc.column },
+      };
+    };
+    return build(0, items.length - 1);
+  }
+
+  // `not not x`: each `not` spans from its keyword to the end of its operand.
+  function foldNot(ops, operand) {
+    let node = operand;
+    for (let k = ops.length - 1; k >= 0; k--) {
+      const at = ops[k];
+      node = { type: 'not', operand: node, loc: { start: at.start, end: node.loc.end, line: at.line, column: at.column } };
+    }
+    return node;
   }
 
 class peg$SyntaxError extends SyntaxError {
@@ -274,23 +292,30 @@ function peg$parse(input, options) {
   function peg$f0(e) {    return e ?? null;  }
   function peg$f1(head, tail) {    return fold('or', head, tail);  }
   function peg$f2(head, tail) {    return fold('and', head, tail);  }
-  function peg$f3(operand) {    return { type: 'not', operand, loc: here() };  }
-  function peg$f4(left, right) {    return { type: 'in', negated: true, left, right, loc: here() };  }
-  function peg$f5(left, right) {    return { type: 'in', negated: false, left, right, loc: here() };  }
-  function peg$f6(left, op, right) {    return { type: 'cmp', op, left, right, loc: here() };  }
-  function peg$f7(e) {    return e;  }
-  function peg$f8(items) {    return { type: 'list', items: items ?? [], loc: here() };  }
-  function peg$f9(name, args) {    return { type: 'call', name, args: args ?? [], loc: here() };  }
-  function peg$f10(head, tail) {    return [head, ...tail];  }
-  function peg$f11(name) {    return { type: 'var', name, loc: here() };  }
-  function peg$f12() {    return { type: 'bool', value: true, loc: here() };  }
-  function peg$f13() {    return { type: 'bool', value: false, loc: here() };  }
-  function peg$f14() {    return { type: 'null', loc: here() };  }
-  function peg$f15(text) {    return { type: 'num', value: Number(text), text, loc: here() };  }
-  function peg$f16(chars) {    return { type: 'str', value: chars.join(''), loc: here() };  }
-  function peg$f17(chars) {    return { type: 'str', value: chars.join(''), loc: here() };  }
-  function peg$f18(c) {    return c;  }
-  function peg$f19(c) {    return c;  }
+  function peg$f3(ops, operand) {    return foldNot(ops, operand);  }
+  function peg$f4() {    return here();  }
+  function peg$f5(left, rest) {
+    if (rest === null) return left;
+    return rest.type === 'in'
+      ? { type: 'in', negated: rest.negated, left, right: rest.right, loc: here() }
+      : { type: 'cmp', op: rest.op, left, right: rest.right, loc: here() };
+  }
+  function peg$f6(right) {    return { type: 'in', negated: true, right };  }
+  function peg$f7(right) {    return { type: 'in', negated: false, right };  }
+  function peg$f8(op, right) {    return { type: 'cmp', op, right };  }
+  function peg$f9(e) {    return e;  }
+  function peg$f10(items) {    return { type: 'list', items: items ?? [], loc: here() };  }
+  function peg$f11(name, args) {    return { type: 'call', name, args: args ?? [], loc: here() };  }
+  function peg$f12(head, tail) {    return [head, ...tail];  }
+  function peg$f13(name) {    return { type: 'var', name, loc: here() };  }
+  function peg$f14() {    return { type: 'bool', value: true, loc: here() };  }
+  function peg$f15() {    return { type: 'bool', value: false, loc: here() };  }
+  function peg$f16() {    return { type: 'null', loc: here() };  }
+  function peg$f17(text) {    return { type: 'num', value: Number(text), text, loc: here() };  }
+  function peg$f18(chars) {    return { type: 'str', value: chars.join(''), loc: here() };  }
+  function peg$f19(chars) {    return { type: 'str', value: chars.join(''), loc: here() };  }
+  function peg$f20(c) {    return c;  }
+  function peg$f21(c) {    return c;  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -586,53 +611,100 @@ function peg$parse(input, options) {
   }
 
   function peg$parseNot() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parseNotOp();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseNot();
+    s1 = [];
+    s2 = peg$currPos;
+    s3 = peg$parseNotAt();
+    if (s3 !== peg$FAILED) {
+      s4 = peg$parse_();
+      s2 = s3;
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    while (s2 !== peg$FAILED) {
+      s1.push(s2);
+      s2 = peg$currPos;
+      s3 = peg$parseNotAt();
       if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f3(s3);
+        s4 = peg$parse_();
+        s2 = s3;
       } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
+        peg$currPos = s2;
+        s2 = peg$FAILED;
       }
+    }
+    s2 = peg$parseComparison();
+    if (s2 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s0 = peg$f3(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseComparison();
     }
 
     return s0;
   }
 
+  function peg$parseNotAt() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseNotOp();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f4();
+    }
+    s0 = s1;
+
+    return s0;
+  }
+
   function peg$parseComparison() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
     s1 = peg$parseOperand();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseNotKw();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse__();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseInKw();
+      s2 = peg$currPos;
+      s3 = peg$parse_();
+      s4 = peg$parseCmpRest();
+      if (s4 !== peg$FAILED) {
+        s2 = s4;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f5(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCmpRest() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseNotKw();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseInKw();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse_();
+          s5 = peg$parseOperand();
           if (s5 !== peg$FAILED) {
-            s6 = peg$parse_();
-            s7 = peg$parseOperand();
-            if (s7 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f4(s1, s7);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+            peg$savedPos = s0;
+            s0 = peg$f6(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -651,20 +723,13 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseOperand();
+      s1 = peg$parseInKw();
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
-        s3 = peg$parseInKw();
+        s3 = peg$parseOperand();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parse_();
-          s5 = peg$parseOperand();
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f5(s1, s5);
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
+          peg$savedPos = s0;
+          s0 = peg$f7(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -675,20 +740,13 @@ function peg$parse(input, options) {
       }
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
-        s1 = peg$parseOperand();
+        s1 = peg$parseCmpOp();
         if (s1 !== peg$FAILED) {
           s2 = peg$parse_();
-          s3 = peg$parseCmpOp();
+          s3 = peg$parseOperand();
           if (s3 !== peg$FAILED) {
-            s4 = peg$parse_();
-            s5 = peg$parseOperand();
-            if (s5 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f6(s1, s3, s5);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+            peg$savedPos = s0;
+            s0 = peg$f8(s1, s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -696,9 +754,6 @@ function peg$parse(input, options) {
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
-        }
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseOperand();
         }
       }
     }
@@ -731,7 +786,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f7(s3);
+          s0 = peg$f9(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -801,7 +856,7 @@ function peg$parse(input, options) {
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f8(s3);
+        s0 = peg$f10(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -844,7 +899,7 @@ function peg$parse(input, options) {
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f9(s1, s5);
+          s0 = peg$f11(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -916,7 +971,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f10(s1, s2);
+      s0 = peg$f12(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -961,7 +1016,7 @@ function peg$parse(input, options) {
       s2 = peg$parseIdent();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f11(s2);
+        s0 = peg$f13(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1331,7 +1386,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f12();
+        s0 = peg$f14();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1362,7 +1417,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f13();
+          s0 = peg$f15();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1406,7 +1461,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f14();
+        s0 = peg$f16();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1786,7 +1841,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f15(s1);
+        s0 = peg$f17(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1832,7 +1887,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f16(s2);
+        s0 = peg$f18(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1866,7 +1921,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f17(s2);
+          s0 = peg$f19(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1906,7 +1961,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f18(s2);
+        s0 = peg$f20(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1984,7 +2039,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f19(s2);
+        s0 = peg$f21(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
