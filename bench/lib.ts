@@ -123,13 +123,17 @@ export function hostCpu(): { busy: number; total: number } {
 }
 
 /**
- * Reports a Node child's own resource usage at exit (ru_maxrss is the kernel's peak RSS), written
- * to the file named by PCAPLINE_BENCH_RUSAGE. Loaded with --import, so the program is unchanged.
+ * Reports a Node child's own resource usage at exit, written to the file named by
+ * PCAPLINE_BENCH_RUSAGE. The peak RSS is VmHWM from /proc/self/status (the high-water mark of this
+ * process image): ru_maxrss is not usable here, because Linux carries it across fork+exec, so a
+ * child spawned by a large benchmark process reported the parent's size. Loaded with --import, so
+ * the program is unchanged.
  */
 const RUSAGE_PRELOAD = `data:text/javascript,${encodeURIComponent(
-  'import{writeFileSync}from"node:fs";const f=process.env.PCAPLINE_BENCH_RUSAGE;' +
-    'if(f)process.on("exit",()=>{const u=process.resourceUsage();' +
-    'writeFileSync(f,JSON.stringify({maxRssKb:u.maxRSS,cpuUs:u.userCPUTime+u.systemCPUTime}))});',
+  'import{writeFileSync,readFileSync}from"node:fs";const f=process.env.PCAPLINE_BENCH_RUSAGE;' +
+    'if(f)process.on("exit",()=>{const u=process.resourceUsage();let hwm=u.maxRSS;' +
+    'try{hwm=Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync("/proc/self/status","utf8"))[1])}catch{}' +
+    'writeFileSync(f,JSON.stringify({maxRssKb:hwm,cpuUs:u.userCPUTime+u.systemCPUTime}))});',
 )}`;
 
 export interface Measured {

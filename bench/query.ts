@@ -1,7 +1,16 @@
 /**
- * Query benchmark (issue 5, "Figures"):
+ * Query benchmark (issue 5, "Figures"; issue 11, query at scale):
  *   node --import tsx bench/query.ts [--packets N] [--partitions P] [--num-packets F] [--flows K] [--seed S]
  *                                    [--runs R] [--target hdfs|local] [--no-profile] [--keep]
+ *                                    [--baseline <checkout with dist/>] [--overlap]
+ *
+ * The store scales with --packets; the number of flows grows with it (one per 1000 packets, at
+ * least 1000) so a flow of about 1000 packets exists at every size: the selective query's result
+ * stays the same size while the store grows. Files hold 100,000 packets (--num-packets), the size
+ * the README recommends at scale. Reported besides the timings: index bytes per packet (v2 as
+ * stored, and v1 for the same packets), and with --baseline, the same queries by an older
+ * pcapline (e.g. a checkout of main, built) on the same packets with v1 indexes. --overlap adds
+ * 64 time-overlapping files (indexed and not) queried whole: the memory bound's worst case.
  *
  * Generates a deterministic capture (default 1M packets, IPv4/IPv6, VLAN/QinQ, TCP/UDP/ICMP), replays
  * it into a fresh topic (key = BE µs, partition by key hash) and ingests it with the real topology
@@ -38,6 +47,11 @@ import { applyConfig, defaultConfig } from '../src/config/topology-config.js';
 import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
 import { replay } from '../src/sensor/replay.js';
+import { openStorage, parseStorageUri } from '../src/storage/index.js';
+import { downgradeStoreToV1, v2IndexBytes } from '../test/support/index-versions.js';
+import { decodeIndex } from '../src/formats/index/packet-index-reader.js';
+import { IndexBuilder } from '../src/formats/index/packet-index.js';
+import type { Storage } from '../src/storage/types.js';
 import {
   buildDist,
   ensureStack,
@@ -69,20 +83,27 @@ export interface QueryBenchOptions {
   profile: boolean;
   /** Keep the topic, the stored files and the work directory. */
   keep: boolean;
+  /** A checkout of an older pcapline with dist/ built: its CLI is timed on the same packets (v1 indexes). */
+  baseline?: string;
+  /** Also measure 64 time-overlapping files. */
+  overlap: boolean;
   log: (line: string) => void;
 }
 
 export const DEFAULT_QUERY_BENCH: QueryBenchOptions = {
-  // 10 000 packets a file (config/pcap.properties ships Metron's 1000; --num-packets changes it).
+  // 100 000 packets a file, as the README recommends at scale (config/pcap.properties ships
+  // Metron's 1000; --num-packets changes it).
   packets: 1_000_000,
   partitions: 4,
-  filePackets: 10_000,
-  flows: 1000,
+  filePackets: 100_000,
+  // 0: one flow per 1000 packets, at least 1000 (so a flow of ~1000 packets exists at every size).
+  flows: 0,
   seed: 5,
   runs: 3,
   target: 'hdfs',
   profile: true,
   keep: false,
+  overlap: false,
   log: (l) => void process.stderr.write(`[bench:query] ${l}\n`),
 };
 
@@ -121,11 +142,19 @@ export interface QueryBenchFigures {
   capture: { packets: number; bytes: number; generateS: number };
   ingest: { target: string; seconds: number; replayS: number; files: number; storedBytes: number };
   flow: { id: number; packets: number; description: string };
+  /** Index bytes per stored packet: v2 as written, and v1 for the same packets. */
+  index: { v2BytesPerPacket: number; v1BytesPerPacket: number; files: number };
   queries: QueryFigure[];
+  /** The same queries by the --baseline checkout, on the same packets with v1 indexes. */
+  baseline: QueryFigure[];
+  /** 64 time-overlapping files queried whole (--overlap). */
+  overlap: QueryFigure[];
   profiles: { kind: QueryKind; totalMs: number; gcMs: number; top: HotFunction[] }[];
 }
 
 interface Ctx {
+  /** The pcap-query entry point timed (ours, or the baseline checkout's). */
+  cli: string;
   o: QueryBenchOptions;
   work: string;
   capture: string;
@@ -139,7 +168,7 @@ async function generate(
   path: string,
   o: QueryBenchOptions,
 ): Promise<{ flows: { flow: SyntheticFlow; packets: number }[]; first: bigint; last: bigint; bytes: number }> {
-  const gen = new SyntheticCapture({ seed: o.seed, flows: o.flows });
+  const gen = new SyntheticCapture({ seed: o.seed, flows: flowsFor(o) });
   const w = new PcapFileWriter(createWriteStream(path));
   const counts = new Map<number, number>();
   let first = 0n;
@@ -238,6 +267,40 @@ function countPcap(path: string): number {
   }
 }
 
+/** Bytes the v1 index of every stored file would take (encoded in memory, nothing written). */
+async function v1IndexBytes(storage: Storage, path: string): Promise<number> {
+  let total = 0;
+  for await (const bucket of storage.list(`${path}/_index`)) {
+    if (bucket.type !== 'directory') continue;
+    for await (const ix of storage.list(bucket.path)) {
+      const d = await decodeIndex(await storage.readBuffer(ix.path));
+      const b = new IndexBuilder();
+      const c = d.columns;
+      const addr = (id: number) => (id >= 0 ? d.addresses[id] : null);
+      for (let i = 0; i < c.count; i++)
+        b.add(
+          c.ts[i],
+          c.pos[i],
+          c.len[i],
+          c.protocol[i],
+          addr(c.src[i]),
+          addr(c.dst[i]),
+          c.srcPort[i],
+          c.dstPort[i],
+          c.vlan[i],
+        );
+      for await (const chunk of b.encodeV1({ ...d.summary, version: 1 })) total += chunk.length;
+    }
+  }
+  return total;
+}
+
+/** Flows in the capture: as given, or one per 1000 packets (at least 1000). */
+const flowsFor = (o: QueryBenchOptions): number => o.flows || Math.max(1000, Math.round(o.packets / 1000));
+
+/** The selective query's flow: about this many packets at every store size. */
+const FLOW_PACKETS = 1000;
+
 const SUMMARY = /pcap-query: (\d+) packets written .*?([\d.]+) (B|KiB|MiB|GiB) read.*?, (\d+) ms\)$/m;
 const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
@@ -248,7 +311,7 @@ function command(
   outDir: string,
   extraNode: string[] = [],
 ): { cmd: string; args: string[]; node: boolean } {
-  const cli = `${ROOT}dist/cli/pcap-query/main.js`;
+  const cli = ctx.cli;
   const window = ['-st', String(ctx.startMs), '-et', String(ctx.endMs), '-bp', ctx.bp];
   const tuple = [
     '-sa',
@@ -304,31 +367,53 @@ const LABEL: Record<QueryKind, string> = {
 };
 
 async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: number): Promise<QueryRun> {
-  const outDir = `${ctx.work}/out-${kind}-${run}`;
+  return runCommand(
+    ctx,
+    `${ctx.cli === OUR_CLI ? '' : 'baseline-'}${kind}`,
+    run,
+    (out) => command(ctx, kind, flow, out),
+    {
+      tcpdump: kind === 'tcpdump',
+      byIndex: kind !== 'scan',
+    },
+  );
+}
+
+const OUR_CLI = `${ROOT}dist/cli/pcap-query/main.js`;
+
+/** Runs one measured command; figures from its summary line (pcap-query) or its output (tcpdump). */
+async function runCommand(
+  ctx: Ctx,
+  name: string,
+  run: number,
+  make: (outDir: string) => { cmd: string; args: string[]; node: boolean },
+  o: { tcpdump: boolean; byIndex: boolean },
+): Promise<QueryRun> {
+  const outDir = `${ctx.work}/out-${name}-${run}`;
   mkdirSync(outDir, { recursive: true });
-  const c = command(ctx, kind, flow, outDir);
+  const c = make(outDir);
   const m = spawnMeasured(c.cmd, c.args, {
-    stdoutFile: `${ctx.work}/logs/${kind}-${run}.out`,
-    stderrFile: `${ctx.work}/logs/${kind}-${run}.err`,
+    stdoutFile: `${ctx.work}/logs/${name}-${run}.out`,
+    stderrFile: `${ctx.work}/logs/${name}-${run}.err`,
     node: c.node,
   });
   const r = await m.done;
-  const stderr = readFileSync(`${ctx.work}/logs/${kind}-${run}.err`, 'utf8');
-  if (r.code !== 0) throw new Error(`${kind} run ${run} exited ${r.code ?? r.signal}: ${stderr.trim()}`);
+  const stderr = readFileSync(`${ctx.work}/logs/${name}-${run}.err`, 'utf8');
+  if (r.code !== 0) throw new Error(`${name} run ${run} exited ${r.code ?? r.signal}: ${stderr.trim()}`);
   let packets: number;
   let bytesRead: number | null = null;
   let engineS: number | null = null;
-  if (kind === 'tcpdump') packets = countPcap(`${outDir}/tcpdump.pcap`);
+  if (o.tcpdump) packets = countPcap(`${outDir}/tcpdump.pcap`);
   else {
     const s = SUMMARY.exec(stderr);
-    if (!s) throw new Error(`${kind} run ${run}: no summary line in ${stderr}`);
+    if (!s) throw new Error(`${name} run ${run}: no summary line in ${stderr}`);
     packets = Number(s[1]);
     bytesRead = Number(s[2]) * UNIT[s[3]];
     engineS = Number(s[4]) / 1000;
     // The index path must really use the indexes (a damaged index is scanned instead, with a warning).
     const how = /(\d+) by index, (\d+) scanned/.exec(stderr);
-    if (kind !== 'scan' && how?.[2] !== '0')
-      throw new Error(`${kind} run ${run} did not read every file by its index: ${stderr.trim()}`);
+    if (o.byIndex && how?.[2] !== '0')
+      throw new Error(`${name} run ${run} did not read every file by its index: ${stderr.trim()}`);
   }
   rmSync(outDir, { recursive: true, force: true });
   return {
@@ -341,6 +426,130 @@ async function runOnce(ctx: Ctx, kind: QueryKind, flow: SyntheticFlow, run: numb
     bytesRead,
     engineS,
   };
+}
+
+/** Medians of a set of runs as a figure. */
+function figure(kind: QueryKind, label: string, cmd: string, rs: QueryRun[]): QueryFigure {
+  const med = (g: (r: QueryRun) => number | null) => {
+    const xs = rs.map(g).filter((x): x is number => x !== null);
+    return xs.length ? median(xs) : null;
+  };
+  return {
+    kind,
+    label,
+    command: cmd,
+    runs: rs,
+    median: {
+      wallS: med((r) => r.wallS)!,
+      cpuS: med((r) => r.cpuS)!,
+      peakRssMb: med((r) => r.peakRssMb)!,
+      engineS: med((r) => r.engineS),
+      bytesRead: med((r) => r.bytesRead),
+    },
+    packets: rs[0].packets,
+  };
+}
+
+/**
+ * 64 files of 30,000 packets covering the same time span (every packet time overlaps every file),
+ * written locally: with index v2, with v1 (for a baseline), and without any. Queried whole (every
+ * packet, to pages) and broadly: the merge has all 64 open at once.
+ */
+async function overlapFigures(ctx: Ctx): Promise<QueryFigure[]> {
+  const { writeStoreFile } = await import('../test/support/store-builder.js');
+  const files = 64;
+  const perFile = 30_000;
+  const gen = new SyntheticCapture({ seed: 64, flows: 1000 });
+  const roots = { v2: `${ctx.work}/overlap-v2`, v1: `${ctx.work}/overlap-v1`, none: `${ctx.work}/overlap-none` };
+  const packets: { tsNs: bigint; frame: Buffer }[][] = Array.from({ length: files }, () => []);
+  for (let i = 0; i < files * perFile; i++) {
+    const p = gen.next();
+    packets[i % files].push({ tsNs: p.tsNs, frame: p.frame });
+  }
+  for (let k = 0; k < files; k++) {
+    await writeStoreFile(roots.v2, packets[k], { partition: k, index: 'v2' });
+    if (ctx.o.baseline) await writeStoreFile(roots.v1, packets[k], { partition: k, index: 'v1' });
+    await writeStoreFile(roots.none, packets[k], { partition: k, index: 'none' });
+    packets[k] = [];
+  }
+  const first = 1_704_067_200_000n;
+  const window = ['-st', String(first), '-et', String(first + 3_600_000n)];
+  const all = (cli: string, root: string) => (out: string) => ({
+    cmd: process.execPath,
+    args: [cli, 'query', ...window, '-bp', `file://${root}`, '-q', '', '-o', out, '-pre', 'overlap'],
+    node: true,
+  });
+  const broad = (cli: string, root: string) => (out: string) => ({
+    cmd: process.execPath,
+    args: [cli, 'query', ...window, '-bp', `file://${root}`, '-q', BROAD, '-o', out, '-pre', 'overlap'],
+    node: true,
+  });
+  const cases: {
+    label: string;
+    name: string;
+    make: (out: string) => { cmd: string; args: string[]; node: boolean };
+    byIndex: boolean;
+  }[] = [
+    {
+      label: '(e) 64 overlapping files, index v2: everything → pages',
+      name: 'overlap-all-v2',
+      make: all(OUR_CLI, roots.v2),
+      byIndex: true,
+    },
+    {
+      label: '(f) 64 overlapping files, index v2: broad → pages',
+      name: 'overlap-broad-v2',
+      make: broad(OUR_CLI, roots.v2),
+      byIndex: true,
+    },
+    {
+      label: '(g) 64 overlapping files, no index: everything (scan)',
+      name: 'overlap-all-none',
+      make: all(OUR_CLI, roots.none),
+      byIndex: false,
+    },
+  ];
+  if (ctx.o.baseline) {
+    const old = `${ctx.o.baseline}/dist/cli/pcap-query/main.js`;
+    cases.push(
+      {
+        label: 'baseline (e) 64 overlapping files, index v1: everything',
+        name: 'b-overlap-all-v1',
+        make: all(old, roots.v1),
+        byIndex: true,
+      },
+      {
+        label: 'baseline (g) 64 overlapping files, no index: everything',
+        name: 'b-overlap-all-none',
+        make: all(old, roots.none),
+        byIndex: false,
+      },
+    );
+  }
+  const out: QueryFigure[] = [];
+  for (const c of cases) {
+    const rs: QueryRun[] = [];
+    for (let run = 1; run <= ctx.o.runs; run++) {
+      const r = await runCommand(ctx, c.name, run, c.make, { tcpdump: false, byIndex: c.byIndex });
+      ctx.o.log(
+        `${c.name} run ${run}: ${r.wallS.toFixed(2)} s, peak RSS ${r.peakRssMb.toFixed(0)} MiB, ${fmt.int(r.packets)} packets`,
+      );
+      rs.push(r);
+    }
+    out.push(
+      figure(
+        'broad',
+        c.label,
+        c
+          .make('<out>')
+          .args.map((a) => a.replace(ROOT, ''))
+          .join(' '),
+        rs,
+      ),
+    );
+  }
+  for (const r of Object.values(roots)) rmSync(r, { recursive: true, force: true });
+  return out;
 }
 
 /** Self time per function from a V8 .cpuprofile, hottest first (idle/program/root left out). */
@@ -409,7 +618,7 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
   const out = o.target === 'hdfs' ? `${ep.webhdfsUrl}/pcapline-query-bench/${stamp}/input` : `${work}/store/input`;
   const capture = `${work}/capture.pcap`;
   try {
-    o.log(`generating ${fmt.int(o.packets)} packets (${o.flows} flows, seed ${o.seed})`);
+    o.log(`generating ${fmt.int(o.packets)} packets (${flowsFor(o)} flows, seed ${o.seed})`);
     const t = Date.now();
     const gen = await generate(capture, o);
     const generateS = (Date.now() - t) / 1000;
@@ -422,12 +631,14 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
       `ingested in ${ing.seconds.toFixed(1)} s (replay ${ing.replayS.toFixed(1)} s): ${ing.sealed.length} files, ${fmt.mb(storedBytes)} MB`,
     );
 
-    // One flow among all: an untagged IPv4 TCP flow (so the BPF needs no vlan clause), a few
-    // hundred packets, i.e. well under 0.1% of the capture.
+    // One flow among all: an untagged IPv4 TCP flow (so the BPF needs no vlan clause) of about
+    // FLOW_PACKETS packets, whatever the store's size.
     const candidates = gen.flows.filter(
-      (f) => f.flow.ipVersion === 4 && f.flow.protocol === 6 && f.flow.vlan < 0 && f.packets >= 200,
+      (f) => f.flow.ipVersion === 4 && f.flow.protocol === 6 && f.flow.vlan < 0 && f.packets >= 100,
     );
-    const chosen = candidates.sort((a, b) => a.packets - b.packets)[0];
+    const chosen = candidates.sort(
+      (a, b) => Math.abs(a.packets - FLOW_PACKETS) - Math.abs(b.packets - FLOW_PACKETS) || a.flow.id - b.flow.id,
+    )[0];
     if (!chosen) throw new Error('no suitable flow in the capture');
     const f = chosen.flow;
     const flow = {
@@ -438,6 +649,7 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
     o.log(`selective query: flow ${f.id}, ${flow.description}, ${chosen.packets} packets`);
 
     const ctx: Ctx = {
+      cli: `${ROOT}dist/cli/pcap-query/main.js`,
       o,
       work,
       capture,
@@ -462,26 +674,9 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
       }
     }
     const queries: QueryFigure[] = KINDS.map((kind) => {
-      const rs = runs.get(kind)!;
-      const med = (g: (r: QueryRun) => number | null) => {
-        const xs = rs.map(g).filter((x): x is number => x !== null);
-        return xs.length ? median(xs) : null;
-      };
       const c = command(ctx, kind, f, '<out>');
-      return {
-        kind,
-        label: LABEL[kind],
-        command: [c.cmd === process.execPath ? 'node' : c.cmd, ...c.args.map((a) => a.replace(ROOT, ''))].join(' '),
-        runs: rs,
-        median: {
-          wallS: med((r) => r.wallS)!,
-          cpuS: med((r) => r.cpuS)!,
-          peakRssMb: med((r) => r.peakRssMb)!,
-          engineS: med((r) => r.engineS),
-          bytesRead: med((r) => r.bytesRead),
-        },
-        packets: rs[0].packets,
-      };
+      const cmd = [c.cmd === process.execPath ? 'node' : c.cmd, ...c.args.map((a) => a.replace(ROOT, ''))].join(' ');
+      return figure(kind, LABEL[kind], cmd, runs.get(kind)!);
     });
     const profiles: QueryBenchFigures['profiles'] = [];
     if (o.profile) {
@@ -493,6 +688,37 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
         );
       }
     }
+    // Index bytes per packet: v2 as stored; v1 for the same packets (written for the baseline, else only counted).
+    const { root: storeRoot, path: storePath } = parseStorageUri(out);
+    const storage = openStorage(storeRoot);
+    let index: QueryBenchFigures['index'];
+    const baseline: QueryFigure[] = [];
+    try {
+      const v2 = await v2IndexBytes(storage, storePath);
+      let v1Bytes: number;
+      if (o.baseline) {
+        v1Bytes = (await downgradeStoreToV1(storage, storePath)).v1Bytes;
+        const bctx: Ctx = { ...ctx, cli: `${o.baseline}/dist/cli/pcap-query/main.js` };
+        for (const kind of ['index', 'broad'] as const) {
+          const rs: QueryRun[] = [];
+          for (let run = 1; run <= o.runs; run++) {
+            const r = await runOnce(bctx, kind, f, run);
+            o.log(
+              `baseline run ${run} ${kind}: ${r.wallS.toFixed(2)} s wall (engine ${r.engineS?.toFixed(2)} s), ${fmt.int(r.packets)} packets, ${fmt.mb(r.bytesRead ?? 0)} MB read`,
+            );
+            rs.push(r);
+          }
+          if (kind === 'index' && rs.some((r) => r.packets !== chosen.packets))
+            throw new Error(`the baseline returned ${rs[0].packets} packets, the flow has ${chosen.packets}`);
+          baseline.push(figure(kind, `baseline ${LABEL[kind]} (index v1)`, `${o.baseline} pcap-query`, rs));
+        }
+      } else v1Bytes = await v1IndexBytes(storage, storePath);
+      index = { v2BytesPerPacket: v2.bytes / o.packets, v1BytesPerPacket: v1Bytes / o.packets, files: v2.files };
+      o.log(`index bytes per packet: v2 ${index.v2BytesPerPacket.toFixed(2)}, v1 ${index.v1BytesPerPacket.toFixed(2)}`);
+    } finally {
+      await storage.close();
+    }
+    const overlap = o.overlap ? await overlapFigures(ctx) : [];
     const { log: _log, ...plain } = o;
     return {
       machine,
@@ -500,7 +726,10 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
       capture: { packets: o.packets, bytes: gen.bytes, generateS },
       ingest: { target: o.target, seconds: ing.seconds, replayS: ing.replayS, files: ing.sealed.length, storedBytes },
       flow,
+      index,
       queries,
+      baseline,
+      overlap,
       profiles,
     };
   } finally {
@@ -526,18 +755,24 @@ export async function benchQuery(ep: Endpoints, options: Partial<QueryBenchOptio
 
 export function queryTable(f: QueryBenchFigures): string {
   const s = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
-  return table(
-    ['query (median of runs)', 'runs', 'wall s', 'engine s', 'CPU s', 'peak RSS MiB', 'MB read', 'packets'],
-    f.queries.map((q) => [
-      q.label,
-      String(q.runs.length),
-      s(q.median.wallS),
-      s(q.median.engineS),
-      s(q.median.cpuS),
-      fmt.int(q.median.peakRssMb),
-      q.median.bytesRead === null ? '-' : fmt.mb(q.median.bytesRead),
-      fmt.int(q.packets),
-    ]),
+  const idx = f.index
+    ? `index bytes per packet: v2 ${f.index.v2BytesPerPacket.toFixed(2)}, v1 ${f.index.v1BytesPerPacket.toFixed(2)} (${f.index.files} files)\n\n`
+    : '';
+  return (
+    idx +
+    table(
+      ['query (median of runs)', 'runs', 'wall s', 'engine s', 'CPU s', 'peak RSS MiB', 'MB read', 'packets'],
+      [...f.queries, ...(f.baseline ?? []), ...(f.overlap ?? [])].map((q) => [
+        q.label,
+        String(q.runs.length),
+        s(q.median.wallS),
+        s(q.median.engineS),
+        s(q.median.cpuS),
+        fmt.int(q.median.peakRssMb),
+        q.median.bytesRead === null ? '-' : fmt.mb(q.median.bytesRead),
+        fmt.int(q.packets),
+      ]),
+    )
   );
 }
 
@@ -566,6 +801,8 @@ export function parseQueryBenchArgs(argv: string[]): Partial<QueryBenchOptions> 
       target: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
+      overlap: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -574,7 +811,18 @@ export function parseQueryBenchArgs(argv: string[]): Partial<QueryBenchOptions> 
     if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} needs an integer >= ${min}`);
     return Number(v);
   };
-  const o: Partial<QueryBenchOptions> = { profile: !values['no-profile'], keep: values.keep! };
+  const o: Partial<QueryBenchOptions> = {
+    profile: !values['no-profile'],
+    keep: values.keep!,
+    overlap: values.overlap!,
+  };
+  if (values.baseline !== undefined) {
+    if (!existsSync(`${values.baseline}/dist/cli/pcap-query/main.js`))
+      throw new Error(
+        `--baseline ${values.baseline}: no dist/cli/pcap-query/main.js there (build that checkout first)`,
+      );
+    o.baseline = values.baseline.replace(/\/+$/, '');
+  }
   const set = <K extends keyof QueryBenchOptions>(k: K, v: QueryBenchOptions[K] | undefined) => {
     if (v !== undefined) o[k] = v;
   };

@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --packets N] [--partitions P] [--runs R] [--only ingest,query] [--keep]`
+ *                 [--target local|hdfs] [--baseline <checkout>] [--overlap] [--no-profile]   (query only)
  *
  * The project's benchmark suite on the local stack (started if needed): ingest (bench/ingest.ts:
  * our topology into local files and HDFS against `kcat -C`) and query (bench/query.ts: indexed and
@@ -20,7 +21,7 @@ import {
   DEFAULT_INGEST,
   type IngestFigures,
 } from './ingest.js';
-import { benchQuery, profileTable, queryTable, type QueryBenchFigures } from './query.js';
+import { benchQuery, profileTable, queryTable, type QueryBenchFigures, type QueryBenchOptions } from './query.js';
 import { ensureStack, machineFacts, writeResults } from './lib.js';
 
 const SUITES = ['ingest', 'query', 'core'] as const;
@@ -34,6 +35,12 @@ function args() {
       runs: { type: 'string' },
       only: { type: 'string', default: SUITES.join(',') },
       keep: { type: 'boolean', default: false },
+      // Query benchmark only (bench/query.ts): store back end, an older checkout to compare with,
+      // the 64-overlapping-files case, no CPU profiles.
+      target: { type: 'string' },
+      baseline: { type: 'string' },
+      overlap: { type: 'boolean', default: false },
+      'no-profile': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -53,11 +60,17 @@ function args() {
   if (packets !== undefined) common.packets = packets;
   if (partitions !== undefined) common.partitions = partitions;
   if (runs !== undefined) common.runs = runs;
-  return { only: only as Suite[], common };
+  const queryOnly: Partial<QueryBenchOptions> = { overlap: values.overlap!, profile: !values['no-profile'] };
+  if (values.target !== undefined) {
+    if (values.target !== 'hdfs' && values.target !== 'local') throw new Error('--target is hdfs or local');
+    queryOnly.target = values.target;
+  }
+  if (values.baseline !== undefined) queryOnly.baseline = values.baseline.replace(/\/+$/, '');
+  return { only: only as Suite[], common, queryOnly };
 }
 
 async function main(): Promise<number> {
-  const { only, common } = args();
+  const { only, common, queryOnly } = args();
   const log = DEFAULT_INGEST.log;
   const ep = ensureStack();
   buildForBench(log);
@@ -76,7 +89,9 @@ async function main(): Promise<number> {
     }
   };
   const ingest: IngestFigures | undefined = await attempt('ingest', () => benchIngest(ep, common));
-  const query: QueryBenchFigures | undefined = await attempt('query', () => benchQuery(ep, common));
+  const query: QueryBenchFigures | undefined = await attempt('query', () =>
+    benchQuery(ep, { ...common, ...queryOnly }),
+  );
   const core = await attempt('core', async () => benchCore());
   const out = writeResults('bench', {
     kind: 'bench',

@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import { ConfigError, redactUri, type TopologyConfig } from './config/topology-config.js';
 import { StorageError } from './storage/errors.js';
 import { openStorage, parseStorageUri } from './storage/index.js';
+import { CatalogHook } from './catalog/catalog-writer.js';
+import { storeIsFullyIndexed } from './catalog/completeness.js';
 import type { Storage } from './storage/types.js';
 import { KafkaSpout, type SpoutBatch } from './spout/kafka-spout.js';
 import { SinkLayout } from './sink/layout.js';
@@ -53,6 +55,7 @@ export class Topology extends EventEmitter {
   private readonly storage: Storage;
   private readonly layout: SinkLayout;
   private readonly ledger: Ledger;
+  private readonly catalog: CatalogHook;
   private readonly spout: KafkaSpout;
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly badLogLimit = new RateLimiter(10, 10000);
@@ -73,6 +76,8 @@ export class Topology extends EventEmitter {
     this.storage = openStorage(root);
     this.layout = new SinkLayout(path, config.layout);
     this.ledger = new Ledger(this.storage, this.layout);
+    // The store catalog's seal hook (docs/design.md §7): after publish and commit, idempotent, never fatal.
+    this.catalog = new CatalogHook(this.storage, path, storeIsFullyIndexed, (message) => this.log.warn(message));
     this.spout = new KafkaSpout({
       brokers: config.bootstrapServers,
       groupId: config.groupId,
@@ -217,6 +222,7 @@ export class Topology extends EventEmitter {
         'sealed',
       );
       this.emit('sealed', file);
+      this.catalog.recordSealed(file).catch(() => {});
     },
     onBadRecord: (partition, offset, _key, _value, rejected) => {
       this.metrics.bad(rejected.reason);
@@ -384,6 +390,7 @@ export class Topology extends EventEmitter {
       );
       await this.spout.disconnect();
       await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
+      await this.catalog.drain();
       await this.storage.close();
       this.log.info({ stats: this.metrics.statsLine() }, 'topology stopped');
     })();

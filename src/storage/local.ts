@@ -5,9 +5,9 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StorageError } from './errors.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
-import type { CreateOptions, FileStatus, FileWriter, ListPage, Storage, WriteBody } from './types.js';
+import type { CreateOptions, FileStatus, FileWriter, ListPage, RangedReader, Storage, WriteBody } from './types.js';
 import { localPath } from './uri.js';
-import { checkRange, chunksOf, collect, emptyStream, listAll, unwrapBodyFailure } from './util.js';
+import { checkRange, chunksOf, collect, emptyStream, unwrapBodyFailure } from './util.js';
 
 export interface LocalStorageOptions {
   /** Entries per listPage (default 1000, the same as HDFS's dfs.ls.limit). */
@@ -217,8 +217,45 @@ export class LocalStorage implements Storage {
     return fh.createReadStream({ start: range.offset, end, autoClose: true });
   }
 
+  /** A ranged read straight into one buffer: no stream and no extra stat per call. */
   async readBuffer(path: string, offset?: number, length?: number): Promise<Buffer> {
-    return collect(await this.read(path, offset, length));
+    if (length === undefined) return collect(await this.read(path, offset, length));
+    const r = await this.openRanged(path);
+    try {
+      return await r.read(offset ?? 0, length);
+    } finally {
+      await r.close();
+    }
+  }
+
+  /** One open file for many ranged reads (pread): a query's index pieces and records. */
+  async openRanged(path: string): Promise<RangedReader> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.real(path), 'r');
+    } catch (err) {
+      throw fsError('read', path, err);
+    }
+    return {
+      read: async (offset: number, length: number) => {
+        const range = checkRange(path, offset, length);
+        const want = range.length ?? 0;
+        const out = Buffer.allocUnsafe(want);
+        let got = 0;
+        try {
+          while (got < want) {
+            const { bytesRead } = await fh.read(out, got, want - got, range.offset + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+        } catch (err) {
+          // pread on a directory fails with EISDIR: HDFS says FileNotFoundException ("Path is not a file").
+          throw fsError('read', path, err, { EISDIR: 'FileNotFoundException' });
+        }
+        return got === want ? out : out.subarray(0, got);
+      },
+      close: () => fh.close(),
+    };
   }
 
   /**
@@ -277,8 +314,24 @@ export class LocalStorage implements Storage {
     };
   }
 
-  list(dir: string): AsyncIterable<FileStatus> {
-    return listAll((d, c) => this.listPage(d, c), dir);
+  /**
+   * Every entry, in the same order and pages as listPage, but the directory is read and sorted once:
+   * paging through listPage re-reads it per page (quadratic: 100,000 files took 25 s).
+   */
+  async *list(dir: string): AsyncIterable<FileStatus> {
+    const real = this.real(dir);
+    const storeDir = normalizePath(dir);
+    let names: string[];
+    try {
+      names = (await readdir(real)).sort(compareNames);
+    } catch (err) {
+      throw fsError('list', dir, err, { ENOTDIR: 'PathIsNotDirectoryException' });
+    }
+    for (let start = 0; start < names.length; start += this.pageSize) {
+      const slice = names.slice(start, start + this.pageSize);
+      const stats = await Promise.all(slice.map((n) => this.stat(joinPath(storeDir, n))));
+      for (const s of stats) if (s !== null) yield s; // an entry deleted meanwhile is simply gone
+    }
   }
 
   async stat(path: string): Promise<FileStatus | null> {

@@ -11,6 +11,13 @@ export interface FileStatus {
   modificationTime: number;
 }
 
+/** Ranged reads of one file (see Storage.openRanged). */
+export interface RangedReader {
+  /** Up to `length` bytes from `offset` (fewer at the end of the file). */
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 /** Body accepted by create/append: a whole buffer, or a stream for data that must not sit in memory. */
 export type WriteBody = Buffer | Readable | AsyncIterable<Buffer>;
 
@@ -87,6 +94,11 @@ export interface Storage {
   read(path: string, offset?: number, length?: number): Promise<Readable>;
   /** Convenience: a ranged read collected into one buffer. */
   readBuffer(path: string, offset?: number, length?: number): Promise<Buffer>;
+  /**
+   * Many ranged reads of one file (a query reading index pieces and records): the local back end
+   * opens the file once; others may simply issue ranged reads. Close it when done.
+   */
+  openRanged?(path: string): Promise<RangedReader>;
   /**
    * Atomic rename, never replacing: FileAlreadyExistsException if the target exists,
    * FileNotFoundException if the source or the target's parent directory is missing.

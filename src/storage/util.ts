@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { StorageError } from './errors.js';
-import type { FileStatus, ListPage, WriteBody } from './types.js';
+import type { FileStatus, ListPage, RangedReader, Storage, WriteBody } from './types.js';
 import { PcaplineError } from '../lib/errors.js';
 
 /**
@@ -66,4 +66,10 @@ export function checkRange(path: string, offset = 0, length?: number): { offset:
     throw new StorageError(`bad range offset=${offset} length=${length} for ${path}`, 'IllegalArgumentException', path);
   }
   return { offset, length };
+}
+
+/** Ranged reads of one file: the store's own (one open file, locally) or plain ranged reads. */
+export async function openRangedReader(storage: Storage, path: string): Promise<RangedReader> {
+  if (storage.openRanged) return storage.openRanged(path);
+  return { read: (offset, length) => storage.readBuffer(path, offset, length), close: async () => {} };
 }

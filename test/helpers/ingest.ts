@@ -98,9 +98,17 @@ export async function readStore(out: string): Promise<StoredFile[]> {
   const walk = async (dir: string): Promise<void> => {
     const indexes = new Map<string, string>();
     try {
+      // v1 indexes sit in _index, v2 indexes in its hour buckets.
       for await (const e of storage.list(`${dir}/${INDEX_DIR}`)) {
+        if (e.type === 'directory') {
+          for await (const b of storage.list(e.path)) {
+            const parsed = parseIndexFileName(b.name);
+            if (parsed) indexes.set(parsed.dataFile, b.path);
+          }
+          continue;
+        }
         const parsed = parseIndexFileName(e.name);
-        if (parsed) indexes.set(parsed.dataFile, e.path);
+        if (parsed && !indexes.has(parsed.dataFile)) indexes.set(parsed.dataFile, e.path);
       }
     } catch {
       /* no index dir */

@@ -31,6 +31,8 @@ import {
 import { SyntheticCapture, type SyntheticFlow } from '../support/synthetic.js';
 import { PcapFileWriter } from '../../src/formats/pcap/pcap-file.js';
 import { buildFrame } from '../support/frame-builder.js';
+import { downgradeStoreToV1 } from '../support/index-versions.js';
+import { openStorage, parseStorageUri } from '../../src/storage/index.js';
 
 const PACKETS = 100_000;
 const PARTITIONS = 3;
@@ -418,6 +420,20 @@ function readStats(stderr: string): { byIndex: number; scanned: number; bytes: n
   return { byIndex: Number(m[1]), scanned: Number(m[2]), bytes: Number(m[3]) * unit };
 }
 
+/** tshark's answer per case, from the first pass (the v1 pass compares against the same). */
+const expected = new Map<string, PcapPacketRead[]>();
+
+/** Rewrites every index under `out` as index v1 (flat in _index) and drops the catalog: an old store. */
+async function downgradeToV1(out: string): Promise<number> {
+  const { root, path } = parseStorageUri(out);
+  const storage = openStorage(root);
+  try {
+    return (await downgradeStoreToV1(storage, path)).files;
+  } finally {
+    await storage.close();
+  }
+}
+
 // The capture is generated up front (about 2 s), so the cases, whose targets come from its flows, have names.
 await generate();
 const all: Case[] = cases();
@@ -442,6 +458,7 @@ describe(`query results equal tshark's over ${PACKETS / 1000}k ingested packets 
   for (const c of all) {
     test(`${c.name}  ≡  tshark -Y '${c.tshark.length > 90 ? `${c.tshark.slice(0, 87)}...` : c.tshark}'`, async () => {
       const [got, want] = await Promise.all([ours(c), tsharkFilter(capture, c.tshark)]);
+      expected.set(c.name, want);
       assert.ok(want.length > 0, `${c.name}: tshark selects some packets (the case tests something)`);
       assert.ok(want.length < total, `${c.name}: tshark does not select everything`);
       assertSame(c, got.packets, want);
@@ -471,10 +488,21 @@ describe(`query results equal tshark's over ${PACKETS / 1000}k ingested packets 
       byName('query either port'),
     ];
     for (const c of picked) {
-      const [indexed, scanned] = await Promise.all([ours(c), ours(c, ['--no-index'])]);
+      const [indexed, scanned, listed] = await Promise.all([
+        ours(c),
+        ours(c, ['--no-index']),
+        ours(c, ['--no-catalog']),
+      ]);
       assert.ok(indexed.packets.length > 0, c.name);
       const diff = firstDifference(scanned.packets, indexed.packets);
       assert.equal(diff, null, `${c.name}: scan vs index: ${diff?.what}`);
+      const diffListed = firstDifference(listed.packets, indexed.packets);
+      assert.equal(diffListed, null, `${c.name}: listing-planned vs catalog-planned: ${diffListed?.what}`);
+      assert.match(
+        indexed.stderr,
+        /from the catalog/,
+        `the ingest wrote a catalog and the query used it: ${indexed.stderr}`,
+      );
       const si = readStats(indexed.stderr);
       const ss = readStats(scanned.stderr);
       assert.ok(si.byIndex > 0 && si.scanned === 0, `indexed run reads by index: ${indexed.stderr}`);
@@ -490,4 +518,23 @@ describe(`query results equal tshark's over ${PACKETS / 1000}k ingested packets 
     assert.ok(si.bytes < storedBytes * 0.25, `index path read ${si.bytes} of ${storedBytes} stored bytes`);
     assert.ok(ss.bytes >= storedBytes * 0.95, `scan read ${ss.bytes} of ${storedBytes} stored bytes`);
   });
+});
+
+describe('the same cross-checks on a store with v1 indexes (written before index v2)', { concurrency: 2 }, () => {
+  before(async () => {
+    assert.ok(bp, 'the store was ingested');
+    const n = await downgradeToV1(bp);
+    assert.ok(n > 0, 'indexes rewritten as v1');
+  });
+  for (const c of all) {
+    test(`v1: ${c.name}`, async () => {
+      const want = expected.get(c.name) ?? (await tsharkFilter(capture, c.tshark));
+      const got = await ours(c);
+      assertSame(c, got.packets, want);
+      assert.doesNotMatch(got.stderr, /warning/, 'no warnings');
+      const st = readStats(got.stderr);
+      assert.ok(st.byIndex > 0 && st.scanned === 0, `every file read by its v1 index: ${got.stderr}`);
+      assert.doesNotMatch(got.stderr, /from the catalog/, 'no catalog: planned by listing');
+    });
+  }
 });

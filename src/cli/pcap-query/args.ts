@@ -73,6 +73,12 @@ export interface QueryRequest {
   concurrency: number;
   /** False with `--no-index`: scan every selected file, ignore indexes. */
   useIndex: boolean;
+  /** False with `--no-catalog`: plan by listing the base path even when it has a catalog. */
+  useCatalog: boolean;
+  /** `--memory`: bytes shared by every open file's packet window (undefined: the engine's default). */
+  memoryBytes: number | undefined;
+  /** `--clean`: delete existing pages with this prefix before writing (they are refused otherwise). */
+  clean: boolean;
   quiet: boolean;
   /** One-line notices for stderr: ignored Metron options, expression warnings. */
   notices: string[];
@@ -335,6 +341,11 @@ export function parseQueryArgs(
   const output: QueryOutput =
     out === undefined ? { kind: 'dir', dir: '.' } : out === '-' ? { kind: 'stdout' } : { kind: 'dir', dir: out };
 
+  const mem = valued('memory');
+  const memoryBytes = mem === undefined ? undefined : byteCount(mem, '--memory');
+  if (memoryBytes !== undefined && memoryBytes < 1 << 20)
+    throw new QueryError(`--memory ${mem} is below 1m; give at least 1m`, { option: '--memory', position: 1 });
+
   const mp = valued('max-packets');
   const mb = valued('max-bytes');
   const cc = valued('concurrency');
@@ -365,6 +376,9 @@ export function parseQueryArgs(
     maxBytes: mb === undefined ? undefined : byteCount(mb, '--max-bytes'),
     concurrency,
     useIndex: parsed.index !== false,
+    useCatalog: parsed.catalog !== false,
+    memoryBytes,
+    clean: parsed.clean === true,
     quiet: parsed.quiet === true,
     notices,
   };

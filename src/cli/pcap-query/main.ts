@@ -35,7 +35,11 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
       import('../../query/engine/output.js'),
       import('cli-progress'),
     ]);
-  if (req.output.kind === 'dir') await prepareOutputDir(req.output.dir);
+  // Before any reading: an earlier run's pages with this prefix would mix into this result.
+  if (req.output.kind === 'dir') {
+    const removed = await prepareOutputDir(req.output.dir, req.prefix, req.clean);
+    if (removed && !req.quiet) process.stderr.write(`pcap-query: --clean: deleted ${removed} earlier pages\n`);
+  }
   const storage = openStorage(req.store);
   const started = Date.now();
   try {
@@ -45,6 +49,8 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
       endNs: req.endNs,
       filter: req.filter,
       useIndex: req.useIndex,
+      useCatalog: req.useCatalog,
+      memoryBytes: req.memoryBytes,
       concurrency: req.concurrency,
     });
     const bar =
@@ -79,6 +85,10 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
     }
     if (!req.quiet) {
       for (const p of engine.stats.problems) process.stderr.write(`pcap-query: warning: ${p}\n`);
+      if (result.otherLinkTypes)
+        process.stderr.write(
+          `pcap-query: warning: ${result.otherLinkTypes} packets of another link type than the stream's first were left out (a pcap stream has one link type; write pages with -o DIR to get every packet)\n`,
+        );
       process.stderr.write(`${summary(req, engine.stats, result, Date.now() - started)}\n`);
     }
     return 0;
@@ -92,11 +102,16 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
 }
 
 function summary(req: QueryRequest, s: QueryStats, r: OutputResult, ms: number): string {
-  const where = `${s.filesConsidered} of ${s.filesListed} files considered, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
+  const planned =
+    s.planning === 'catalog'
+      ? ` (from the catalog${s.filesSkipped ? `, ${s.filesSkipped} ruled out by its sketches` : ''})`
+      : '';
+  const where = `${s.filesConsidered} of ${s.filesListed} files considered${planned}, ${s.filesRead} read (${s.filesByIndex} by index, ${s.filesScanned} scanned), ${formatBytes(s.bytesRead)} read`;
   if (r.packets === 0) {
     // Metron told these apart ("No results in specified date range." when pruning left no input).
     const why =
-      s.filesListed === 0
+      // A catalog plan lists only the window's hours: no file there means none in the window.
+      s.filesListed === 0 && s.planning !== 'catalog'
         ? `; no data files under ${req.location}`
         : s.filesConsidered === 0
           ? `: no results in the specified date range (no data file holds packets between ${isoNs(req.startNs)} and ${isoNs(req.endNs)})`

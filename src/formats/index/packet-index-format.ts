@@ -10,12 +10,13 @@
  * CIDR filter into a set of ids once per file.
  *
  * The index lives beside its data file, hidden from Metron-style listings:
- *   <dir>/_index/<dataFileName>.<minTsNs>-<maxTsNs>.avro
- * so a single listing of `_index` gives every file's exact time bounds without reading anything.
+ *   <dir>/_index/<hour bucket>/<dataFileName>.<minTsNs>-<maxTsNs>.avro   (v2; v1 files sit in _index itself)
+ * so a listing of a bucket gives its files' exact time bounds without reading anything.
  */
 
 export interface IndexSummary {
-  version: 1;
+  /** 1: one Avro record per packet; 2: inverted (term dictionaries and postings). Writers set it. */
+  version: 1 | 2;
   dataFile: string;
   topic: string;
   partition: number;
@@ -26,6 +27,10 @@ export interface IndexSummary {
   count: number;
   /** Length of the data file in bytes. */
   dataLength: number;
+  /** v2: true when packet times never decrease in record order (ordinal order is time order). */
+  timeOrdered?: boolean;
+  /** The data file's key type when not LongWritable (Metron's IntWritable-keyed files, reindexed). */
+  keyType?: 'int';
 }
 
 export interface IndexEntry {
@@ -63,13 +68,51 @@ export const INDEX_DIR = '_index';
 export const SUMMARY_KEY = 'pcapline.summary';
 export const ADDRESSES_KEY = 'pcapline.addresses';
 
-export function indexFileName(dataFile: string, minTsNs: bigint, maxTsNs: bigint): string {
+/**
+ * Index files are grouped in hour buckets under `_index`, by the UTC hour of their first packet time
+ * (`_index/2024010113/…`), so a query (and the store catalog's "recent" listing) lists only the
+ * buckets its window touches. A file spanning an hour or more goes to `_index/long/`, which every
+ * catalog-planned query lists (docs/design.md §7).
+ */
+export const INDEX_BUCKET_NS = 3_600_000_000_000n;
+export const LONG_INDEX_BUCKET = 'long';
+const MAX_DATE_NS = 8_640_000_000_000_000_000_000n;
+
+/** `yyyyMMddHH` (UTC) of a time, or null outside what a Date can show. */
+export function hourBucketOf(tsNs: bigint): string | null {
+  if (tsNs < 0n || tsNs >= MAX_DATE_NS) return null;
+  const d = new Date(Number(tsNs / 1_000_000n));
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}`;
+}
+
+/** Start of an hour bucket in ns, or null for a name that is not one. */
+export function hourBucketStart(bucket: string): bigint | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})$/.exec(bucket);
+  if (!m) return null;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
+  return Number.isNaN(ms) || hourBucketOf(BigInt(ms) * 1_000_000n) !== bucket ? null : BigInt(ms) * 1_000_000n;
+}
+
+/** The bucket directory (under `_index`) of a file with these time bounds. */
+export function indexBucket(minTsNs: bigint, maxTsNs: bigint): string {
+  if (maxTsNs - minTsNs >= INDEX_BUCKET_NS) return LONG_INDEX_BUCKET;
+  return hourBucketOf(minTsNs) ?? LONG_INDEX_BUCKET;
+}
+
+/** `<dataFile>.<min>-<max>.avro`: the index file's own name. */
+export function indexLeafName(dataFile: string, minTsNs: bigint, maxTsNs: bigint): string {
   return `${dataFile}.${minTsNs}-${maxTsNs}.avro`;
 }
 
-/** Parses `<dataFile>.<min>-<max>.avro` back into its parts; null for anything else. */
+/** The index file's path relative to `_index`: `<bucket>/<dataFile>.<min>-<max>.avro`. */
+export function indexFileName(dataFile: string, minTsNs: bigint, maxTsNs: bigint): string {
+  return `${indexBucket(minTsNs, maxTsNs)}/${indexLeafName(dataFile, minTsNs, maxTsNs)}`;
+}
+
+/** Parses `[<bucket>/]<dataFile>.<min>-<max>.avro` back into its parts; null for anything else. */
 export function parseIndexFileName(name: string): { dataFile: string; minTsNs: bigint; maxTsNs: bigint } | null {
-  const m = /^(.+)\.(\d+)-(\d+)\.avro$/.exec(name);
+  const m = /^(.+)\.(\d+)-(\d+)\.avro$/.exec(name.slice(name.lastIndexOf('/') + 1));
   if (!m) return null;
   return { dataFile: m[1], minTsNs: BigInt(m[2]), maxTsNs: BigInt(m[3]) };
 }

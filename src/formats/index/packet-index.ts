@@ -1,4 +1,5 @@
 import avro from 'avsc';
+import { encodeIndexV2, NotRepresentableInV2 } from './v2/writer.js';
 import {
   ADDRESSES_KEY,
   type DecodedIndex,
@@ -93,8 +94,26 @@ export class IndexBuilder {
     return this.columns.count;
   }
 
-  /** The Avro container bytes, produced block by block so a large index never sits in memory twice. */
+  /**
+   * The index file's bytes: v2 (inverted, docs/design.md §5), or v1 for the rare file v2 cannot
+   * describe (a time span beyond 2^53 ns). The summary's version is set here, whatever the caller put.
+   */
   async *encode(summary: IndexSummary): AsyncGenerator<Buffer> {
+    let parts: Buffer[];
+    try {
+      parts = encodeIndexV2(this.columns, this.addresses, { ...summary, version: 2 });
+    } catch (err) {
+      if (!(err instanceof NotRepresentableInV2)) throw err;
+      yield* this.encodeV1(summary);
+      return;
+    }
+    // One sink write: a few large buffers (the index is a small fraction of the data file).
+    yield Buffer.concat(parts);
+  }
+
+  /** Index v1: one Avro record per packet, produced block by block (kept for old readers and tests). */
+  async *encodeV1(summary: IndexSummary): AsyncGenerator<Buffer> {
+    summary = { ...summary, version: 1 };
     const encoder = new avro.streams.BlockEncoder(indexEntryType, {
       codec: 'deflate',
       blockSize: 256 * 1024,

@@ -4,7 +4,11 @@ import { isStorageError } from '../../storage/errors.js';
 import type { Storage } from '../../storage/types.js';
 import type { ListedFile } from './prune.js';
 
-/** Lists data files under basePath recursively, with exact bounds from `_index` names when present. */
+/**
+ * Lists data files under basePath recursively, with exact bounds from index names when present:
+ * v1 indexes sit in `_index` itself, v2 indexes in its hour buckets (`_index/<yyyyMMddHH>/`,
+ * `_index/long/`); a v2 index wins over a v1 one for the same data file.
+ */
 export async function listDataFiles(
   storage: Storage,
   basePath: string,
@@ -13,15 +17,21 @@ export async function listDataFiles(
   const files: ListedFile[] = [];
   const indexes = new Map<string, string>();
   const walk = async (dir: string): Promise<void> => {
-    const bounds = new Map<string, { min: bigint; max: bigint; path: string }>();
+    const bounds = new Map<string, { min: bigint; max: bigint; path: string; v2: boolean }>();
+    const note = (name: string, path: string, v2: boolean) => {
+      const parsed = parseIndexFileName(name);
+      if (!parsed || (bounds.get(parsed.dataFile)?.v2 && !v2)) return;
+      bounds.set(parsed.dataFile, { min: parsed.minTsNs, max: parsed.maxTsNs, path, v2 });
+    };
     const subdirs: string[] = [];
     const here: ListedFile[] = [];
     for await (const e of storage.list(dir)) {
       if (e.type === 'directory') {
         if (e.name === INDEX_DIR && useIndex) {
           for await (const ix of storage.list(e.path)) {
-            const parsed = parseIndexFileName(ix.name);
-            if (parsed) bounds.set(parsed.dataFile, { min: parsed.minTsNs, max: parsed.maxTsNs, path: ix.path });
+            if (ix.type === 'directory') {
+              for await (const b of storage.list(ix.path)) if (b.type === 'file') note(b.name, b.path, true);
+            } else note(ix.name, ix.path, false);
           }
         } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) subdirs.push(e.path);
       } else if (!e.name.startsWith('.') && !e.name.startsWith('_')) {

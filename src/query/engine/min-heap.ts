@@ -7,6 +7,11 @@ export class MinHeap<T> {
     return this.items.length;
   }
 
+  /** Removes and returns every item (in no particular order). */
+  drain(): T[] {
+    return this.items.splice(0);
+  }
+
   peek(): T | undefined {
     return this.items[0];
   }

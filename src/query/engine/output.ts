@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { PcapFileWriter } from '../../formats/pcap/pcap-file.js';
 import { PCAP_PACKET_HEADER_LENGTH } from '../../formats/pcap/pcap-record.js';
 import { QueryError } from '../errors.js';
 import type { MatchedPacket } from './engine.js';
-import { pageFileName, PageSplitter } from './pages.js';
+import { pageFileName, PageSplitter, parsePageFileName } from './pages.js';
 
 export interface OutputLimits {
   maxPackets?: number;
@@ -20,6 +20,8 @@ export interface OutputResult {
   files: string[];
   /** True when a limit cut the result short. */
   truncated: boolean;
+  /** Stream output: packets left out because their link type differs from the stream's. */
+  otherLinkTypes: number;
 }
 
 const withinLimits = (limits: OutputLimits, packets: number, bytes: number, next: MatchedPacket): boolean =>
@@ -48,15 +50,45 @@ export function checkPrefix(prefix: string): void {
 /**
  * Creates the `-o` directory (and its parents) before the query runs, so a name that is taken by
  * a file, or a directory that cannot be made, is one line about -o (exit 2), not an errno after
- * minutes of reading.
+ * minutes of reading. Returns how many earlier pages were deleted.
  */
-export async function prepareOutputDir(dir: string): Promise<void> {
+export async function prepareOutputDir(dir: string, prefix?: string, clean = false): Promise<number> {
   try {
     await makeDirs(dir);
   } catch (err) {
     throw outputError(err, dir);
   }
+  // Given the run's prefix: earlier pages with it are refused, or deleted with --clean.
+  return prefix === undefined ? 0 : clearEarlierPages(dir, prefix, clean);
 }
+
+/**
+ * Makes sure pages of this run cannot mix with an earlier run's: existing `pcap-data-<prefix>+*`
+ * pages (and unfinished `.part` files) in `dir` are refused with a QueryError (exit 2), or deleted
+ * when `clean` is set. Returns how many were deleted.
+ */
+async function clearEarlierPages(dir: string, prefix: string, clean: boolean): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const ours = names.filter((n) => {
+    const page = parsePageFileName(n.startsWith('.') && n.endsWith('.part') ? n.slice(1, -'.part'.length) : n);
+    return page !== null && page.prefix === prefix;
+  });
+  if (!ours.length) return 0;
+  if (!clean)
+    throw new QueryError(
+      `${dir} already holds ${ours.length} page${ours.length === 1 ? '' : 's'} named pcap-data-${prefix}+NNNN.pcap (an earlier run?); choose another -pre, or add --clean to delete them first`,
+      { option: '-pre' },
+    );
+  for (const n of ours) await unlink(join(dir, n));
+  return ours.length;
+}
+
 
 /**
  * mkdir -p, one level at a time: Node 20's `mkdir(…, { recursive: true })` never returns where
@@ -111,9 +143,10 @@ export async function writePages(
   checkPrefix(prefix);
   await prepareOutputDir(dir);
   const splitter = new PageSplitter(recordsPerFile);
-  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false, otherLinkTypes: 0 };
   let writer: PcapFileWriter | null = null;
   let held: MatchedPacket | null = null; // the first packet of a page, until we know the page has more
+  let pageLinkType = -1;
   let page = 0;
   const tmpName = (n: number) => join(dir, `.${pageFileName(prefix, n)}.part`);
   const finishPage = async () => {
@@ -135,11 +168,14 @@ export async function writePages(
       result.truncated = true;
       break;
     }
+    // A pcap file has one link type: a packet of another type starts a new page.
+    if (page && p.linkType !== pageLinkType) splitter.breakPage();
     const placed = splitter.place(p.tsNs);
     if (placed.startsPage) {
       await finishPage();
       page = placed.page;
       held = p;
+      pageLinkType = p.linkType;
     } else {
       if (held) {
         writer = new PcapFileWriter(createWriteStream(tmpName(page)), { linkType: held.linkType });
@@ -169,8 +205,9 @@ export async function writeStream(
   out: Writable,
   limits: OutputLimits = {},
 ): Promise<OutputResult> {
-  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false };
+  const result: OutputResult = { packets: 0, bytes: 0, files: [], truncated: false, otherLinkTypes: 0 };
   let writer: PcapFileWriter | null = null;
+  let linkType = -1;
   let closed = false;
   out.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') closed = true;
@@ -181,7 +218,16 @@ export async function writeStream(
       result.truncated = true;
       break;
     }
-    writer ??= new PcapFileWriter(out, { linkType: p.linkType });
+    // One stream has one link type (its first packet's): others would be misread, so they are left
+    // out and counted (pages keep them: each page has its own link type).
+    if (writer && p.linkType !== linkType) {
+      result.otherLinkTypes++;
+      continue;
+    }
+    if (!writer) {
+      writer = new PcapFileWriter(out, { linkType: p.linkType });
+      linkType = p.linkType;
+    }
     await writer.writePacket(p.tsNs, frameOf(p), p.origLength);
     result.packets++;
     result.bytes += PCAP_PACKET_HEADER_LENGTH + p.frameLength;

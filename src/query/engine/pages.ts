@@ -45,18 +45,30 @@ export class PageSplitter {
     }
   }
 
+  private page = 0;
+  private inPage = 0;
+
   /** Place the next packet (its time only checks order). The returned object is reused. */
   place(tsNs?: bigint): Readonly<PagePlacement> {
     if (tsNs !== undefined) {
       if (this.lastTs !== null && tsNs < this.lastTs) this.outOfOrder++;
       this.lastTs = tsNs;
     }
-    const index = this.count % this.recordsPerFile;
-    this.placement.page = Math.floor(this.count / this.recordsPerFile) + 1;
-    this.placement.index = index;
-    this.placement.startsPage = index === 0;
+    if (this.page === 0 || this.inPage === this.recordsPerFile) {
+      this.page++;
+      this.inPage = 0;
+    }
+    this.placement.page = this.page;
+    this.placement.index = this.inPage;
+    this.placement.startsPage = this.inPage === 0;
+    this.inPage++;
     this.count++;
     return this.placement;
+  }
+
+  /** Ends the current page early: the next packet starts a new one (e.g. its link type differs). */
+  breakPage(): void {
+    if (this.inPage > 0) this.inPage = this.recordsPerFile;
   }
 
   /** Packets placed so far. */
@@ -66,7 +78,7 @@ export class PageSplitter {
 
   /** Pages started so far (0 when no packet was placed: no files). */
   get pages(): number {
-    return Math.ceil(this.count / this.recordsPerFile);
+    return this.page;
   }
 }
 

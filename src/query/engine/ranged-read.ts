@@ -1,10 +1,11 @@
 /**
  * Fetching a set of records from one data file with few ranged reads: records closer than
  * RANGE_GAP share one read (a WebHDFS OPEN with offset and length costs a round trip, a few KiB of
- * gap cost nothing), and no read exceeds MAX_RANGE so memory per read stays bounded.
+ * gap cost nothing), no read exceeds the window's byte share (so memory stays within the query's
+ * budget), and matched values are copied out of range buffers that also hold gap bytes, so no gap
+ * outlives its read.
  */
 import { isRecordProblem, parseRecordAt } from '../../formats/sequencefile/index.js';
-import type { Storage } from '../../storage/types.js';
 
 /** Two matching records closer than this are fetched in one ranged read. */
 export const RANGE_GAP = 64 * 1024;
@@ -21,14 +22,18 @@ export interface ByteRange {
 }
 
 /** Groups records (by position and length) into ranges, in file order. Pure: no I/O. */
-export function coalesceRanges(positions: readonly number[], lengths: readonly number[]): ByteRange[] {
+export function coalesceRanges(
+  positions: readonly number[],
+  lengths: readonly number[],
+  maxRange: number = MAX_RANGE,
+): ByteRange[] {
   const order = positions.map((_, k) => k).sort((a, b) => positions[a] - positions[b]);
   const ranges: ByteRange[] = [];
   for (const k of order) {
     const start = positions[k];
     const end = start + lengths[k];
     const last = ranges[ranges.length - 1];
-    if (last && start - last.end <= RANGE_GAP && end - last.start <= MAX_RANGE) {
+    if (last && start - last.end <= RANGE_GAP && end - last.start <= maxRange) {
       last.end = Math.max(last.end, end);
       last.members.push(k);
     } else ranges.push({ start, end, members: [k] });
@@ -43,28 +48,49 @@ export interface FetchObserver {
 }
 
 /**
- * The values of the records at `positions` (SequenceFile record starts) in the caller's order; null
- * for a record that is damaged.
+ * The values of the records at `positions` (SequenceFile record starts) in the caller's order, each
+ * a view into one buffer owned by this window; null for a record that is damaged.
  */
 export async function fetchRecords(
-  storage: Storage,
-  path: string,
+  read: (offset: number, length: number) => Promise<Buffer>,
   positions: readonly number[],
   lengths: readonly number[],
   observer: FetchObserver,
+  maxRange: number = MAX_RANGE,
+  keyType: 'long' | 'int' = 'long',
 ): Promise<(Buffer | null)[]> {
-  const ranges = coalesceRanges(positions, lengths);
+  const ranges = coalesceRanges(positions, lengths, Math.max(1, Math.min(MAX_RANGE, maxRange)));
   const out: (Buffer | null)[] = new Array(positions.length).fill(null);
+  // Matched values are copied into one buffer per window when their range read also brought gap
+  // bytes (which must not stay alive with them); a range of back-to-back records is kept as read.
+  let total = 0;
+  for (const l of lengths) total += l;
+  let window: Buffer | null = null;
+  let used = 0;
   let cursor = 0;
   const worker = async () => {
     while (cursor < ranges.length) {
       const range = ranges[cursor++];
-      const buf = await storage.readBuffer(path, range.start, range.end - range.start);
+      const buf = await read(range.start, range.end - range.start);
       observer.onBytes(buf.length);
+      let wanted = 0;
+      for (const k of range.members) wanted += lengths[k];
+      const dense = wanted === buf.length;
       for (const k of range.members) {
-        const parsed = parseRecordAt(buf, positions[k] - range.start, 'long', { filePosition: range.start });
-        if (isRecordProblem(parsed)) observer.onDamaged(positions[k], parsed.detail);
-        else out[k] = parsed.record.value;
+        const parsed = parseRecordAt(buf, positions[k] - range.start, keyType, { filePosition: range.start });
+        if (isRecordProblem(parsed)) {
+          observer.onDamaged(positions[k], parsed.detail);
+          continue;
+        }
+        const v = parsed.record.value;
+        if (dense) out[k] = v;
+        else if (used + v.length > total) observer.onDamaged(positions[k], 'record longer than its index entry says');
+        else {
+          window ??= Buffer.allocUnsafe(total);
+          v.copy(window, used);
+          out[k] = window.subarray(used, used + v.length);
+          used += v.length;
+        }
       }
     }
   };

@@ -4,6 +4,7 @@
  */
 import type { PacketFields } from '../../packet/packet-fields.js';
 import type { IndexEntry } from '../../formats/index/packet-index-format.js';
+import { addressTextToBytes, type Term } from '../../formats/index/v2/terms.js';
 
 /**
  * The 5-tuple and time of one packet as an index entry holds them. Field names match PacketFields,
@@ -55,8 +56,72 @@ export interface PacketFilter {
    * that passes it is a match without decoding it again.
    */
   readonly indexExact: boolean;
+  /**
+   * The filter over the inverted index's terms (index v2): which packets can match, decided from
+   * term dictionaries and posting lists without reading packets. Null when the filter says nothing
+   * about term fields (every packet may match).
+   */
+  readonly termPlan: TermPlan | null;
   /** Human-readable form, for logs and the summary line. */
   readonly description: string;
+}
+
+/** The term fields of the inverted index a filter can constrain (index v2, docs/design.md §5). */
+export type TermField = 'src' | 'dst' | 'srcPort' | 'dstPort' | 'protocol' | 'vlan';
+
+/**
+ * Which terms of one field a filter accepts. Terms are what the index stores: numbers for ports,
+ * protocol and VLAN (-1 when absent), 4 or 16 address bytes (empty when the packet has no IP).
+ */
+export interface TermMatch {
+  /** Inclusive bounds of the accepted terms in the field's order, when known: only the dictionary
+   * blocks in between are read. Omitted: the whole dictionary is read and `accepts` decides. */
+  lo?: Term;
+  hi?: Term;
+  /** Exactly one accepted term (lets a one-flow query use the flow term). */
+  only?: Term;
+  accepts(term: Term): boolean;
+}
+
+/**
+ * A filter as term-level logic. `unknown` is what the index cannot decide (packet bytes, length,
+ * time, or comparisons between fields): those packets are candidates, checked after reading.
+ */
+export type TermPlan =
+  | { op: 'all' }
+  | { op: 'none' }
+  | { op: 'unknown' }
+  | { op: 'term'; field: TermField; match: TermMatch }
+  | { op: 'and' | 'or'; parts: TermPlan[] }
+  | { op: 'not'; part: TermPlan };
+
+export const termAnd = (parts: TermPlan[]): TermPlan =>
+  parts.length === 0 ? { op: 'all' } : parts.length === 1 ? parts[0] : { op: 'and', parts };
+export const termOr = (parts: TermPlan[]): TermPlan =>
+  parts.length === 0 ? { op: 'none' } : parts.length === 1 ? parts[0] : { op: 'or', parts };
+
+/** An inclusive numeric range as a term match (ports, protocol, VLAN). */
+export function numberRangeMatch(lo: number, hi: number): TermMatch {
+  return { lo, hi, only: lo === hi ? lo : undefined, accepts: (t) => typeof t === 'number' && t >= lo && t <= hi };
+}
+
+/**
+ * An address or CIDR block as a term match: `text` is the block's normalised form ('10.0.0.0/8',
+ * '2001:db8::1'), `matches` the filter's own test on raw bytes.
+ */
+export function addressBlockMatch(text: string, matches: (bytes: Uint8Array) => boolean): TermMatch {
+  const slash = text.indexOf('/');
+  const base = addressTextToBytes(slash < 0 ? text : text.slice(0, slash));
+  const accepts = (t: Term) => typeof t !== 'number' && t.length > 0 && matches(t);
+  if (base.length === 0) return { accepts };
+  const prefix = slash < 0 ? base.length * 8 : Number(text.slice(slash + 1));
+  const lo = Uint8Array.from(base);
+  const hi = Uint8Array.from(base);
+  for (let bit = prefix; bit < base.length * 8; bit++) {
+    lo[bit >> 3] &= ~(0x80 >> (bit & 7));
+    hi[bit >> 3] |= 0x80 >> (bit & 7);
+  }
+  return { lo, hi, only: prefix === base.length * 8 ? lo : undefined, accepts };
 }
 
 /**

@@ -10,7 +10,16 @@
  */
 import { compileByteseek, type ByteMatcher } from './byteseek/index.js';
 import { QueryError } from '../errors.js';
-import type { FlowKey, IndexedFlow, PacketFilter } from './filter.js';
+import {
+  addressBlockMatch,
+  type FlowKey,
+  type IndexedFlow,
+  numberRangeMatch,
+  type PacketFilter,
+  type TermPlan,
+  termAnd,
+  termOr,
+} from './filter.js';
 import { compileAddressMatcher, type AddressMatcher } from './ip.js';
 import { parseProtocol, PROTOCOL_NAMES_HINT } from './protocols.js';
 
@@ -171,6 +180,32 @@ export function compileFixedFilter(spec: FixedFilterSpec): PacketFilter {
     };
   };
 
+  // The same header test over the inverted index's terms (index v2).
+  const addrTerm = (field: 'src' | 'dst', m: AddressMatcher): TermPlan => ({
+    op: 'term',
+    field,
+    match: addressBlockMatch(m.text, (b) => m.matches(b)),
+  });
+  const portTerm = (field: 'srcPort' | 'dstPort', r: PortRange): TermPlan => ({
+    op: 'term',
+    field,
+    match: numberRangeMatch(r.lo, r.hi),
+  });
+  const direction = (srcF: 'src' | 'dst', dstF: 'src' | 'dst'): TermPlan =>
+    termAnd([
+      ...(sa ? [addrTerm(srcF, sa)] : []),
+      ...(sp ? [portTerm(srcF === 'src' ? 'srcPort' : 'dstPort', sp)] : []),
+      ...(da ? [addrTerm(dstF, da)] : []),
+      ...(dp ? [portTerm(dstF === 'dst' ? 'dstPort' : 'srcPort', dp)] : []),
+    ]);
+  const termPlan: TermPlan | null = headerFiltering
+    ? termAnd([
+        ...(proto >= 0 ? [{ op: 'term', field: 'protocol', match: numberRangeMatch(proto, proto) } as TermPlan] : []),
+        reverse ? termOr([direction('src', 'dst'), direction('dst', 'src')]) : direction('src', 'dst'),
+        ...(pf !== null ? [{ op: 'unknown' } as TermPlan] : []),
+      ])
+    : null;
+
   let test: PacketFilter['test'];
   if (headerFiltering && pf !== null) test = (p, frame, s, e) => header(p) && pf.matches(frame, s, e);
   else if (headerFiltering) test = (p) => header(p);
@@ -193,6 +228,7 @@ export function compileFixedFilter(spec: FixedFilterSpec): PacketFilter {
     indexPredicate: headerFiltering ? header : null,
     forAddressTable: headerFiltering ? forAddressTable : null,
     indexExact: pf === null,
+    termPlan,
     description: parts.length === 0 ? 'all packets' : parts.join(' '),
   };
 }

@@ -24,6 +24,7 @@ import {
   FlowKeyView,
   indexPredicate as buildIndexPredicate,
   needsFrame,
+  termPlanOf,
   usesIndexFields,
   type IndexVars,
 } from './index-filter.js';
@@ -358,6 +359,7 @@ export function compileQuery(source: string | null | undefined, option = '-q'): 
       indexPredicate: null,
       forAddressTable: null,
       indexExact: true,
+      termPlan: null,
       description: 'all packets',
     };
   }
@@ -380,9 +382,11 @@ export function compileQuery(source: string | null | undefined, option = '-q'): 
   };
 
   let indexPredicate: ((k: FlowKey) => boolean) | null = null;
+  let termPlan: PacketFilter['termPlan'] = null;
   if (usesIndexFields(ast, INDEX_VARS)) {
     const indexCompiler = new Compiler(src, option);
     indexPredicate = buildIndexPredicate(ast, INDEX_VARS, (e) => indexCompiler.compile(e).ev);
+    termPlan = termPlanOf(ast, (e) => indexCompiler.compile(e).ev);
   }
   const constant = root.constant?.value;
   return {
@@ -395,6 +399,7 @@ export function compileQuery(source: string | null | undefined, option = '-q'): 
     indexPredicate,
     forAddressTable: indexPredicate === null ? null : (addresses) => bindAddressTable(indexPredicate!, addresses),
     indexExact: !needsFrame(ast, INDEX_VARS),
+    termPlan,
     description: src.trim().replace(/\s+/g, ' '),
   };
 }

@@ -1,0 +1,197 @@
+/**
+ * Index v2 layout (docs/design.md §5): an Avro object container file, codec `null`, whose records are
+ * sections (`pcapline.index.v2.Section`: kind, field, first, count, data bytes), one section per
+ * block. Because nothing is compressed at the container level, every section's data has a fixed
+ * byte offset, and the header's directory (`pcapline.directory`) says where each one is: a query
+ * reads the header, then only the dictionary blocks, posting lists and column chunks it needs, each
+ * with one ranged read.
+ *
+ *   COLUMNS     `chunkPackets` packets: time delta, record length ×2 (+1 when a gap, a sync escape,
+ *               precedes the record, then the gap)
+ *   (COLUMNS and DICTIONARY data start with a byte: 1 when the rest is raw-deflated, else 0)
+ *   DICTIONARY  up to `DICT_BLOCK_TERMS` sorted terms of one field: term, posting count, posting
+ *               bytes ×2 (+1 when the list is deflated)
+ *   POSTINGS    every posting list of one field, in term order: ordinals, delta-encoded varints
+ *   SKETCHES    a Bloom filter per field (what the store catalog copies)
+ */
+import { ByteWriter, Cursor, IndexFormatError } from '../avro-binary.js';
+import { TERM_KIND_CODE, TERM_KIND_OF_CODE, type Term, type TermKind } from './terms.js';
+
+export const DIRECTORY_KEY = 'pcapline.directory';
+export const CHUNK_PACKETS = 128;
+export const DICT_BLOCK_TERMS = 128;
+/** Upper bound of one packet's bytes in an inflated column chunk (time delta, length, gap varints). */
+export const MAX_COLUMN_BYTES_PER_PACKET = 10 + 10 + 10;
+
+export const SECTION_KINDS = ['COLUMNS', 'DICTIONARY', 'POSTINGS', 'SKETCHES'] as const;
+export type SectionKind = (typeof SECTION_KINDS)[number];
+
+export const SECTION_SCHEMA = {
+  type: 'record',
+  name: 'Section',
+  namespace: 'pcapline.index.v2',
+  fields: [
+    { name: 'kind', type: { type: 'enum', name: 'SectionKind', symbols: [...SECTION_KINDS] } },
+    { name: 'field', type: 'string' },
+    { name: 'first', type: 'long' },
+    { name: 'count', type: 'long' },
+    { name: 'data', type: 'bytes' },
+  ],
+} as const;
+
+/** Where one section's data bytes are, relative to the end of the container header. */
+export interface Extent {
+  offset: number;
+  length: number;
+}
+
+export interface ChunkDir extends Extent {
+  /** Time of the chunk's first packet minus the file's minTsNs (ns). */
+  firstTsOffset: number;
+}
+
+export interface DictBlockDir extends Extent {
+  firstTerm: Term;
+  termCount: number;
+}
+
+export interface FieldDir {
+  name: string;
+  kind: TermKind;
+  termCount: number;
+  postings: Extent;
+  blocks: DictBlockDir[];
+}
+
+export interface Directory {
+  chunkPackets: number;
+  chunks: ChunkDir[];
+  fields: FieldDir[];
+  sketches: Extent | null;
+}
+
+export function writeTerm(w: ByteWriter, kind: TermKind, t: Term): void {
+  if (kind === 'int') w.long(t as number);
+  else w.bytes(t as Uint8Array);
+}
+
+export function readTerm(c: Cursor, kind: TermKind): Term {
+  return kind === 'int' ? c.long() : c.bytes();
+}
+
+export function encodeDirectory(d: Directory): Buffer {
+  const w = new ByteWriter(4096);
+  w.uvarint(1);
+  w.uvarint(d.chunkPackets);
+  w.uvarint(d.chunks.length);
+  let prev = 0;
+  for (const ch of d.chunks) {
+    w.uvarint(ch.offset - prev);
+    w.uvarint(ch.length);
+    w.uvarint(ch.firstTsOffset);
+    prev = ch.offset;
+  }
+  w.uvarint(d.fields.length);
+  for (const f of d.fields) {
+    w.string(f.name);
+    w.uvarint(TERM_KIND_CODE[f.kind]);
+    w.uvarint(f.termCount);
+    w.uvarint(f.postings.offset);
+    w.uvarint(f.postings.length);
+    w.uvarint(f.blocks.length);
+    for (const b of f.blocks) {
+      writeTerm(w, f.kind, b.firstTerm);
+      w.uvarint(b.offset);
+      w.uvarint(b.length);
+      w.uvarint(b.termCount);
+    }
+  }
+  w.uvarint(d.sketches ? d.sketches.offset : 0);
+  w.uvarint(d.sketches ? d.sketches.length : 0);
+  return w.toBuffer();
+}
+
+export function decodeDirectory(bytes: Uint8Array): Directory {
+  const c = new Cursor(bytes);
+  const version = c.uvarint();
+  if (version !== 1) throw new IndexFormatError(`index directory version ${version} is not supported`);
+  const chunkPackets = c.uvarint();
+  if (chunkPackets < 1 || chunkPackets > 1 << 20) throw new IndexFormatError('bad index chunk size');
+  const nChunks = c.uvarint();
+  const chunks: ChunkDir[] = [];
+  let prev = 0;
+  for (let i = 0; i < nChunks; i++) {
+    const offset = prev + c.uvarint();
+    chunks.push({ offset, length: c.uvarint(), firstTsOffset: c.uvarint() });
+    prev = offset;
+  }
+  const fields: FieldDir[] = [];
+  const nFields = c.uvarint();
+  for (let i = 0; i < nFields; i++) {
+    const name = c.string();
+    const kind = TERM_KIND_OF_CODE[c.uvarint()];
+    if (!kind) throw new IndexFormatError(`index field ${name} has an unknown term kind`);
+    const termCount = c.uvarint();
+    const postings = { offset: c.uvarint(), length: c.uvarint() };
+    const nBlocks = c.uvarint();
+    const blocks: DictBlockDir[] = [];
+    for (let k = 0; k < nBlocks; k++) {
+      const firstTerm = readTerm(c, kind);
+      blocks.push({ firstTerm, offset: c.uvarint(), length: c.uvarint(), termCount: c.uvarint() });
+    }
+    fields.push({ name, kind, termCount, postings, blocks });
+  }
+  const so = c.uvarint();
+  const sl = c.uvarint();
+  return { chunkPackets, chunks, fields, sketches: sl > 0 ? { offset: so, length: sl } : null };
+}
+
+/** One dictionary entry: a term, how many packets carry it, where its posting list is. */
+export interface TermEntry {
+  term: Term;
+  count: number;
+  /** Offset of the posting list inside its field's POSTINGS data, and its byte length. */
+  postingOffset: number;
+  postingLength: number;
+  /** The posting list is raw-deflated (long, dense lists: a protocol, untagged VLAN, a busy port). */
+  compressed: boolean;
+}
+
+/** Posting lists at least this long are stored deflated when that saves a quarter of their bytes. */
+export const COMPRESS_POSTINGS_AT = 64;
+/** Most bytes one ordinal takes in a posting list (a varint of a 32-bit gap). */
+export const MAX_POSTING_BYTES = 5;
+
+export function decodeDictionaryBlock(data: Uint8Array, kind: TermKind, termCount: number): TermEntry[] {
+  const c = new Cursor(data);
+  let offset = c.uvarint();
+  const out: TermEntry[] = [];
+  for (let i = 0; i < termCount; i++) {
+    const term = readTerm(c, kind);
+    const count = c.uvarint();
+    const stored = c.uvarint();
+    const postingLength = Math.floor(stored / 2);
+    out.push({ term, count, postingOffset: offset, postingLength, compressed: stored % 2 === 1 });
+    offset += postingLength;
+  }
+  return out;
+}
+
+/** Decodes one posting list (first ordinal, then gaps minus one) into `out` from `at`; returns the new end. */
+export function decodePostingList(
+  bytes: Uint8Array,
+  count: number,
+  out: Uint32Array,
+  at: number,
+  limit: number,
+): number {
+  const c = new Cursor(bytes);
+  let ord = -1;
+  let k = at;
+  for (let i = 0; i < count; i++) {
+    ord += c.uvarint() + 1;
+    if (ord >= limit) throw new IndexFormatError(`posting ${ord} beyond the file's ${limit} packets`);
+    out[k++] = ord;
+  }
+  return k;
+}

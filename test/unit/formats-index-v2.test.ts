@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deflateRawSync } from 'node:zlib';
+import { ByteWriter, IndexFormatError, parseContainerHeader } from '../../src/formats/index/avro-binary.js';
+import { IndexBuilder } from '../../src/formats/index/packet-index.js';
+import type { IndexSummary } from '../../src/formats/index/packet-index-format.js';
+import { decodeIndex, readIndexColumns } from '../../src/formats/index/packet-index-reader.js';
+import { bufferSource, IndexV2 } from '../../src/formats/index/v2/reader.js';
+import { addressTextToBytes, flowTerm, fnv1a } from '../../src/formats/index/v2/terms.js';
+import { decodeFrame } from '../../src/packet/decode.js';
+import { createPacketFields } from '../../src/packet/packet-fields.js';
+import { SyntheticCapture } from '../support/synthetic.js';
+
+async function collect(gen: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of gen) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** An index of `n` synthetic packets (positions as a writer would give them), both versions. */
+async function synthetic(
+  n: number,
+  flows = 200,
+): Promise<{ v1: Buffer; v2: Buffer; builder: IndexBuilder; summary: IndexSummary }> {
+  const gen = new SyntheticCapture({ seed: 11, flows });
+  const b = new IndexBuilder();
+  const f = createPacketFields();
+  let pos = 95;
+  for (let i = 0; i < n; i++) {
+    const p = gen.next();
+    decodeFrame(p.frame, 0, p.frame.length, 1, f);
+    const len = 60 + p.frame.length;
+    b.add(p.tsNs, pos, len, f.protocol, f.srcAddr, f.dstAddr, f.srcPort, f.dstPort, f.vlan);
+    pos += len + (i % 17 === 16 ? 20 : 0); // a sync escape now and then
+  }
+  const summary: IndexSummary = {
+    version: 2,
+    dataFile: 'pcap_t_1_0_x',
+    topic: 't',
+    partition: 0,
+    firstOffset: '0',
+    lastOffset: String(n - 1),
+    minTsNs: b.minTsNs.toString(),
+    maxTsNs: b.maxTsNs.toString(),
+    count: n,
+    dataLength: pos,
+  };
+  return { v1: await collect(b.encodeV1(summary)), v2: await collect(b.encode(summary)), builder: b, summary };
+}
+
+test('index v2 decodes to exactly the packets v1 holds (times, positions, lengths, every field)', async () => {
+  const { v1, v2 } = await synthetic(6000);
+  const a = readIndexColumns(v1);
+  const b = await decodeIndex(v2);
+  assert.equal(b.summary.version, 2);
+  assert.equal(b.summary.timeOrdered, true);
+  assert.equal(b.columns.count, a.columns.count);
+  const addr = (d: typeof a, id: number) => (id < 0 ? null : d.addresses[id]);
+  for (let i = 0; i < a.columns.count; i++) {
+    const x = a.columns;
+    const y = b.columns;
+    const same =
+      x.ts[i] === y.ts[i] &&
+      x.pos[i] === y.pos[i] &&
+      x.len[i] === y.len[i] &&
+      x.protocol[i] === y.protocol[i] &&
+      x.srcPort[i] === y.srcPort[i] &&
+      x.dstPort[i] === y.dstPort[i] &&
+      x.vlan[i] === y.vlan[i] &&
+      addr(a, x.src[i]) === addr(b, y.src[i]) &&
+      addr(a, x.dst[i]) === addr(b, y.dst[i]);
+    if (!same) assert.fail(`packet ${i} differs between v1 and v2`);
+  }
+});
+
+test('index v2 is no larger than v1 on synthetic traffic (bytes per packet)', async () => {
+  const { v1, v2 } = await synthetic(20_000, 1000);
+  assert.ok(
+    v2.length <= v1.length,
+    `v2 ${(v2.length / 20_000).toFixed(2)} B/packet, v1 ${(v1.length / 20_000).toFixed(2)}`,
+  );
+});
+
+test('a term lookup reads the header, one dictionary block and one posting list, not the index', async () => {
+  const { v2 } = await synthetic(20_000, 1000);
+  const reads: number[] = [];
+  const source = bufferSource(v2);
+  const index = await IndexV2.open({
+    read: async (o, l) => {
+      reads.push(l);
+      return source.read(o, l);
+    },
+  });
+  const decoded = await decodeIndex(v2);
+  const target = decoded.addresses[decoded.columns.src[12_345]];
+  const field = index.field('src')!;
+  const t = addressTextToBytes(target);
+  const entries = await index.terms(field, t, t);
+  assert.equal(entries.length, 1);
+  const ordinals = await index.postings(field, entries);
+  const expected: number[] = [];
+  for (let i = 0; i < decoded.columns.count; i++)
+    if (decoded.addresses[decoded.columns.src[i]] === target) expected.push(i);
+  assert.deepEqual([...ordinals], expected);
+  const afterHeader = reads.slice(1).reduce((s, n) => s + n, 0);
+  assert.ok(afterHeader < v2.length / 20, `read ${afterHeader} bytes past the header of a ${v2.length}-byte index`);
+});
+
+test('the flow term is the same for both directions and differs between flows', () => {
+  const a = addressTextToBytes('10.0.0.1');
+  const b = addressTextToBytes('2001:db8::1');
+  const ha = fnv1a(a);
+  const hb = fnv1a(b);
+  assert.equal(flowTerm(6, a, ha, 1234, b, hb, 443), flowTerm(6, b, hb, 443, a, ha, 1234));
+  assert.notEqual(flowTerm(6, a, ha, 1234, b, hb, 443), flowTerm(17, a, ha, 1234, b, hb, 443));
+  assert.notEqual(flowTerm(6, a, ha, 1234, b, hb, 443), flowTerm(6, a, ha, 1235, b, hb, 443));
+  assert.equal(flowTerm(6, new Uint8Array(0), 0, 1, b, hb, 2), -1);
+});
+
+test('a crafted v1 index block that would inflate without limit is refused at once', async () => {
+  const { v1 } = await synthetic(100);
+  const h = parseContainerHeader(v1)!;
+  // One block claiming 1 entry whose deflated bytes expand to 64 MiB of zeros.
+  const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024));
+  const w = new ByteWriter();
+  w.long(1);
+  w.long(bomb.length);
+  w.raw(bomb);
+  w.raw(h.sync);
+  const crafted = Buffer.concat([v1.subarray(0, h.dataStart), w.view()]);
+  assert.throws(() => readIndexColumns(crafted), IndexFormatError);
+});
+
+test('a crafted v2 column chunk that would inflate without limit is refused', async () => {
+  const { v2 } = await synthetic(300);
+  const index = await IndexV2.open(bufferSource(v2));
+  const chunk = index.chunks[0];
+  const h = parseContainerHeader(v2)!;
+  const bomb = Buffer.concat([Buffer.of(1), deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 1))]);
+  // Point the index at a forged chunk: same directory, chunk 0's bytes replaced (lengths kept by padding).
+  const forged = Buffer.from(v2);
+  const start = h.dataStart + chunk.offset;
+  assert.ok(bomb.length > chunk.length, 'the bomb is larger than the chunk; use a source that returns it');
+  const evil = await IndexV2.open({
+    read: async (o, l) => (o === start ? bomb : forged.subarray(o, o + l)),
+  });
+  await assert.rejects(evil.readChunks([0]), IndexFormatError);
+});
+
+test('a torn v2 index (cut short) is refused, never half-read', async () => {
+  const { v2 } = await synthetic(3000);
+  const torn = v2.subarray(0, Math.floor(v2.length * 0.6));
+  const index = await IndexV2.open(bufferSource(torn));
+  await assert.rejects(
+    (async () => {
+      await index.columns(0, index.chunks.length);
+      for (const f of index.directory.fields) await index.postings(f, await index.terms(f));
+    })(),
+    IndexFormatError,
+  );
+});
