@@ -236,12 +236,19 @@ export class LocalStorage implements Storage {
     } catch (err) {
       throw fsError('read', path, err);
     }
+    // A read may take several preads (a short one at the end of the file): FileHandle waits only for
+    // the one in flight, so close waits for whole reads (a query that stops early closes its files
+    // while their read-ahead is still running).
+    let reading = 0;
+    let idle: (() => void) | null = null;
+    let closed: Promise<void> | null = null;
     return {
       read: async (offset: number, length: number) => {
         const range = checkRange(path, offset, length);
         const want = range.length ?? 0;
         const out = Buffer.allocUnsafe(want);
         let got = 0;
+        reading++;
         try {
           while (got < want) {
             const { bytesRead } = await fh.read(out, got, want - got, range.offset + got);
@@ -251,10 +258,18 @@ export class LocalStorage implements Storage {
         } catch (err) {
           // pread on a directory fails with EISDIR: HDFS says FileNotFoundException ("Path is not a file").
           throw fsError('read', path, err, { EISDIR: 'FileNotFoundException' });
+        } finally {
+          if (--reading === 0) idle?.();
         }
         return got === want ? out : out.subarray(0, got);
       },
-      close: () => fh.close(),
+      close: () => {
+        closed ??= (async () => {
+          if (reading > 0) await new Promise<void>((res) => (idle = res));
+          await fh.close();
+        })();
+        return closed;
+      },
     };
   }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isStorageError, openStorage, type FileStatus, type Storage } from '../../src/storage/index.js';
 import { ensureStack, uniqueName } from '../helpers/stack.js';
+import { openRangedReader } from '../../src/storage/util.js';
 
 /** Asserts that `promise` rejects with a StorageError carrying `exception`. */
 async function rejectsWith(promise: Promise<unknown>, exception: string): Promise<void> {
@@ -122,6 +123,25 @@ function storageContract(name: string, makeStore: () => Promise<Fixture>): void 
       await s.create('/rr/empty', Buffer.alloc(0));
       assert.equal((await s.readBuffer('/rr/empty')).length, 0);
       await rejectsWith(s.read('/rr/f', -1, 2), 'IllegalArgumentException');
+    });
+
+    it('one open file for many ranged reads: reads in flight finish before it closes, none after', async () => {
+      await s.create('/or/f', Buffer.from('0123456789abcdef'));
+      await s.create('/or/g', Buffer.from('ghijklmnopqrstuv'));
+      const r = await openRangedReader(s, '/or/f');
+      const inFlight = [r.read(0, 4), r.read(4, 4), r.read(12, 10)];
+      const closed = r.close();
+      // A file opened meanwhile may get a closed descriptor's number: the reads above must not see it.
+      const other = await openRangedReader(s, '/or/g');
+      assert.deepEqual(
+        (await Promise.all(inFlight)).map((b) => b.toString()),
+        ['0123', '4567', 'cdef'],
+      );
+      await closed;
+      await r.close(); // a second close is a no-op, never another file's
+      assert.equal((await other.read(0, 3)).toString(), 'ghi');
+      await other.close();
+      if (s.openRanged) await assert.rejects(r.read(0, 1));
     });
 
     it('reading a missing file or a directory fails with FileNotFoundException', async () => {

@@ -28,13 +28,16 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
   for (const notice of req.notices) process.stderr.write(`pcap-query: ${printable(oneLine(notice))}\n`);
   // Loaded only once the arguments are good: --help and bad input never pay for the store's
   // HTTP client, the index reader or the progress bar.
-  const [{ openStorage }, { QueryEngine }, { prepareOutputDir, writePages, writeStream }, { SingleBar }] =
-    await Promise.all([
+  const showBar = !req.quiet && process.stderr.isTTY && req.output.kind === 'dir';
+  const [{ openStorage }, { QueryEngine }, { prepareOutputDir, writePages, writeStream }, progress] = await Promise.all(
+    [
       import('../../storage/index.js'),
       import('../../query/engine/engine.js'),
       import('../../query/engine/output.js'),
-      import('cli-progress'),
-    ]);
+      // Only for a terminal: a script's or the service's query does not load it.
+      showBar ? import('cli-progress') : null,
+    ],
+  );
   // Before any reading: an earlier run's pages with this prefix would mix into this result.
   if (req.output.kind === 'dir') {
     const removed = await prepareOutputDir(req.output.dir, req.prefix, req.clean);
@@ -53,15 +56,14 @@ export async function main(argv: string[], now = new Date()): Promise<number> {
       memoryBytes: req.memoryBytes,
       concurrency: req.concurrency,
     });
-    const bar =
-      !req.quiet && process.stderr.isTTY && req.output.kind === 'dir'
-        ? new SingleBar({
-            format: 'pcap-query [{bar}] {value}/{total} files | {packets} packets',
-            stream: process.stderr,
-            hideCursor: true,
-            clearOnComplete: true,
-          })
-        : null;
+    const bar = progress
+      ? new progress.SingleBar({
+          format: 'pcap-query [{bar}] {value}/{total} files | {packets} packets',
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        })
+      : null;
     let barStarted = false;
     const packets = engine.run((done, total) => {
       if (!bar) return;
