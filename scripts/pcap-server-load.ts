@@ -293,7 +293,11 @@ async function verify(f: Flight, pageTotal: number): Promise<void> {
   const r = await fetch(`${base}/api/v1/pcap/${f.jobId}/download`, { headers: { authorization: authHeader(f.user) } });
   const hash = createHash('sha256');
   let bytes = 0;
-  if (r.body) for await (const chunk of r.body) hash.update(chunk), (bytes += chunk.length);
+  if (r.body)
+    for await (const chunk of r.body) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
   const sha = hash.digest('hex');
   const expectedPages = Math.ceil((f.q.packets ?? 0) / PAGE);
   if (r.status !== 200 || sha !== f.q.sha || pageTotal !== expectedPages) {
