@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { endpointsOrDefault } from '../lib/endpoints.js';
 import type { Logger } from '../lib/log.js';
-import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { ServerConfig } from './config.js';
 import { sendError } from './http.js';
 import { JobLimitError, JobManager } from './jobs/manager.js';
+import { WorkerPool } from './jobs/worker-pool.js';
 import { RequestError } from './jobs/request.js';
 import { openApiDocument } from './openapi.js';
 import { PdmlRenderer } from './pdml/index.js';
@@ -38,20 +38,26 @@ export const storeUriOf = (config: ServerConfig): string =>
   config.store ?? process.env.PCAPLINE_STORE ?? endpointsOrDefault().webhdfsUrl;
 
 export interface BuildOptions {
-  /** Opens a store by URI (default openStorage); tests wrap the real store to slow it down. */
+  /**
+   * Opens the store by URI in the server thread, for job workers to use over a bridge (tests wrap the
+   * real store to hold reads). By default each worker opens the store itself.
+   */
   openStorage?: (uri: string) => Storage;
 }
 
 export async function buildServer(config: ServerConfig, log: Logger, options: BuildOptions = {}): Promise<PcapServer> {
-  const open = options.openStorage ?? openStorage;
   const auth = new Authenticator(config);
   const results = new ResultStore(config.resultsDir);
-  let store: Storage | undefined;
-  const storage = (): Storage => {
-    store ??= open(storeUriOf(config));
-    return store;
-  };
-  const jobs = new JobManager({ config, results, storage, log: log.child({ part: 'jobs' }) });
+  // Workers open the store from its URI; a store handed in as a function is opened here and bridged.
+  const store: Storage | undefined = options.openStorage ? options.openStorage(storeUriOf(config)) : undefined;
+  const runner = new WorkerPool({
+    size: config.maxRunning,
+    memoryMb: config.workerMemoryMb,
+    storeUri: storeUriOf(config),
+    storage: store,
+    log: log.child({ part: 'workers' }),
+  });
+  const jobs = new JobManager({ config, results, runner, log: log.child({ part: 'jobs' }) });
   const pdml = new PdmlRenderer(
     {
       decoder: config.pdmlDecoder,
@@ -114,6 +120,7 @@ export async function buildServer(config: ServerConfig, log: Logger, options: Bu
     async close() {
       await app.close();
       await jobs.close();
+      await runner.close();
       await store?.close();
     },
   };

@@ -44,6 +44,8 @@ export interface ServerConfig {
   maxActive: number;
   /** Files each job reads in parallel. */
   fileConcurrency: number;
+  /** Heap limit of each job's worker thread (MiB): a query past it fails alone. */
+  workerMemoryMb: number;
   /** On shutdown, how long running jobs get to stop before they are recorded as interrupted regardless. */
   shutdownGraceMs: number;
   /** Per-job caps on the result (undefined = none). */
@@ -90,6 +92,7 @@ export function defaultServerConfig(): ServerConfig {
     maxActive: 200,
     fileConcurrency: 4,
     shutdownGraceMs: 10_000,
+    workerMemoryMb: 512,
     maxPacketsPerJob: undefined,
     maxBytesPerJob: undefined,
     pdmlDecoder: 'auto',
@@ -187,6 +190,9 @@ export function parseServerConfig(json: unknown, baseDir = process.cwd()): Serve
         },
         shutdownGraceMs: (x, kk) => {
           c.shutdownGraceMs = int(x, kk, 0, 600_000);
+        },
+        workerMemoryMb: (x, kk) => {
+          c.workerMemoryMb = int(x, kk, 64, 65_536);
         },
         maxPackets: (x, kk) => {
           c.maxPacketsPerJob = int(x, kk, 1, Number.MAX_SAFE_INTEGER);

@@ -9,8 +9,6 @@
  * are removed.
  */
 import type { Logger } from '../../lib/log.js';
-import { isStorageError } from '../../storage/errors.js';
-import type { Storage } from '../../storage/types.js';
 import type { ServerConfig } from '../config.js';
 import type { ResultStore } from '../store/result-store.js';
 import {
@@ -23,7 +21,8 @@ import {
   type PcapStatus,
 } from './job.js';
 import { jobConfiguration, parseJobBody, RequestError, type JobLimits, type ParsedJob } from './request.js';
-import { runQuery, type Progress } from './runner.js';
+import type { Progress } from './runner.js';
+import type { JobRunner } from './worker-pool.js';
 
 /** Refused because of a limit (HTTP 429 for a user's own limit, 503 when the server is full). */
 export class JobLimitError extends RequestError {
@@ -49,9 +48,8 @@ interface Job {
 export interface JobManagerDeps {
   config: ServerConfig;
   results: ResultStore;
-  /** The store for a request (its own store URI, or the server's). */
-  /** The store jobs read (the server's, from its configuration). */
-  storage: () => Storage;
+  /** Runs a job's query (a pool of worker threads: the engine never runs on the server's event loop). */
+  runner: JobRunner;
   log: Logger;
   now?: () => Date;
 }
@@ -246,33 +244,32 @@ export class JobManager {
     Object.assign(r, { state: 'RUNNING', description: 'Listing files.', percentComplete: 0, startedAt: Date.now() });
     try {
       await this.persist(job);
-      const request = job.parsed!.request;
       const dir = await this.deps.results.prepare(r.user, r.jobId);
-      const storage = this.deps.storage();
       const onProgress = (p: Progress) => {
         // 95 %: the last 5 are the final page and the record (Metron kept 25 % for its finalizer).
         r.percentComplete = p.filesTotal ? Math.floor((p.filesDone / p.filesTotal) * 9500) / 100 : 0;
         r.description = `${p.filesDone} of ${p.filesTotal} files read, ${p.packets} packets matched.`;
         r.packets = p.packets;
       };
-      const { result, stats } = await runQuery(request, dir, storage, abort.signal, onProgress);
+      const task = { jobId: r.jobId, mode: r.mode, body: r.body, limits: this.limits, dir, submittedAt: r.submittedAt };
+      const result = await this.deps.runner.run(task, abort.signal, onProgress);
       Object.assign(r, { state: 'FINALIZING', description: 'Finalizing job.', percentComplete: 95 });
-      r.pageTotal = result.files.length;
+      r.pageTotal = result.pages;
       r.packets = result.packets;
       r.bytes = result.bytes;
       r.truncated = result.truncated;
-      r.files = { listed: stats.filesListed, considered: stats.filesConsidered, read: stats.filesRead };
-      if (stats.problems.length) r.problems = stats.problems.slice(0, 10);
+      r.files = { listed: result.filesListed, considered: result.filesConsidered, read: result.filesRead };
+      if (result.problems.length) r.problems = result.problems.slice(0, 10);
       Object.assign(r, {
         state: 'SUCCEEDED',
         percentComplete: 100,
         finishedAt: Date.now(),
         description:
           result.packets === 0
-            ? stats.filesConsidered === 0
+            ? result.filesConsidered === 0
               ? 'No results in specified date range.'
               : 'Job completed. No packets matched.'
-            : `Job completed. ${result.packets} packets in ${result.files.length} page(s)${result.truncated ? ' (stopped at the per-job limit)' : ''}.`,
+            : `Job completed. ${result.packets} packets in ${result.pages} page(s)${result.truncated ? ' (stopped at the per-job limit)' : ''}.`,
       });
       log.info({ packets: result.packets, pages: r.pageTotal, ms: r.finishedAt! - r.startedAt! }, 'job succeeded');
     } catch (err) {
@@ -283,7 +280,7 @@ export class JobManager {
         r.pageTotal = 0;
         log.info(shutdown ? 'job interrupted by shutdown' : 'job killed');
       } else {
-        const why = isStorageError(err) ? `cannot read the store: ${err.describe()}` : (err as Error).message;
+        const why = (err as Error).message;
         Object.assign(r, { state: 'FAILED', description: `Job failed: ${why}`, pageTotal: 0 });
         log.warn({ err }, 'job failed');
       }

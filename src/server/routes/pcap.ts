@@ -88,12 +88,12 @@ export function pcapRoutes(app: FastifyInstance, o: PcapRouteOptions): void {
 
   app.get<{ Params: JobParams }>(`${BASE}/:jobId`, async (request, reply) => {
     const job = ownJob(request.user, request.params.jobId, reply);
-    return job && toPcapStatus(job);
+    return job ? toPcapStatus(job) : reply;
   });
 
   app.get<{ Params: JobParams }>(`${BASE}/:jobId/config`, async (request, reply) => {
     const job = ownJob(request.user, request.params.jobId, reply);
-    return job && jobs.configuration(request.user, job.jobId);
+    return job ? jobs.configuration(request.user, job.jobId) : reply;
   });
 
   app.delete<{ Params: JobParams }>(`${BASE}/kill/:jobId`, async (request, reply) => {
