@@ -2,7 +2,7 @@
  * Ingest benchmark (issue 6 metron-compat §2, the memory figure of issue 4, the ratios of issue 12):
  *   npm run bench:ingest -- [--packets N] [--partitions P] [--runs R] [--num-packets F[,F2...]]
  *                           [--targets local,hdfs,kafkajs,kcat] [--min-size B] [--max-size B] [--seed S]
- *                           [-D key=value ...] [--cpu-prof] [--keep]
+ *                           [-D key=value ...] [--cpu-prof] [--keep] [--prefix P]
  *   npm run bench:ingest -- --memory      1M 1500-byte packets, kafka.pcap.numPackets=1000000, one partition
  *                                         (so one file really holds 1M packets), local and HDFS: peak RSS
  *
@@ -72,6 +72,8 @@ export interface IngestOptions {
   keep: boolean;
   /** Run the topology under `node --cpu-prof` and summarise each profile. */
   cpuProf: boolean;
+  /** Prepended to the topic, groups and output paths (parallel runs on a shared stack stay apart). */
+  prefix: string;
   log: (line: string) => void;
 }
 
@@ -87,6 +89,7 @@ export const DEFAULT_INGEST: IngestOptions = {
   overrides: {},
   keep: false,
   cpuProf: false,
+  prefix: '',
   log: (l) => void process.stderr.write(`[bench] ${l}\n`),
 };
 
@@ -535,7 +538,7 @@ export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions>
   if (!existsSync(`${ROOT}dist/cli/start-pcap-topology.js`))
     throw new Error('dist/ is not built: run `npm run build` first');
   const stamp = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-  const topic = `pcap-bench-${stamp}`;
+  const topic = `${o.prefix}pcap-bench-${stamp}`;
   const work = `/tmp/pcapline-bench/${stamp}`;
   mkdirSync(`${work}/logs`, { recursive: true });
   const ctx: RunContext = {
@@ -543,7 +546,7 @@ export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions>
     topic,
     o,
     work,
-    hdfsDir: `/bench/${stamp}`,
+    hdfsDir: `/bench/${o.prefix}${stamp}`,
     groups: [],
     disturbed: 0,
     capture: { packets: 0, frameBytes: 0, meanFrameBytes: 0, loadS: 0 },
@@ -714,6 +717,7 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
       memory: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      prefix: { type: 'string' },
       D: { type: 'string', short: 'D', multiple: true },
     },
     strict: true,
@@ -741,6 +745,10 @@ export function parseIngestArgs(argv: string[]): { options: Partial<IngestOption
   const set = <K extends keyof IngestOptions>(k: K, v: IngestOptions[K] | undefined) => {
     if (v !== undefined) options[k] = v;
   };
+  if (values.prefix !== undefined) {
+    if (!/^[A-Za-z0-9._-]*$/.test(values.prefix)) throw new Error('--prefix takes letters, digits, ".", "_" and "-"');
+    options.prefix = values.prefix;
+  }
   set('packets', int('packets', values.packets, 1));
   set('partitions', int('partitions', values.partitions, 1));
   set('runs', int('runs', values.runs, 1));

@@ -28,6 +28,20 @@ const parse = (m: SealMarker) => ({
 });
 export type LoadedMarker = ReturnType<typeof parse> & { markerPath: string };
 
+/** A claim written under its temporary name, not yet renamed into place. */
+export interface PreparedClaim {
+  temp: string;
+  path: string;
+}
+
+/** A partition's state directory by names only: what the seal's fence and trim need. */
+export interface LedgerNames {
+  /** Seal markers' first offsets and paths, oldest first. */
+  markers: { firstN: bigint; markerPath: string }[];
+  /** Writer epochs present, ascending. */
+  epochs: bigint[];
+}
+
 /** One listing of a partition's state directory. */
 export interface LedgerScan {
   /** Seal markers, oldest first offset first. */
@@ -63,19 +77,41 @@ export class Ledger {
 
   /** Returns false when another writer already claimed this first offset. */
   async claim(topic: string, partition: number, marker: SealMarker): Promise<boolean> {
+    return this.commitClaim(await this.prepareClaim(topic, partition, marker));
+  }
+
+  /**
+   * Writes a claim whole under a hidden temporary name (a `.claim-*` leftover until committed). On
+   * HDFS this create is the claim's block close (~0.4 s): the sink does it beside completing the
+   * data, so only the rename waits for the seals before it (docs/exactly-once.md §4).
+   */
+  async prepareClaim(topic: string, partition: number, marker: SealMarker): Promise<PreparedClaim> {
     const path = this.layout.marker(topic, partition, BigInt(marker.first));
     const temp = `${this.layout.stateDir(topic, partition)}/.claim-${marker.first}-${randomBytes(6).toString('hex')}`;
-    await this.storage.create(temp, Buffer.from(JSON.stringify(marker)), { overwrite: false });
+    // A name no other writer can choose: no exclusive check needed (it costs a NameNode round trip).
+    await this.storage.create(temp, Buffer.from(JSON.stringify(marker)), { overwrite: true });
+    return { temp, path };
+  }
+
+  /**
+   * Renames a prepared claim into place without replacing: false when another writer claimed this
+   * first offset, or removed the temporary claim (a newer writer's recovery: it holds the partition).
+   */
+  async commitClaim(claim: PreparedClaim): Promise<boolean> {
     try {
-      await this.storage.rename(temp, path);
+      await this.storage.rename(claim.temp, claim.path);
       return true;
     } catch (err) {
-      await this.storage.delete(temp).catch(() => false);
+      await this.dropClaim(claim);
       if (isStorageError(err, 'FileAlreadyExistsException')) return false;
-      // The temporary claim was removed by a newer writer's recovery: that writer holds the partition.
       if (isStorageError(err, 'FileNotFoundException')) return false;
       throw err;
     }
+  }
+
+  /** Removes a prepared claim that will not be committed (best effort: recovery removes leftovers). */
+  async dropClaim(claim: PreparedClaim): Promise<void> {
+    await this.storage.delete(claim.temp).catch(() => false);
   }
 
   async read(topic: string, partition: number, firstOffset: bigint): Promise<LoadedMarker | null> {
@@ -130,6 +166,29 @@ export class Ledger {
     return scan;
   }
 
+  /**
+   * Markers and epochs of a partition from one listing, without reading any marker: the fence needs
+   * the epochs, trimming the markers' names (on HDFS each marker read is two more requests per seal).
+   */
+  async names(topic: string, partition: number): Promise<LedgerNames> {
+    const dir = this.layout.stateDir(topic, partition);
+    const names: LedgerNames = { markers: [], epochs: [] };
+    try {
+      for await (const entry of this.storage.list(dir)) {
+        if (entry.type !== 'file') continue;
+        const epoch = EPOCH.exec(entry.name);
+        if (epoch) names.epochs.push(BigInt(epoch[1]));
+        const marker = MARKER.exec(entry.name);
+        if (marker) names.markers.push({ firstN: BigInt(marker[1]), markerPath: entry.path });
+      }
+    } catch (err) {
+      if (!isStorageError(err, 'FileNotFoundException')) throw err;
+    }
+    names.markers.sort((a, b) => (a.firstN < b.firstN ? -1 : a.firstN > b.firstN ? 1 : 0));
+    names.epochs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return names;
+  }
+
   /** All markers of a partition, oldest first. */
   async list(topic: string, partition: number): Promise<LoadedMarker[]> {
     return (await this.scan(topic, partition)).markers;
@@ -156,7 +215,12 @@ export class Ledger {
   }
 
   /** The highest epoch above `epoch`, or null when `epoch` is the newest. */
-  async newerEpoch(topic: string, partition: number, epoch: bigint, scan?: LedgerScan): Promise<bigint | null> {
+  async newerEpoch(
+    topic: string,
+    partition: number,
+    epoch: bigint,
+    scan?: Pick<LedgerScan, 'epochs'>,
+  ): Promise<bigint | null> {
     const { epochs } = scan ?? (await this.scan(topic, partition));
     const top = epochs.at(-1);
     return top !== undefined && top > epoch ? top : null;
@@ -168,7 +232,7 @@ export class Ledger {
       if (e < epoch) await this.storage.delete(this.layout.epoch(topic, partition, e)).catch(() => false);
   }
 
-  async remove(marker: LoadedMarker): Promise<void> {
+  async remove(marker: Pick<LoadedMarker, 'markerPath'>): Promise<void> {
     await this.storage.delete(marker.markerPath);
   }
 

@@ -3,18 +3,11 @@ import { isStorageError } from '../storage/errors.js';
 import { formatPcapFileName } from '../formats/file-name.js';
 import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
-import type { Ledger, SealMarker } from './ledger.js';
+import type { Ledger, PreparedClaim, SealMarker } from './ledger.js';
 import { ChunkPool, OpenFile } from './open-file.js';
 import { SealQueue } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
-
-/**
- * Files of one partition being sealed at once while the next fills. Their data and indexes are
- * written concurrently (on HDFS each close waits ~0.4 s for the block report), their claims,
- * publishes and commits one after the other.
- */
-const MAX_SEALS_IN_FLIGHT = 4;
 
 export interface SealedFile {
   topic: string;
@@ -63,6 +56,8 @@ export class LostClaimError extends PcaplineError {
   }
 }
 
+const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
+
 /** What `settle` concluded about a claim that is not (or may not be) ours to publish. */
 type Settled = 'published' | 'dropped';
 
@@ -86,7 +81,7 @@ export class PartitionSink {
   /** Directories known to exist (buckets of the time-bucketed layouts). */
   private readonly knownDirs = new Set<string>();
   /** Seals running while the next file fills (docs/exactly-once.md §4). */
-  private readonly seals = new SealQueue(MAX_SEALS_IN_FLIGHT, (err) => this.options.onSealFailed?.(err));
+  private readonly seals = new SealQueue((err) => this.options.onSealFailed?.(err));
   /** Data file names chosen by seals not yet published: two files of a burst can share a first time. */
   private readonly reservedNames = new Set<string>();
   /** Chunk buffers of completed files, for the next files of this partition. */
@@ -155,11 +150,11 @@ export class PartitionSink {
     this.seals.throwIfFailed();
     const open = this.open;
     if (open && mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs)) {
-      await this.seals.room();
+      await this.seals.room(open.count);
       this.seals.throwIfFailed();
       this.open = null;
       // Its claim waits for the previous seal's commit, so claims, publishes and commits keep offset order.
-      this.seals.start((previous) => this.sealFile(open, previous));
+      this.seals.start((previous) => this.sealFile(open, previous), open.count);
     }
     if (!this.open) {
       const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.options;
@@ -249,6 +244,8 @@ export class PartitionSink {
     const { storage, layout, ledger, topic, partition, instanceId } = this.options;
     this.options.onPhase?.('sealing');
     let claimed: SealMarker | null = null;
+    /** The claim written under its temporary name, until it is renamed (or dropped). */
+    let pending: PreparedClaim | null = null;
     let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
     let reserved = false;
     try {
@@ -275,17 +272,6 @@ export class PartitionSink {
         count: index.count,
         dataLength: file.length,
       };
-      // Completing the data file and writing the index are independent until the claim: do them
-      // concurrently (each closes an HDFS block, ~0.4 s on HDFS 3.4). The index goes beside the
-      // in-progress file, a name no other writer uses: a loser never touches a published index.
-      await Promise.all([
-        file.complete(),
-        storage.create(file.tmpIndexPath, index.encode(summary), { overwrite: true }),
-        this.ensureDir(layout.indexDir(file.firstTsNs)),
-      ]);
-      // From here on, in offset order: an earlier file not committed means this one must not be claimed.
-      await previous;
-      await this.options.beforeCommit();
       const marker: SealMarker = {
         first: file.firstOffset.toString(),
         last: file.lastOffset.toString(),
@@ -298,32 +284,52 @@ export class PartitionSink {
         epoch: this.epoch.toString(),
         ...(this.options.reingest ? { reingest: this.options.reingest } : {}),
       };
-      if (!(await ledger.claim(topic, partition, marker))) {
+      // Completing the data file, writing the index and writing the claim under its temporary name
+      // are independent until the claim is renamed into place: do them concurrently (on HDFS each
+      // closes a block, ~0.4 s). The index goes beside the in-progress file, a name no other writer
+      // uses: a loser never touches a published index.
+      const indexBytes = index.encode(summary);
+      const [, , prepared] = await Promise.all([
+        file.complete(),
+        storage.create(file.tmpIndexPath, indexBytes, { overwrite: true }),
+        ledger.prepareClaim(topic, partition, marker).then((c) => (pending = c)),
+        this.ensureDir(layout.indexDir(file.firstTsNs)),
+        this.ensureDir(dirOf(dataPath)),
+      ]);
+      // From here on, in offset order: an earlier file not committed means this one must not be claimed.
+      await previous;
+      await this.options.beforeCommit();
+      pending = null;
+      if (!(await ledger.commitClaim(prepared))) {
         await file.discard();
         throw new LostClaimError(topic, partition, `offset ${file.firstOffset} was sealed by another writer`);
       }
       claimed = marker;
       // The fence: a newer epoch means another writer took the partition after our recovery; its
-      // recovery may already have moved past this range. One listing also gives the markers to trim.
-      const scan = await ledger.scan(topic, partition);
-      const newer = await ledger.newerEpoch(topic, partition, this.epoch, scan);
+      // recovery may already have moved past this range. One listing (names only) also gives the
+      // markers to trim.
+      const names = await ledger.names(topic, partition);
+      const newer = await ledger.newerEpoch(topic, partition, this.epoch, names);
       if (newer !== null) {
-        const outcome = await this.settle({ ...marker, markerPath: layout.marker(topic, partition, file.firstOffset) });
+        const outcome = await this.settle({ ...marker, markerPath: prepared.path });
         throw new LostClaimError(
           topic,
           partition,
           `writer epoch ${newer} took the partition over (this writer: ${this.epoch}); range ${file.firstOffset}-${file.lastOffset} ${outcome === 'published' ? 'was published by its recovery' : 'discarded'}`,
         );
       }
-      if (!(await this.publish(marker))) {
-        await this.settle({ ...marker, markerPath: layout.marker(topic, partition, file.firstOffset) });
+      // Just claimed under a name no published file had: no need to look before renaming.
+      if (!(await this.publish(marker, { known: 'unpublished' }))) {
+        await this.settle({ ...marker, markerPath: prepared.path });
         throw new LostClaimError(topic, partition, `in-progress file ${file.tmpPath} was removed by another writer`);
       }
       claimed = null;
       this.options.onPhase?.('committing');
       await this.commit(file.lastOffset + 1n);
       // Only the newest marker is needed: it is the partition's high-water mark in the store.
-      for (const m of scan.markers) if (m.firstN < file.firstOffset) await ledger.remove(m).catch(() => {});
+      await Promise.all(
+        names.markers.filter((m) => m.firstN < file.firstOffset).map((m) => ledger.remove(m).catch(() => {})),
+      );
       const sealed: SealedFile = {
         topic,
         partition,
@@ -340,6 +346,7 @@ export class PartitionSink {
       return sealed;
     } catch (err) {
       // A claim we hold but could not publish (storage failure) stays: recovery rolls it forward.
+      if (pending) await ledger.dropClaim(pending);
       if (!claimed && !(err instanceof LostClaimError)) await file.discard();
       throw err;
     } finally {
@@ -349,13 +356,14 @@ export class PartitionSink {
 
   /**
    * Renames the marker's index and then its data into place, if that has not happened; false when
-   * its data is gone (its in-progress file was removed by a newer writer's recovery).
+   * its data is gone (its in-progress file was removed by a newer writer's recovery). A seal that
+   * just claimed the marker passes `known: 'unpublished'` and skips the look (the renames tell
+   * anyway); recovery looks first.
    */
-  async publish(marker: SealMarker): Promise<boolean> {
+  async publish(marker: SealMarker, options: { known?: 'unpublished' } = {}): Promise<boolean> {
     const { storage } = this.options;
-    if (await storage.stat(marker.dataPath)) return true;
-    const dataDir = marker.dataPath.slice(0, marker.dataPath.lastIndexOf('/'));
-    await this.ensureDir(dataDir);
+    if (options.known !== 'unpublished' && (await storage.stat(marker.dataPath))) return true;
+    await this.ensureDir(dirOf(marker.dataPath));
     if (marker.tmpIndexPath) await this.publishIndex(marker.tmpIndexPath, marker.indexPath);
     try {
       await storage.rename(marker.tmpPath, marker.dataPath);
@@ -369,7 +377,7 @@ export class PartitionSink {
 
   private async publishIndex(tmpIndexPath: string, indexPath: string): Promise<void> {
     const { storage } = this.options;
-    await this.ensureDir(indexPath.slice(0, indexPath.lastIndexOf('/')));
+    await this.ensureDir(dirOf(indexPath));
     try {
       await storage.rename(tmpIndexPath, indexPath);
     } catch (err) {

@@ -89,6 +89,10 @@ const CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => bo
   // docs/exactly-once.md §6, in protocol order.
   ['crash point 1-2: while writing the in-progress file', (op, path) => op === 'write' && inProgress(path)],
   ['crash point 3: index written, no claim', (op, path) => op === 'create' && path.endsWith('.idx')],
+  [
+    'crash point 3b: claim written under its temporary name, not renamed',
+    (op, path) => op === 'create' && path.includes('/.claim-'),
+  ],
   ['crash point 4: marker claimed, not published', (op, path) => op === 'rename' && path.includes('/_state/')],
   ['crash point 5: index renamed into place, data not', (op, path) => op === 'rename' && path.includes('.idx ->')],
   ['crash point 6: data published, offsets not committed', (op, path) => op === 'rename' && path.includes('.seq ->')],
