@@ -4,6 +4,8 @@
  * file the catalog does not know in its index bucket's listing, and `pcap-reindex --catalog`
  * rebuilds the catalog from the indexes (docs/design.md §7).
  */
+import { randomBytes } from 'node:crypto';
+import type { BloomFilter } from '../formats/index/bloom.js';
 import { IndexV2 } from '../formats/index/v2/reader.js';
 import { indexBucket, parseIndexFileName } from '../formats/index/packet-index-format.js';
 import { isStorageError } from '../storage/errors.js';
@@ -58,6 +60,22 @@ export async function writeEntry(storage: Storage, root: string, entry: CatalogE
     overwrite: true,
   });
   return bucket;
+}
+
+/**
+ * Writes entries of one bucket as one loose object, named after the first file and a random tag
+ * (a batch never replaces another object; merging is keyed by data path, so overlaps are harmless).
+ */
+export async function writeEntries(
+  storage: Storage,
+  root: string,
+  bucket: string,
+  entries: readonly CatalogEntry[],
+): Promise<string> {
+  const first = entries[0].dataPath.slice(entries[0].dataPath.lastIndexOf('/') + 1);
+  const path = `${bucketDir(root, bucket)}/${entryFileName(`${first}.${entries.length}-${randomBytes(4).toString('hex')}`)}`;
+  await storage.create(path, encodeCatalog(entries), { overwrite: true });
+  return path;
 }
 
 /** A bucket's objects: its newest summary and its loose entries. */
@@ -128,33 +146,147 @@ export const bucketOfIndexPath = (indexPath: string): string | null => {
   return parsed ? indexBucket(parsed.minTsNs, parsed.maxTsNs) : null;
 };
 
+/** A published file as the sink reports it; with its sketches, its entry needs no read of the index. */
+export interface SealedForCatalog {
+  dataPath: string;
+  indexPath: string;
+  minTsNs?: bigint;
+  maxTsNs?: bigint;
+  count?: number;
+  bytes?: number;
+  sketches?: Map<string, BloomFilter> | null;
+}
+
+export interface CatalogHookOptions {
+  /** Entries of one bucket gathered before they are written as one loose object. */
+  batchEntries?: number;
+  /** Pending entries are written at the latest this long after the first of them (ms). */
+  flushAfterMs?: number;
+}
+
+/** Entries of a bucket written together: 64 files, a minute of Metron-sized files on a busy partition. */
+export const CATALOG_BATCH = 64;
+/** How long a sealed file may wait for its catalog entry (the query finds it by listing meanwhile). */
+export const CATALOG_FLUSH_MS = 10_000;
+
 /**
  * The seal hook, one per ingest process and output directory: after a file is published, record it
  * in the catalog, compact its bucket when enough loose entries gathered, and (once per process)
  * create `store.json` when the store has none. Failures are reported, never thrown into the sink:
  * a missed entry costs a query one index header read, nothing else.
+ *
+ * Entries are built from what the sink already holds (bounds, count, length, the index's sketches)
+ * and gathered per bucket: one loose object per `batchEntries` files or `flushAfterMs`, whichever
+ * comes first, and one listing per object to decide on compaction. So the catalog adds no store
+ * operation per seal (it added a create, two reads and a listing: on HDFS a block close and seven
+ * requests each). Entries still waiting when the process dies are lost, which the catalog allows.
  */
 export class CatalogHook {
   private facts: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Entries not written yet, per bucket. */
+  private readonly pending = new Map<string, CatalogEntry[]>();
+  private timer: NodeJS.Timeout | null = null;
+  /** Writes of loose objects, one at a time (their compactions list and rewrite a bucket). */
+  private writes: Promise<void> = Promise.resolve();
+  private readonly batchEntries: number;
+  private readonly flushAfterMs: number;
 
   constructor(
     private readonly storage: Storage,
     private readonly root: string,
     private readonly checkComplete: (storage: Storage, root: string) => Promise<boolean>,
     private readonly warn: (message: string) => void,
-  ) {}
-
-  /** Records a published file; never rejects. */
-  recordSealed(file: { dataPath: string; indexPath: string }): Promise<void> {
-    const p = this.record(file).finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
-    return p;
+    options: CatalogHookOptions = {},
+  ) {
+    this.batchEntries = Math.max(1, options.batchEntries ?? CATALOG_BATCH);
+    this.flushAfterMs = options.flushAfterMs ?? CATALOG_FLUSH_MS;
   }
 
-  /** Waits for the entries being written (before the store is closed). */
+  /**
+   * Records a published file; never rejects. A file with its sketches is queued (the promise
+   * resolves at once); one without (a v1 index, a tool) is read from its index and written now.
+   */
+  recordSealed(file: SealedForCatalog): Promise<void> {
+    const entry = this.entryOf(file);
+    if (entry) {
+      this.enqueue(entry);
+      return Promise.resolve();
+    }
+    return this.track(this.record(file));
+  }
+
+  /** Entries queued and not written yet. */
+  get pendingEntries(): number {
+    let n = 0;
+    for (const list of this.pending.values()) n += list.length;
+    return n;
+  }
+
+  /** Writes every queued entry and waits for the writes under way (before the store is closed). */
   async drain(): Promise<void> {
+    this.flushAll();
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const tracked = p.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    return tracked;
+  }
+
+  private entryOf(file: SealedForCatalog): CatalogEntry | null {
+    const { minTsNs, maxTsNs, count, bytes, sketches } = file;
+    if (!sketches || minTsNs === undefined || maxTsNs === undefined || count === undefined || bytes === undefined)
+      return null;
+    const dataPath = relativeTo(this.root, file.dataPath);
+    const indexPath = relativeTo(this.root, file.indexPath);
+    if (dataPath === null || indexPath === null) return null;
+    return { dataPath, indexPath, minTsNs, maxTsNs, count, dataLength: bytes, sketches };
+  }
+
+  private enqueue(entry: CatalogEntry): void {
+    const bucket = bucketOfEntry(entry);
+    let list = this.pending.get(bucket);
+    if (!list) this.pending.set(bucket, (list = []));
+    list.push(entry);
+    if (list.length >= this.batchEntries) this.flush(bucket);
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flushAll();
+      }, this.flushAfterMs);
+      this.timer.unref();
+    }
+  }
+
+  private flushAll(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const bucket of [...this.pending.keys()]) this.flush(bucket);
+  }
+
+  private flush(bucket: string): void {
+    const entries = this.pending.get(bucket);
+    this.pending.delete(bucket);
+    if (!entries?.length) return;
+    const write = this.writes.then(() => this.writeBatch(bucket, entries));
+    this.writes = write;
+    void this.track(write);
+  }
+
+  /** One loose object for `entries`, then the bucket's compaction if enough loose objects gathered. */
+  private async writeBatch(bucket: string, entries: CatalogEntry[]): Promise<void> {
+    try {
+      await this.ensureFactsOnce(entries[0].dataPath);
+      await writeEntries(this.storage, this.root, bucket, entries);
+      const { loose } = await listBucket(this.storage, this.root, bucket);
+      if (loose.length >= COMPACT_AT) await compactBucket(this.storage, this.root, bucket);
+    } catch (err) {
+      this.warn(
+        `catalog: ${entries.length} files of bucket ${bucket} not recorded (${(err as Error).message}); queries still find them`,
+      );
+    }
   }
 
   private async record(file: { dataPath: string; indexPath: string }): Promise<void> {
@@ -162,16 +294,20 @@ export class CatalogHook {
       const entry = await entryFromIndex(this.storage, this.root, file.dataPath, file.indexPath);
       if (!entry) return;
       const bucket = await writeEntry(this.storage, this.root, entry);
-      this.facts ??= this.ensureFacts(entry.dataPath).catch((err: unknown) => {
-        this.facts = null;
-        throw err;
-      });
-      await this.facts;
+      await this.ensureFactsOnce(entry.dataPath);
       const { loose } = await listBucket(this.storage, this.root, bucket);
       if (loose.length >= COMPACT_AT) await compactBucket(this.storage, this.root, bucket);
     } catch (err) {
       this.warn(`catalog: ${file.dataPath} not recorded (${(err as Error).message}); queries still find it`);
     }
+  }
+
+  private ensureFactsOnce(relDataPath: string): Promise<void> {
+    this.facts ??= this.ensureFacts(relDataPath).catch((err: unknown) => {
+      this.facts = null;
+      throw err;
+    });
+    return this.facts;
   }
 
   private async ensureFacts(relDataPath: string): Promise<void> {

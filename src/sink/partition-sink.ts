@@ -1,6 +1,7 @@
 import type { Storage } from '../storage/types.js';
 import { isStorageError } from '../storage/errors.js';
 import { formatPcapFileName } from '../formats/file-name.js';
+import type { BloomFilter } from '../formats/index/bloom.js';
 import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
 import type { Ledger, PreparedClaim, SealMarker } from './ledger.js';
@@ -20,6 +21,8 @@ export interface SealedFile {
   bytes: number;
   minTsNs: bigint;
   maxTsNs: bigint;
+  /** The index's sketches per term field (null when the index is v1): the catalog entry's. */
+  sketches: Map<string, BloomFilter> | null;
 }
 
 export interface PartitionSinkOptions {
@@ -341,6 +344,7 @@ export class PartitionSink {
         bytes: file.length,
         minTsNs: index.minTsNs,
         maxTsNs: index.maxTsNs,
+        sketches: index.sketches,
       };
       this.options.onSealed(sealed);
       return sealed;

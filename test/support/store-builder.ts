@@ -11,6 +11,7 @@ import {
   indexLeafName,
   type IndexSummary,
 } from '../../src/formats/index/packet-index-format.js';
+import type { BloomFilter } from '../../src/formats/index/bloom.js';
 import { IndexBuilder } from '../../src/formats/index/packet-index.js';
 import { formatPcapFileName } from '../../src/formats/file-name.js';
 import { SequenceFileWriter } from '../../src/formats/sequencefile/writer.js';
@@ -29,6 +30,10 @@ export interface WrittenFile {
   count: number;
   bytes: number;
   indexBytes: number;
+  minTsNs: bigint;
+  maxTsNs: bigint;
+  /** The v2 index's sketches as the writer made them (null for v1 or no index). */
+  sketches: Map<string, BloomFilter> | null;
 }
 
 async function collect(gen: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -74,7 +79,17 @@ export async function writeStoreFile(
   };
   const kind = o.index ?? 'v2';
   if (kind === 'none')
-    return { name, dataPath, indexPath: null, count: packets.length, bytes: data.length, indexBytes: 0 };
+    return {
+      name,
+      dataPath,
+      indexPath: null,
+      count: packets.length,
+      bytes: data.length,
+      indexBytes: 0,
+      minTsNs: builder.minTsNs,
+      maxTsNs: builder.maxTsNs,
+      sketches: null,
+    };
   const bytes = await collect(kind === 'v2' ? builder.encode(summary) : builder.encodeV1(summary));
   const indexPath =
     kind === 'v2'
@@ -82,5 +97,15 @@ export async function writeStoreFile(
       : join(dir, INDEX_DIR, indexLeafName(name, builder.minTsNs, builder.maxTsNs));
   mkdirSync(dirname(indexPath), { recursive: true });
   writeFileSync(indexPath, bytes);
-  return { name, dataPath, indexPath, count: packets.length, bytes: data.length, indexBytes: bytes.length };
+  return {
+    name,
+    dataPath,
+    indexPath,
+    count: packets.length,
+    bytes: data.length,
+    indexBytes: bytes.length,
+    minTsNs: builder.minTsNs,
+    maxTsNs: builder.maxTsNs,
+    sketches: kind === 'v2' ? builder.sketches : null,
+  };
 }

@@ -1,4 +1,5 @@
 import avro from 'avsc';
+import type { BloomFilter } from './bloom.js';
 import { encodeIndexV2, NotRepresentableInV2 } from './v2/writer.js';
 import {
   ADDRESSES_KEY,
@@ -46,6 +47,8 @@ export class IndexBuilder {
   readonly addresses: string[] = [];
   minTsNs = 0n;
   maxTsNs = 0n;
+  /** The sketches of the last v2 encoding (null before one, or when the file needed v1). */
+  sketches: Map<string, BloomFilter> | null = null;
 
   /** `capacity`: entries expected (the columns grow past it). */
   constructor(capacity?: number) {
@@ -101,7 +104,9 @@ export class IndexBuilder {
   async *encode(summary: IndexSummary): AsyncGenerator<Buffer> {
     let parts: Buffer[];
     try {
-      parts = encodeIndexV2(this.columns, this.addresses, { ...summary, version: 2 });
+      const out: { sketches?: Map<string, BloomFilter> } = {};
+      parts = encodeIndexV2(this.columns, this.addresses, { ...summary, version: 2 }, out);
+      this.sketches = out.sketches ?? null;
     } catch (err) {
       if (!(err instanceof NotRepresentableInV2)) throw err;
       yield* this.encodeV1(summary);

@@ -118,14 +118,22 @@ function addressField(
   return { name, kind: 'addr', terms, termOf };
 }
 
-/** Encodes the v2 index of `columns` (the packets of one data file, in record order). */
-export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[], summary: IndexSummary): Buffer[] {
+/**
+ * Encodes the v2 index of `columns` (the packets of one data file, in record order). `out.sketches`
+ * receives the file's sketches (the store catalog records them without reading the index back).
+ */
+export function encodeIndexV2(
+  columns: IndexColumns,
+  addresses: readonly string[],
+  summary: IndexSummary,
+  out: { sketches?: Map<string, BloomFilter> } = {},
+): Buffer[] {
   const n = columns.count;
   const minTs = n ? BigInt(summary.minTsNs) : 0n;
   if (n && BigInt(summary.maxTsNs) - minTs >= 2n ** 53n)
     throw new NotRepresentableInV2('the file spans more than 2^53 ns; written as index v1');
   const sync = randomBytes(16);
-  const out = new SectionWriter(sync);
+  const sections = new SectionWriter(sync);
   let timeOrdered = true;
 
   // Columns: time, record length, and the gap before the record (a sync escape) per packet.
@@ -157,7 +165,7 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     // Kept raw unless deflate saves a quarter: a one-flow query decodes one chunk per packet it
     // returns, and inflating costs more than the bytes it saves.
     const data = packed(w.view(), 0.75);
-    const offset = out.add({ kind: 'COLUMNS', field: '', first, count: end - first, data });
+    const offset = sections.add({ kind: 'COLUMNS', field: '', first, count: end - first, data });
     chunks.push({ offset, length: data.length, firstTsOffset });
   }
 
@@ -247,11 +255,11 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
         postingAt += lengths[k];
       }
       const data = packed(d.view());
-      const offset = out.add({ kind: 'DICTIONARY', field: f.name, first, count: end - first, data });
+      const offset = sections.add({ kind: 'DICTIONARY', field: f.name, first, count: end - first, data });
       blocks.push({ firstTerm: f.terms[first], offset, length: data.length, termCount: end - first });
     }
     const postingData = postings.toBuffer();
-    const postingOffset = out.add({ kind: 'POSTINGS', field: f.name, first: 0, count: n, data: postingData });
+    const postingOffset = sections.add({ kind: 'POSTINGS', field: f.name, first: 0, count: n, data: postingData });
     fields.push({
       name: f.name,
       kind: f.kind,
@@ -272,7 +280,13 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     sk.bytes(s.filter.bits);
   }
   const sketchData = sk.toBuffer();
-  const sketchOffset = out.add({ kind: 'SKETCHES', field: '', first: 0, count: sketches.length, data: sketchData });
+  const sketchOffset = sections.add({
+    kind: 'SKETCHES',
+    field: '',
+    first: 0,
+    count: sketches.length,
+    data: sketchData,
+  });
 
   const directory: Directory = {
     chunkPackets: CHUNK_PACKETS,
@@ -290,5 +304,6 @@ export function encodeIndexV2(columns: IndexColumns, addresses: readonly string[
     ],
     sync,
   );
-  return [header, ...out.blocks];
+  out.sketches = new Map(sketches.map((x) => [x.name, x.filter]));
+  return [header, ...sections.blocks];
 }
