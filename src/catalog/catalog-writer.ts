@@ -247,8 +247,8 @@ export class CatalogHook {
 
   private enqueue(entry: CatalogEntry): void {
     const bucket = bucketOfEntry(entry);
-    let list = this.pending.get(bucket);
-    if (!list) this.pending.set(bucket, (list = []));
+    const list = this.pending.get(bucket) ?? [];
+    if (!list.length) this.pending.set(bucket, list);
     list.push(entry);
     if (list.length >= this.batchEntries) this.flush(bucket);
     else if (!this.timer) {
