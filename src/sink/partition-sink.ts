@@ -146,8 +146,8 @@ export class PartitionSink {
 
   /**
    * The file records go into. A full file (per the roll policy) is sealed in the background while
-   * the next one fills; if the previous seal is still running, this waits for it first (one seal in
-   * flight per partition), and a failed seal is thrown here: the partition must recover.
+   * the next one fills; when the seal queue is at its limits this waits for room first, and a failed
+   * seal is thrown here: the partition must recover.
    */
   async fileFor(offset: bigint, tsNs: bigint): Promise<OpenFile> {
     this.seals.throwIfFailed();
