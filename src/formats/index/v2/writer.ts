@@ -74,10 +74,50 @@ class SectionWriter {
 }
 
 /** `payload` behind a flag byte: deflated (1) when that keeps at most `worth` of its size, else raw (0). */
-function packed(payload: Buffer, worth = 1): Buffer {
+function packed(payload: Buffer, worth = 1, trials?: DeflateTrials): Buffer {
+  if (trials && !trials.worthTrying(payload.length)) return Buffer.concat([Buffer.of(0), payload]);
   const z = deflateRawSync(payload, DEFLATE);
-  return z.length < payload.length * worth ? Buffer.concat([Buffer.of(1), z]) : Buffer.concat([Buffer.of(0), payload]);
+  const smaller = z.length < payload.length * worth;
+  trials?.record(smaller);
+  return smaller ? Buffer.concat([Buffer.of(1), z]) : Buffer.concat([Buffer.of(0), payload]);
 }
+
+/**
+ * Whether deflate is worth trying on the next piece of one stream of small pieces (the column
+ * chunks; one field's posting lists). A deflateRawSync call costs ~70 µs whatever the size (a zlib
+ * stream is built for it), and on typical traffic column chunks never shrink by the quarter they
+ * must, posting lists rarely: 1,250 of 1,280 calls per 100,000 packets were wasted, more CPU than
+ * the rest of the index. After `MISSES` pieces in a row that did not shrink, only every `EVERY`th
+ * piece is tried (and any of `ALWAYS` bytes or more) until one shrinks. The state lasts across the
+ * files a process writes (a partition's files look alike; a 1,000-packet file has too few pieces to
+ * learn from). Readers see the same format: a piece is raw or deflated either way.
+ */
+export class DeflateTrials {
+  static readonly MISSES = 8;
+  static readonly EVERY = 16;
+  static readonly ALWAYS = 4096;
+  private misses = 0;
+  private skipped = 0;
+
+  worthTrying(bytes: number): boolean {
+    if (this.misses < DeflateTrials.MISSES || bytes >= DeflateTrials.ALWAYS) return true;
+    return ++this.skipped % DeflateTrials.EVERY === 0;
+  }
+
+  record(shrank: boolean): void {
+    this.misses = shrank ? 0 : this.misses + 1;
+    if (shrank) this.skipped = 0;
+  }
+}
+
+const trialsByStream = new Map<string, DeflateTrials>();
+const trialsOf = (stream: string): DeflateTrials => {
+  const known = trialsByStream.get(stream);
+  if (known) return known;
+  const fresh = new DeflateTrials();
+  trialsByStream.set(stream, fresh);
+  return fresh;
+};
 
 /** Per-packet term numbers of one field: `termOf[i]` indexes `terms` (sorted). */
 interface FieldTerms {
@@ -87,15 +127,49 @@ interface FieldTerms {
   termOf: Uint32Array;
 }
 
+/**
+ * Provisional term ids in order of first appearance, then ranks by value: one lookup per packet.
+ * Values in [-1, 65535] (ports, protocol, VLAN, absent) go through a table, others (flow hashes)
+ * through a Map.
+ */
 function intField(name: string, values: ArrayLike<number>, n: number): FieldTerms {
-  const distinct = new Map<number, number>();
-  for (let i = 0; i < n; i++) if (!distinct.has(values[i])) distinct.set(values[i], 0);
-  const terms = [...distinct.keys()].sort((a, b) => a - b);
-  for (let k = 0; k < terms.length; k++) distinct.set(terms[k], k);
+  const table = smallIdTable();
+  const big = new Map<number, number>();
+  const seen: number[] = [];
+  const provisional = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    let id: number | undefined;
+    if (v >= -1 && v <= 65535 && (v | 0) === v) {
+      id = table[v + 1];
+      if (id < 0) {
+        id = seen.push(v) - 1;
+        table[v + 1] = id;
+      }
+    } else {
+      id = big.get(v);
+      if (id === undefined) {
+        id = seen.push(v) - 1;
+        big.set(v, id);
+      }
+    }
+    provisional[i] = id;
+  }
+  for (const v of seen) if (v >= -1 && v <= 65535 && (v | 0) === v) table[v + 1] = -1; // clean for the next use
+  const order = Array.from(seen.keys()).sort((a, b) => seen[a] - seen[b]);
+  const rank = new Uint32Array(seen.length);
+  for (let k = 0; k < order.length; k++) rank[order[k]] = k;
   const termOf = new Uint32Array(n);
-  for (let i = 0; i < n; i++) termOf[i] = distinct.get(values[i])!;
-  return { name, kind: 'int', terms, termOf };
+  for (let i = 0; i < n; i++) termOf[i] = rank[provisional[i]];
+  return { name, kind: 'int', terms: order.map((id) => seen[id]), termOf };
 }
+
+/** Term ids of the values -1..65535 (at v + 1), -1 when unseen: shared, left clean after each use. */
+let smallIds: Int32Array | null = null;
+const smallIdTable = (): Int32Array => {
+  smallIds ??= new Int32Array(65537).fill(-1);
+  return smallIds;
+};
 
 function addressField(
   name: string,
@@ -104,18 +178,43 @@ function addressField(
   bytesOfId: Uint8Array[],
   absent: Uint8Array,
 ): FieldTerms {
-  const used = new Map<number, number>();
-  for (let i = 0; i < n; i++) if (!used.has(ids[i])) used.set(ids[i], 0);
+  // Ids are -1 (no address) or indexes of bytesOfId: a table, one slot per id.
+  const slots = new Int32Array(bytesOfId.length + 1).fill(-1);
+  const distinct: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const slot = ids[i] + 1;
+    if (slots[slot] < 0) slots[slot] = distinct.push(ids[i]) - 1;
+  }
   const bytesOf = (id: number) => (id >= 0 && id < bytesOfId.length ? bytesOfId[id] : absent);
   // Distinct ids can map to the same bytes (unparsable text): merge them into one term.
   const byKey = new Map<string, Uint8Array>();
-  for (const id of used.keys()) byKey.set(Buffer.from(bytesOf(id)).toString('hex'), bytesOf(id));
+  for (const id of distinct) byKey.set(Buffer.from(bytesOf(id)).toString('hex'), bytesOf(id));
   const terms: Uint8Array[] = [...byKey.values()].sort((a, b) => compareTerms('addr', a, b));
   const rank = new Map(terms.map((t, k) => [Buffer.from(t).toString('hex'), k]));
-  for (const id of used.keys()) used.set(id, rank.get(Buffer.from(bytesOf(id)).toString('hex'))!);
+  for (const id of distinct) slots[id + 1] = rank.get(Buffer.from(bytesOf(id)).toString('hex'))!;
   const termOf = new Uint32Array(n);
-  for (let i = 0; i < n; i++) termOf[i] = used.get(ids[i])!;
+  for (let i = 0; i < n; i++) termOf[i] = slots[ids[i] + 1];
   return { name, kind: 'addr', terms, termOf };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Each packet's time minus `minTs` as a number (exact: a v2 file spans less than 2^53 ns), from the
+ * two 32-bit halves of each time: no BigInt made per packet.
+ */
+function timeOffsets(ts: BigInt64Array, n: number, minTs: bigint): Float64Array {
+  const out = new Float64Array(n);
+  if (!LITTLE_ENDIAN) {
+    for (let i = 0; i < n; i++) out[i] = Number(ts[i] - minTs);
+    return out;
+  }
+  const lo = new Uint32Array(ts.buffer, ts.byteOffset, n * 2);
+  const hi = new Int32Array(ts.buffer, ts.byteOffset, n * 2);
+  const minLo = Number(BigInt.asUintN(32, minTs));
+  const minHi = Number(BigInt.asIntN(32, minTs >> 32n));
+  for (let i = 0; i < n; i++) out[i] = (hi[2 * i + 1] - minHi) * 4294967296 + (lo[2 * i] - minLo);
+  return out;
 }
 
 /**
@@ -139,22 +238,23 @@ export function encodeIndexV2(
   // Columns: time, record length, and the gap before the record (a sync escape) per packet.
   const chunks: ChunkDir[] = [];
   const w = new ByteWriter(CHUNK_PACKETS * 8);
-  let prevTs = -1n;
+  const offsets = timeOffsets(columns.ts, n, minTs);
+  const columnTrials = trialsOf('columns');
+  let prevTs = Number.NEGATIVE_INFINITY;
   for (let first = 0; first < n; first += CHUNK_PACKETS) {
     const end = Math.min(n, first + CHUNK_PACKETS);
     w.length = 0;
     // Times are in ns, but most sensors stamp µs: deltas then divide by 1000 (a byte or two each).
     let scale = 1000;
-    for (let i = first; i < end && scale > 1; i++) if ((columns.ts[i] - minTs) % 1000n !== 0n) scale = 1;
+    for (let i = first; i < end && scale > 1; i++) if (offsets[i] % 1000 !== 0) scale = 1;
     w.uvarint(scale);
     w.uvarint(columns.pos[first]);
     let prevOffset = 0;
-    const firstTsOffset = Number(columns.ts[first] - minTs);
+    const firstTsOffset = offsets[first];
     for (let i = first; i < end; i++) {
-      const ts = columns.ts[i];
-      if (ts < prevTs) timeOrdered = false;
-      prevTs = ts;
-      const off = Number(ts - minTs);
+      const off = offsets[i];
+      if (off < prevTs) timeOrdered = false;
+      prevTs = off;
       w.long((off - prevOffset) / scale);
       prevOffset = off;
       // The record length, its low bit saying whether a gap (a sync escape) precedes the record.
@@ -164,7 +264,7 @@ export function encodeIndexV2(
     }
     // Kept raw unless deflate saves a quarter: a one-flow query decodes one chunk per packet it
     // returns, and inflating costs more than the bytes it saves.
-    const data = packed(w.view(), 0.75);
+    const data = packed(w.view(), 0.75, columnTrials);
     const offset = sections.add({ kind: 'COLUMNS', field: '', first, count: end - first, data });
     chunks.push({ offset, length: data.length, firstTsOffset });
   }
@@ -224,6 +324,7 @@ export function encodeIndexV2(
     const lengths = new Uint32Array(t);
     const deflated = new Uint8Array(t);
     const list = new ByteWriter(1024);
+    const postingTrials = trialsOf(`postings:${f.name}`);
     for (let k = 0; k < t; k++) {
       list.length = 0;
       let prev = -1;
@@ -232,9 +333,11 @@ export function encodeIndexV2(
         prev = ordinals[j];
       }
       let bytes: Uint8Array = list.view();
-      if (bytes.length >= COMPRESS_POSTINGS_AT) {
+      if (bytes.length >= COMPRESS_POSTINGS_AT && postingTrials.worthTrying(bytes.length)) {
         const z = deflateRawSync(bytes, DEFLATE);
-        if (z.length * 4 <= bytes.length * 3) {
+        const shrank = z.length * 4 <= bytes.length * 3;
+        postingTrials.record(shrank);
+        if (shrank) {
           bytes = z;
           deflated[k] = 1;
         }
