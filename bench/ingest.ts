@@ -359,7 +359,9 @@ async function runTopology(
   let retries = 0;
   const deadline = Date.now() + Math.max(300_000, o.packets * 2);
   for (;;) {
-    await sleep(200);
+    // Often: the time between the last record consumed and our SIGTERM counts in the row (the raw
+    // kafkajs consumer stops itself on its last record).
+    await sleep(50);
     if (exited) break;
     const live = await liveMetrics(port);
     if (Date.now() > deadline) {

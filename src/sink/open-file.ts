@@ -35,6 +35,12 @@ export class OpenFile {
   private readonly upload: RollingUpload;
   /** Set by complete() and discard(): the upload is over. */
   private ended = false;
+  /**
+   * The chunk being sent while the next one fills (its buffer is `sending`): encoding overlaps the
+   * socket or disk taking the previous chunk instead of waiting for it. At most one is in flight.
+   */
+  private inFlight: Promise<void> | null = null;
+  private sending: Buffer | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -82,20 +88,41 @@ export class OpenFile {
   }
 
   /**
-   * Sends the buffered chunk to the in-progress file and empties it. Not durable: only complete()
-   * is. A rejection (StorageError) means the file is lost: discard it.
+   * Sends the buffered chunk to the in-progress file and empties it: resolves once the chunk before
+   * it has been taken (the store has this one on its way; the chunk keeps filling in a second
+   * buffer). Not durable: only complete() is. A rejection (StorageError, of this chunk or the one
+   * before) means the file is lost: discard it.
    */
   async sendChunk(): Promise<void> {
     if (this.ended) throw new Error(`${this.tmpPath} was already completed or discarded`);
-    if (this.chunk.length > 0) await this.upload.write(this.chunk.buffer.subarray(0, this.chunk.length));
-    this.chunk.length = 0;
+    if (this.chunk.length === 0) return;
+    await this.settleInFlight();
+    const full = this.chunk.buffer;
+    const length = this.chunk.length;
+    this.chunk.swap(this.sending);
+    this.sending = full;
+    const write = this.upload.write(full.subarray(0, length));
+    write.catch(() => {}); // surfaced by the next send or complete
+    this.inFlight = write;
+  }
+
+  /** Waits for the chunk in flight, if any; throws its failure. */
+  private async settleInFlight(): Promise<void> {
+    const write = this.inFlight;
+    if (!write) return;
+    try {
+      await write;
+    } finally {
+      if (this.inFlight === write) this.inFlight = null;
+    }
   }
 
   /** Sends what is buffered and closes the file: when this resolves, every byte is durable. */
   async complete(): Promise<void> {
     await this.sendChunk();
+    await this.settleInFlight();
     this.ended = true;
-    this.chunk.release(); // the socket has taken it; the file may wait a while for its claim
+    this.releaseBuffers(); // the socket has taken them; the file may wait a while for its claim
     await this.upload.complete();
   }
 
@@ -103,10 +130,18 @@ export class OpenFile {
   async discard(): Promise<void> {
     this.chunk.length = 0;
     this.ended = true;
-    await this.upload.abort(); // after this no write holds the buffer any more
-    this.chunk.release();
+    await this.upload.abort(); // after this no write holds the buffers any more
+    this.inFlight = null;
+    this.releaseBuffers();
     await this.storage.delete(this.tmpPath).catch(() => false);
     await this.storage.delete(this.tmpIndexPath).catch(() => false);
+  }
+
+  /** Gives both chunk buffers back to the partition's pool (no write holds them). */
+  private releaseBuffers(): void {
+    this.chunk.release();
+    if (this.sending) this.chunk.pool?.give(this.sending);
+    this.sending = null;
   }
 }
 
@@ -122,7 +157,8 @@ const EMPTY = Buffer.alloc(0);
 export class ChunkPool {
   private readonly spare: Buffer[] = [];
 
-  constructor(private readonly keep = 1) {}
+  /** Two per partition: the chunk filling and the one being sent. */
+  constructor(private readonly keep = 2) {}
 
   take(): Buffer | undefined {
     return this.spare.pop();
@@ -142,9 +178,18 @@ class ChunkBuffer implements BufferSink {
   constructor(
     initial: number,
     private readonly max: number,
-    private readonly pool: ChunkPool | null,
+    readonly pool: ChunkPool | null,
   ) {
+    this.initial = initial;
     this.buffer = pool?.take() ?? Buffer.allocUnsafe(initial);
+  }
+
+  private readonly initial: number;
+
+  /** Continues in `next` (the buffer of a chunk already sent), or a fresh one, and empties the chunk. */
+  swap(next: Buffer | null): void {
+    this.buffer = next ?? this.pool?.take() ?? Buffer.allocUnsafe(this.initial);
+    this.length = 0;
   }
 
   /** Gives the buffer back (the file is complete or discarded; no write holds it any more). */

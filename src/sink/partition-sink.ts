@@ -249,18 +249,23 @@ export class PartitionSink {
     let claimed: SealMarker | null = null;
     /** The claim written under its temporary name, until it is renamed (or dropped). */
     let pending: PreparedClaim | null = null;
-    let dataName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
-    let reserved = false;
+    const plainName = formatPcapFileName(topic, file.firstTsNs, partition, instanceId);
+    const uniqueName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
+    // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
+    // time); never overwrite: disambiguate the id with the first offset. A name another seal in
+    // flight chose counts as taken: that file may not be published yet. The name is reserved before
+    // any await: seals started back to back (the consume loop does not wait between rolls) would
+    // otherwise both look, find it free, and publish under one name.
+    let dataName = this.reservedNames.has(plainName) ? uniqueName : plainName;
+    this.reservedNames.add(dataName);
     try {
       if (this.epoch === null) throw new LostClaimError(topic, partition, 'no writer epoch (not reconciled)');
       const index = file.index;
-      // Two files of one partition can share a first timestamp (fastcapa stamps a whole burst with one
-      // time); never overwrite: disambiguate the id with the first offset. A name another seal in
-      // flight chose counts as taken: that file may not be published yet.
-      if (this.reservedNames.has(dataName) || (await storage.stat(layout.dataFile(dataName, file.firstTsNs))))
-        dataName = formatPcapFileName(topic, file.firstTsNs, partition, `${instanceId}.${file.firstOffset}`);
-      this.reservedNames.add(dataName);
-      reserved = true;
+      if (dataName === plainName && (await storage.stat(layout.dataFile(plainName, file.firstTsNs)))) {
+        this.reservedNames.delete(plainName);
+        dataName = uniqueName;
+        this.reservedNames.add(dataName);
+      }
       const dataPath = layout.dataFile(dataName, file.firstTsNs);
       const indexPath = layout.indexFile(dataName, file.firstTsNs, index.minTsNs, index.maxTsNs);
       const summary: IndexSummary = {
@@ -354,7 +359,7 @@ export class PartitionSink {
       if (!claimed && !(err instanceof LostClaimError)) await file.discard();
       throw err;
     } finally {
-      if (reserved) this.reservedNames.delete(dataName);
+      this.reservedNames.delete(dataName);
     }
   }
 
