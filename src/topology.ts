@@ -388,9 +388,12 @@ export class Topology extends EventEmitter {
           ),
         ),
       );
-      await this.spout.disconnect();
-      await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
-      await this.catalog.drain();
+      // The catalog's last entries go out while the consumer leaves the group.
+      await Promise.all([
+        this.spout.disconnect(),
+        this.catalog.drain(),
+        new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r())),
+      ]);
       await this.storage.close();
       this.log.info({ stats: this.metrics.statsLine() }, 'topology stopped');
     })();

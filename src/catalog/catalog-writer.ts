@@ -210,6 +210,9 @@ export class CatalogHook {
   recordSealed(file: SealedForCatalog): Promise<void> {
     const entry = this.entryOf(file);
     if (entry) {
+      // store.json (a listing of the store and a create) now, not with the first batch: that may
+      // be the one written while the process stops.
+      if (!this.facts) void this.track(this.ensureFactsOnce(entry.dataPath).catch(() => {}));
       this.enqueue(entry);
       return Promise.resolve();
     }
