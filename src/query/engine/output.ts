@@ -89,7 +89,6 @@ async function clearEarlierPages(dir: string, prefix: string, clean: boolean): P
   return ours.length;
 }
 
-
 /**
  * mkdir -p, one level at a time: Node 20's `mkdir(…, { recursive: true })` never returns where
  * the filesystem refuses new entries (`-o /proc/x` spins forever), and reports a file in the way
