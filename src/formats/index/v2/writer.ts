@@ -136,7 +136,8 @@ function intField(name: string, values: ArrayLike<number>, n: number): FieldTerm
   const table = smallIdTable();
   const big = new Map<number, number>();
   const seen: number[] = [];
-  const provisional = new Uint32Array(n);
+  // Provisional ids first, ranked in place below (a second n-sized array would cost 4 MB per 1M packets).
+  const termOf = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
     let id: number | undefined;
@@ -153,14 +154,13 @@ function intField(name: string, values: ArrayLike<number>, n: number): FieldTerm
         big.set(v, id);
       }
     }
-    provisional[i] = id;
+    termOf[i] = id;
   }
   for (const v of seen) if (v >= -1 && v <= 65535 && (v | 0) === v) table[v + 1] = -1; // clean for the next use
   const order = Array.from(seen.keys()).sort((a, b) => seen[a] - seen[b]);
   const rank = new Uint32Array(seen.length);
   for (let k = 0; k < order.length; k++) rank[order[k]] = k;
-  const termOf = new Uint32Array(n);
-  for (let i = 0; i < n; i++) termOf[i] = rank[provisional[i]];
+  for (let i = 0; i < n; i++) termOf[i] = rank[termOf[i]];
   return { name, kind: 'int', terms: order.map((id) => seen[id]), termOf };
 }
 
@@ -200,21 +200,18 @@ function addressField(
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Each packet's time minus `minTs` as a number (exact: a v2 file spans less than 2^53 ns), from the
- * two 32-bit halves of each time: no BigInt made per packet.
+ * Times minus `minTs` as numbers (exact: a v2 file spans less than 2^53 ns) of packets
+ * [first, end), into `out`, from the two 32-bit halves of each time: no BigInt made per packet.
  */
-function timeOffsets(ts: BigInt64Array, n: number, minTs: bigint): Float64Array {
-  const out = new Float64Array(n);
+function timeOffsets(ts: BigInt64Array, first: number, end: number, minTs: bigint, out: Float64Array): void {
   if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < n; i++) out[i] = Number(ts[i] - minTs);
-    return out;
+    for (let i = first; i < end; i++) out[i - first] = Number(ts[i] - minTs);
+    return;
   }
-  const lo = new Uint32Array(ts.buffer, ts.byteOffset, n * 2);
-  const hi = new Int32Array(ts.buffer, ts.byteOffset, n * 2);
+  const words = new Uint32Array(ts.buffer, ts.byteOffset + first * 8, (end - first) * 2);
   const minLo = Number(BigInt.asUintN(32, minTs));
   const minHi = Number(BigInt.asIntN(32, minTs >> 32n));
-  for (let i = 0; i < n; i++) out[i] = (hi[2 * i + 1] - minHi) * 4294967296 + (lo[2 * i] - minLo);
-  return out;
+  for (let k = 0; k < end - first; k++) out[k] = ((words[2 * k + 1] | 0) - minHi) * 4294967296 + (words[2 * k] - minLo);
 }
 
 /**
@@ -238,21 +235,22 @@ export function encodeIndexV2(
   // Columns: time, record length, and the gap before the record (a sync escape) per packet.
   const chunks: ChunkDir[] = [];
   const w = new ByteWriter(CHUNK_PACKETS * 8);
-  const offsets = timeOffsets(columns.ts, n, minTs);
+  const offsets = new Float64Array(CHUNK_PACKETS);
   const columnTrials = trialsOf('columns');
   let prevTs = Number.NEGATIVE_INFINITY;
   for (let first = 0; first < n; first += CHUNK_PACKETS) {
     const end = Math.min(n, first + CHUNK_PACKETS);
+    timeOffsets(columns.ts, first, end, minTs, offsets);
     w.length = 0;
     // Times are in ns, but most sensors stamp µs: deltas then divide by 1000 (a byte or two each).
     let scale = 1000;
-    for (let i = first; i < end && scale > 1; i++) if (offsets[i] % 1000 !== 0) scale = 1;
+    for (let i = first; i < end && scale > 1; i++) if (offsets[i - first] % 1000 !== 0) scale = 1;
     w.uvarint(scale);
     w.uvarint(columns.pos[first]);
     let prevOffset = 0;
-    const firstTsOffset = offsets[first];
+    const firstTsOffset = offsets[0];
     for (let i = first; i < end; i++) {
-      const off = offsets[i];
+      const off = offsets[i - first];
       if (off < prevTs) timeOrdered = false;
       prevTs = off;
       w.long((off - prevOffset) / scale);
