@@ -59,6 +59,31 @@ export class LostClaimError extends PcaplineError {
   }
 }
 
+/**
+ * A claim's data name holds another file while its own in-progress file still exists: never
+ * counted as published (its records would be committed but stored nowhere).
+ */
+export class NameTakenError extends PcaplineError {
+  constructor(topic: string, partition: number, dataPath: string, ours: number, theirs: number | undefined) {
+    super(
+      'PCAPLINE_NAME_TAKEN',
+      `${topic}/${partition}: ${dataPath} already holds another file (${theirs ?? '?'} bytes; ours has ${ours}); not publishing over it`,
+      { retriable: true },
+    );
+  }
+}
+
+/** Compares two files of `length` bytes range by range (a rare path: memory stays at two ranges). */
+async function sameBytes(storage: Storage, a: string, b: string, length: number): Promise<boolean> {
+  const step = 8 << 20;
+  for (let at = 0; at < length; at += step) {
+    const n = Math.min(step, length - at);
+    const [x, y] = await Promise.all([storage.readBuffer(a, at, n), storage.readBuffer(b, at, n)]);
+    if (!x.equals(y)) return false;
+  }
+  return true;
+}
+
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
 
 /** What `settle` concluded about a claim that is not (or may not be) ours to publish. */
@@ -371,7 +396,7 @@ export class PartitionSink {
    */
   async publish(marker: SealMarker, options: { known?: 'unpublished' } = {}): Promise<boolean> {
     const { storage } = this.options;
-    if (options.known !== 'unpublished' && (await storage.stat(marker.dataPath))) return true;
+    if (options.known !== 'unpublished' && (await storage.stat(marker.dataPath))) return this.publishedHere(marker);
     await this.ensureDir(dirOf(marker.dataPath));
     if (marker.tmpIndexPath) await this.publishIndex(marker.tmpIndexPath, marker.indexPath);
     try {
@@ -379,9 +404,32 @@ export class PartitionSink {
       return true;
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return (await storage.stat(marker.dataPath)) !== null;
-      if (isStorageError(err, 'FileAlreadyExistsException')) return true;
+      if (isStorageError(err, 'FileAlreadyExistsException')) return this.publishedHere(marker);
       throw err;
     }
+  }
+
+  /**
+   * The data name exists: true when it holds this marker's file. Its in-progress file is gone then
+   * (renamed by us or a recovery), or is the same file still linked under both names (the local back
+   * end publishes with link then unlink, and a crash may fall between). Any other file under the
+   * taken name is a name collision: counting it as published would commit
+   * records no file holds, so this refuses (the partition recovers and retries, and its watchdog
+   * names it if that never succeeds) and loses nothing.
+   */
+  private async publishedHere(marker: SealMarker): Promise<boolean> {
+    const { storage } = this.options;
+    const [data, tmp] = await Promise.all([storage.stat(marker.dataPath), storage.stat(marker.tmpPath)]);
+    if (tmp === null) return data !== null;
+    if (
+      data !== null &&
+      data.length === tmp.length &&
+      (await sameBytes(storage, marker.dataPath, marker.tmpPath, tmp.length))
+    ) {
+      await storage.delete(marker.tmpPath).catch(() => false);
+      return true;
+    }
+    throw new NameTakenError(this.options.topic, this.options.partition, marker.dataPath, tmp.length, data?.length);
   }
 
   private async publishIndex(tmpIndexPath: string, indexPath: string): Promise<void> {
