@@ -48,9 +48,8 @@ import { Topology, type SealedFile } from '../src/topology.js';
 import { createLogger } from '../src/lib/log.js';
 import { replay } from '../src/sensor/replay.js';
 import { openStorage, parseStorageUri } from '../src/storage/index.js';
-import { downgradeStoreToV1, v2IndexBytes } from '../test/support/index-versions.js';
+import { downgradeStoreToV1, encodeAsV1, v2IndexBytes } from '../test/support/index-versions.js';
 import { decodeIndex } from '../src/formats/index/packet-index-reader.js';
-import { IndexBuilder } from '../src/formats/index/packet-index.js';
 import type { Storage } from '../src/storage/types.js';
 import {
   buildDist,
@@ -272,25 +271,8 @@ async function v1IndexBytes(storage: Storage, path: string): Promise<number> {
   let total = 0;
   for await (const bucket of storage.list(`${path}/_index`)) {
     if (bucket.type !== 'directory') continue;
-    for await (const ix of storage.list(bucket.path)) {
-      const d = await decodeIndex(await storage.readBuffer(ix.path));
-      const b = new IndexBuilder();
-      const c = d.columns;
-      const addr = (id: number) => (id >= 0 ? d.addresses[id] : null);
-      for (let i = 0; i < c.count; i++)
-        b.add(
-          c.ts[i],
-          c.pos[i],
-          c.len[i],
-          c.protocol[i],
-          addr(c.src[i]),
-          addr(c.dst[i]),
-          c.srcPort[i],
-          c.dstPort[i],
-          c.vlan[i],
-        );
-      for await (const chunk of b.encodeV1({ ...d.summary, version: 1 })) total += chunk.length;
-    }
+    for await (const ix of storage.list(bucket.path))
+      total += (await encodeAsV1(await decodeIndex(await storage.readBuffer(ix.path)))).length;
   }
   return total;
 }

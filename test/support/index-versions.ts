@@ -4,7 +4,30 @@
  */
 import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
 import { IndexBuilder } from '../../src/formats/index/packet-index.js';
+import type { DecodedIndex } from '../../src/formats/index/packet-index-format.js';
 import type { Storage } from '../../src/storage/types.js';
+
+/** The v1 index file of the same entries as `decoded` (any version), encoded in memory. */
+export async function encodeAsV1(decoded: DecodedIndex): Promise<Buffer> {
+  const b = new IndexBuilder();
+  const c = decoded.columns;
+  const addr = (id: number) => (id >= 0 ? decoded.addresses[id] : null);
+  for (let i = 0; i < c.count; i++)
+    b.add(
+      c.ts[i],
+      c.pos[i],
+      c.len[i],
+      c.protocol[i],
+      addr(c.src[i]),
+      addr(c.dst[i]),
+      c.srcPort[i],
+      c.dstPort[i],
+      c.vlan[i],
+    );
+  const parts: Buffer[] = [];
+  for await (const chunk of b.encodeV1({ ...decoded.summary, version: 1 })) parts.push(chunk);
+  return Buffer.concat(parts);
+}
 
 export async function downgradeStoreToV1(storage: Storage, path: string): Promise<{ files: number; v1Bytes: number }> {
   let files = 0;
@@ -13,25 +36,7 @@ export async function downgradeStoreToV1(storage: Storage, path: string): Promis
   for await (const bucket of storage.list(`${path}/_index`)) if (bucket.type === 'directory') buckets.push(bucket.path);
   for (const bucket of buckets) {
     for await (const ix of storage.list(bucket)) {
-      const decoded = await decodeIndex(await storage.readBuffer(ix.path));
-      const b = new IndexBuilder();
-      const c = decoded.columns;
-      const addr = (id: number) => (id >= 0 ? decoded.addresses[id] : null);
-      for (let i = 0; i < c.count; i++)
-        b.add(
-          c.ts[i],
-          c.pos[i],
-          c.len[i],
-          c.protocol[i],
-          addr(c.src[i]),
-          addr(c.dst[i]),
-          c.srcPort[i],
-          c.dstPort[i],
-          c.vlan[i],
-        );
-      const parts: Buffer[] = [];
-      for await (const chunk of b.encodeV1({ ...decoded.summary, version: 1 })) parts.push(chunk);
-      const bytes = Buffer.concat(parts);
+      const bytes = await encodeAsV1(await decodeIndex(await storage.readBuffer(ix.path)));
       await storage.create(`${path}/_index/${ix.name}`, bytes);
       v1Bytes += bytes.length;
       files++;
