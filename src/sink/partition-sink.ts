@@ -1,4 +1,4 @@
-import type { Storage } from '../storage/types.js';
+import type { FileStatus, Storage } from '../storage/types.js';
 import { isStorageError } from '../storage/errors.js';
 import { formatPcapFileName } from '../formats/file-name.js';
 import type { BloomFilter } from '../formats/index/bloom.js';
@@ -396,7 +396,10 @@ export class PartitionSink {
    */
   async publish(marker: SealMarker, options: { known?: 'unpublished' } = {}): Promise<boolean> {
     const { storage } = this.options;
-    if (options.known !== 'unpublished' && (await storage.stat(marker.dataPath))) return this.publishedHere(marker);
+    if (options.known !== 'unpublished') {
+      const data = await storage.stat(marker.dataPath);
+      if (data) return this.publishedHere(marker, data);
+    }
     await this.ensureDir(dirOf(marker.dataPath));
     if (marker.tmpIndexPath) await this.publishIndex(marker.tmpIndexPath, marker.indexPath);
     try {
@@ -417,9 +420,9 @@ export class PartitionSink {
    * records no file holds, so this refuses (the partition recovers and retries, and its watchdog
    * names it if that never succeeds) and loses nothing.
    */
-  private async publishedHere(marker: SealMarker): Promise<boolean> {
+  private async publishedHere(marker: SealMarker, known?: FileStatus): Promise<boolean> {
     const { storage } = this.options;
-    const [data, tmp] = await Promise.all([storage.stat(marker.dataPath), storage.stat(marker.tmpPath)]);
+    const [data, tmp] = await Promise.all([known ?? storage.stat(marker.dataPath), storage.stat(marker.tmpPath)]);
     if (tmp === null) return data !== null;
     if (
       data !== null &&
