@@ -69,7 +69,12 @@ hadoop_java() {
            java.math java.text sun.security.util sun.security.x509; do opens+=("--add-opens=java.base/$m=ALL-UNNAMED"); done
   opens+=(--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED)
   HJ=("$JAVA" -Xms128m -Xmx512m -Djava.net.preferIPv4Stack=true "-Dhadoop.home.dir=$WORK" "-Dhadoop.log.dir=$WORK/hlogs"
-      "${opens[@]}" -cp "$WORK/hconf:$HLIB/*"); }
+      "${opens[@]}" -cp "$WORK/hconf:$HLIB/*")
+  # The DataNode serves WebHDFS on Netty event loops that block for the whole write, close included
+  # (DFSOutputStream.completeFile polls the NameNode until the block is reported). Netty's default is
+  # 2 loops per core: 4 here, so at most 4 file closes at once and ~18 block-closing CREATEs/s in total,
+  # whatever the clients' concurrency. A DataNode on a real server has 32+; give ours as many.
+  DNJ=("${HJ[0]}" -Dio.netty.eventLoopThreads=64 "${HJ[@]:1}"); }
 
 write_configs() {
   mkdir -p "$WORK"/{kafka-data,hconf,nn,dn,hlogs}
@@ -104,6 +109,9 @@ EOF
     'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout' 'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n' \
     'log4j.logger.kafka.request.logger=WARN' 'log4j.logger.state.change.logger=WARN' > "$WORK/kafka-log4j.properties"
   xmlconf fs.defaultFS "hdfs://127.0.0.1:$NN_RPC" hadoop.tmp.dir "$WORK/htmp" > "$WORK/hconf/core-site.xml"
+  # locateFollowingBlock.initial.delay.ms: the first wait of a writer's close when the block is not yet
+  # reported (400 ms by default, doubling). The DataNode's own WebHDFS writer reads it, so every small
+  # file's close paid 400 ms although the report comes a few ms later. Polling sooner changes no check.
   xmlconf dfs.replication 1 dfs.namenode.name.dir "file://$WORK/nn" dfs.datanode.data.dir "file://$WORK/dn" \
     dfs.namenode.rpc-address "127.0.0.1:$NN_RPC" dfs.namenode.http-address "127.0.0.1:$NN_HTTP" \
     dfs.namenode.secondary.http-address 127.0.0.1:9868 dfs.namenode.https-address 127.0.0.1:9871 \
@@ -116,7 +124,8 @@ EOF
     dfs.client.block.write.replace-datanode-on-failure.enable false \
     dfs.client.block.write.replace-datanode-on-failure.policy NEVER \
     dfs.namenode.resource.du.reserved 52428800 \
-    dfs.namenode.lease-hard-limit-sec 20 > "$WORK/hconf/hdfs-site.xml"
+    dfs.namenode.lease-hard-limit-sec 20 \
+    dfs.client.block.write.locateFollowingBlock.initial.delay.ms 20 > "$WORK/hconf/hdfs-site.xml"
   printf '%s\n' 'log4j.rootLogger=INFO, console' 'log4j.appender.console=org.apache.log4j.ConsoleAppender' \
     'log4j.appender.console.layout=org.apache.log4j.PatternLayout' 'log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n' \
     'log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR' \
@@ -172,7 +181,7 @@ up() {
   "${HJ[@]}" org.apache.hadoop.hdfs.server.namenode.NameNode -format -force -nonInteractive -clusterid pcapline \
     > "$WORK/nn-format.log" 2>&1 || die "namenode format failed" nn-format
   start namenode "${HJ[@]}" org.apache.hadoop.hdfs.server.namenode.NameNode
-  start datanode "${HJ[@]}" org.apache.hadoop.hdfs.server.datanode.DataNode
+  start datanode "${DNJ[@]}" org.apache.hadoop.hdfs.server.datanode.DataNode
   wait_until 120 Kafka kafka_ready || die "timeout (120 s) waiting for Kafka to start" kafka
   wait_until 180 HDFS hdfs_ready || die "timeout (180 s) waiting for HDFS (NameNode operational with a live DataNode)" namenode datanode
   write_endpoints
@@ -214,7 +223,7 @@ case "${1:-}" in
   fetch) fetch_all ;;
   stop-datanode) stop datanode ;;
   start-datanode)
-    alive datanode || { hadoop_java; start datanode "${HJ[@]}" org.apache.hadoop.hdfs.server.datanode.DataNode
+    alive datanode || { hadoop_java; start datanode "${DNJ[@]}" org.apache.hadoop.hdfs.server.datanode.DataNode
       wait_until 120 HDFS hdfs_ready || die "datanode did not come back" datanode; } ;;
   stop-kafka) stop kafka ;;
   start-kafka)
