@@ -143,7 +143,7 @@ export function decodeCatalog(buf: Uint8Array): CatalogEntry[] {
           const hashes = c.long();
           const bits = c.bytes();
           if (hashes < 1 || hashes > 32 || !bits.length) throw new IndexFormatError('bad sketch in the catalog');
-          sketches.set(field, new BloomFilter(Uint8Array.from(bits), hashes));
+          sketches.set(field, new BloomFilter(new Uint8Array(bits), hashes));
         }
       }
       out.push({ dataPath, indexPath, minTsNs, maxTsNs, count: n, dataLength, sketches });

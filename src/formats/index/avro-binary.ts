@@ -115,7 +115,8 @@ export class Cursor {
   }
 
   string(): string {
-    return Buffer.from(this.bytes()).toString('utf8');
+    const b = this.bytes();
+    return Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8');
   }
 }
 

@@ -297,7 +297,7 @@ export class IndexV2 {
       const hashes = c.uvarint();
       const bits = c.bytes();
       if (hashes < 1 || hashes > 32 || bits.length === 0) throw new IndexFormatError('bad sketch');
-      out.set(name, new BloomFilter(Uint8Array.from(bits), hashes));
+      out.set(name, new BloomFilter(new Uint8Array(bits), hashes));
     }
     return out;
   }
