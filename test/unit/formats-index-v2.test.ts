@@ -5,6 +5,12 @@ import { ByteWriter, IndexFormatError, parseContainerHeader } from '../../src/fo
 import { IndexBuilder } from '../../src/formats/index/packet-index.js';
 import type { IndexSummary } from '../../src/formats/index/packet-index-format.js';
 import { decodeIndex, readIndexColumns } from '../../src/formats/index/packet-index-reader.js';
+import {
+  chunkExtent,
+  decodeDirectory,
+  type DirectoryInput,
+  encodeDirectory,
+} from '../../src/formats/index/v2/format.js';
 import { bufferSource, IndexV2 } from '../../src/formats/index/v2/reader.js';
 import { addressTextToBytes, flowTerm, fnv1a } from '../../src/formats/index/v2/terms.js';
 import { decodeFrame } from '../../src/packet/decode.js';
@@ -134,7 +140,7 @@ test('a crafted v1 index block that would inflate without limit is refused at on
 test('a crafted v2 column chunk that would inflate without limit is refused', async () => {
   const { v2 } = await synthetic(300);
   const index = await IndexV2.open(bufferSource(v2));
-  const chunk = index.chunks[0];
+  const chunk = chunkExtent(index.chunks, 0);
   const h = parseContainerHeader(v2)!;
   const bomb = Buffer.concat([Buffer.of(1), deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 1))]);
   // Point the index at a forged chunk: same directory, chunk 0's bytes replaced (lengths kept by padding).
@@ -158,4 +164,77 @@ test('a torn v2 index (cut short) is refused, never half-read', async () => {
     })(),
     IndexFormatError,
   );
+});
+
+test('the directory decodes to what was written: chunks as arrays, dictionary blocks when first asked', () => {
+  const input: DirectoryInput = {
+    chunkPackets: 128,
+    chunks: [
+      { offset: 0, length: 700, firstTsOffset: 0 },
+      { offset: 700, length: 90_000, firstTsOffset: 2 ** 40 },
+      { offset: 90_700, length: 1, firstTsOffset: 2 ** 52 },
+    ],
+    fields: [
+      {
+        name: 'src',
+        kind: 'addr',
+        termCount: 300,
+        postings: { offset: 5, length: 6 },
+        blocks: [
+          { firstTerm: Uint8Array.of(10, 0, 0, 1), offset: 1, length: 2, termCount: 128 },
+          { firstTerm: Uint8Array.of(192, 0, 2, 1), offset: 3, length: 4, termCount: 172 },
+        ],
+      },
+      {
+        name: 'dstPort',
+        kind: 'int',
+        termCount: 2,
+        postings: { offset: 0, length: 9 },
+        blocks: [{ firstTerm: 443, offset: 7, length: 8, termCount: 2 }],
+      },
+    ],
+    sketches: { offset: 11, length: 12 },
+  };
+  const d = decodeDirectory(encodeDirectory(input));
+  assert.equal(d.chunks.length, 3);
+  assert.deepEqual(
+    input.chunks.map((_, i) => ({ ...chunkExtent(d.chunks, i), firstTsOffset: d.chunks.firstTsOffset[i] })),
+    input.chunks,
+  );
+  assert.deepEqual(
+    d.fields.map((f) => ({ ...f, blocks: f.blocks.map((b) => ({ ...b, firstTerm: b.firstTerm })) })),
+    input.fields.map((f) => ({
+      ...f,
+      blocks: f.blocks.map((b) => ({
+        ...b,
+        firstTerm: typeof b.firstTerm === 'number' ? b.firstTerm : Buffer.from(b.firstTerm as Uint8Array),
+      })),
+    })),
+  );
+  assert.deepEqual(d.sketches, input.sketches);
+  // A directory cut inside a field's block list is refused when it is decoded, not when a query
+  // first asks for that field's blocks.
+  const bytes = encodeDirectory(input);
+  for (const cut of [bytes.length - 3, bytes.length - 12])
+    assert.throws(() => decodeDirectory(bytes.subarray(0, cut)), IndexFormatError);
+});
+
+test('column chunks decoded only as far as asked give the same leading packets as whole ones', async () => {
+  const { v2 } = await synthetic(1000);
+  const index = await IndexV2.open(bufferSource(v2));
+  const ids = [7, 0, 3];
+  const whole = await index.readChunks(ids);
+  const part = await index.readChunks(ids, [1, 128, 40]);
+  assert.deepEqual(
+    part.map((s) => s.count),
+    [1, 128, 40],
+  );
+  part.forEach((s, k) => {
+    assert.equal(s.first, whole[k].first);
+    assert.deepEqual(s.tsOffset, whole[k].tsOffset.subarray(0, s.count));
+    assert.deepEqual(s.pos, whole[k].pos.subarray(0, s.count));
+    assert.deepEqual(s.len, whole[k].len.subarray(0, s.count));
+  });
+  // The last chunk holds 1000 - 7 * 128 = 104 packets: asking for more gives what there is.
+  assert.equal((await index.readChunks([7], [500]))[0].count, 104);
 });

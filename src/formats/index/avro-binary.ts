@@ -106,6 +106,13 @@ export class Cursor {
     return result & 1n ? -((result + 1n) >> 1n) : result >> 1n;
   }
 
+  /** Steps over a length-prefixed byte string. */
+  skipBytes(): void {
+    const n = this.long();
+    if (n < 0 || this.pos + n > this.buf.length) throw new IndexFormatError('index truncated inside a byte string');
+    this.pos += n;
+  }
+
   bytes(): Uint8Array {
     const n = this.long();
     if (n < 0 || this.pos + n > this.buf.length) throw new IndexFormatError('index truncated inside a byte string');

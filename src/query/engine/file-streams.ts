@@ -188,9 +188,9 @@ export async function* streamByIndexV2(
     const s = startNs - index.minTsNs;
     const e = endNs - index.minTsNs;
     let c0 = 0;
-    while (c0 + 1 < chunks.length && BigInt(chunks[c0 + 1].firstTsOffset) <= s) c0++;
+    while (c0 + 1 < chunks.length && BigInt(chunks.firstTsOffset[c0 + 1]) <= s) c0++;
     let c1 = c0;
-    while (c1 < chunks.length && BigInt(chunks[c1].firstTsOffset) <= e) c1++;
+    while (c1 < chunks.length && BigInt(chunks.firstTsOffset[c1]) <= e) c1++;
     lo = c0 * per;
     hi = Math.min(count, c1 * per);
   }
@@ -208,14 +208,25 @@ export async function* streamByIndexV2(
       if (o < lo || o >= hi) continue;
       const c = Math.floor(o / per);
       let span = spans.get(c);
-      if (!span) {
+      if (!span || o - span.first >= span.count) {
         spans.clear();
+        // The chunks of the next candidates, each decoded only as far as its last candidate.
         const ids: number[] = [c];
-        for (let j = k; j < nHits && ids.length < CHUNKS_PER_READ; j++) {
-          const cj = Math.floor(ordinalAt(j) / per);
-          if (cj !== ids[ids.length - 1] && cj < chunks.length) ids.push(cj);
+        const need: number[] = [o - c * per + 1];
+        const slot = new Map<number, number>([[c, 0]]);
+        for (let j = k; j < nHits; j++) {
+          const oj = ordinalAt(j);
+          const cj = Math.floor(oj / per);
+          if (cj >= chunks.length) continue;
+          const at = slot.get(cj);
+          if (at !== undefined) need[at] = Math.max(need[at], oj - cj * per + 1);
+          else if (ids.length < CHUNKS_PER_READ) {
+            slot.set(cj, ids.length);
+            ids.push(cj);
+            need.push(oj - cj * per + 1);
+          } else break;
         }
-        const read = await index.readChunks(ids);
+        const read = await index.readChunks(ids, need);
         for (let x = 0; x < ids.length; x++) spans.set(ids[x], read[x]);
         span = spans.get(c)!;
       }

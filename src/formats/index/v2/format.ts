@@ -63,12 +63,31 @@ export interface FieldDir {
   blocks: DictBlockDir[];
 }
 
+/**
+ * The column chunks' directory entries as parallel arrays. A file has hundreds to thousands of them
+ * and every query opening the file decodes them all: objects would be most of that cost.
+ */
+export interface ChunkTable {
+  readonly length: number;
+  readonly offset: Float64Array;
+  readonly size: Uint32Array;
+  readonly firstTsOffset: Float64Array;
+}
+
 export interface Directory {
   chunkPackets: number;
-  chunks: ChunkDir[];
+  chunks: ChunkTable;
   fields: FieldDir[];
   sketches: Extent | null;
 }
+
+/** A directory as the writer builds it. */
+export interface DirectoryInput extends Omit<Directory, 'chunks'> {
+  chunks: readonly ChunkDir[];
+}
+
+/** Chunk `i`'s extent. */
+export const chunkExtent = (t: ChunkTable, i: number): Extent => ({ offset: t.offset[i], length: t.size[i] });
 
 export function writeTerm(w: ByteWriter, kind: TermKind, t: Term): void {
   if (kind === 'int') w.long(t as number);
@@ -79,7 +98,7 @@ export function readTerm(c: Cursor, kind: TermKind): Term {
   return kind === 'int' ? c.long() : c.bytes();
 }
 
-export function encodeDirectory(d: Directory): Buffer {
+export function encodeDirectory(d: DirectoryInput): Buffer {
   const w = new ByteWriter(4096);
   w.uvarint(1);
   w.uvarint(d.chunkPackets);
@@ -118,11 +137,22 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
   const chunkPackets = c.uvarint();
   if (chunkPackets < 1 || chunkPackets > 1 << 20) throw new IndexFormatError('bad index chunk size');
   const nChunks = c.uvarint();
-  const chunks: ChunkDir[] = [];
+  // Each entry takes at least 3 bytes: a count beyond that is a lie (it would size the arrays).
+  if (nChunks * 3 > bytes.length) throw new IndexFormatError('index directory truncated in its chunk list');
+  const chunks: ChunkTable = {
+    length: nChunks,
+    offset: new Float64Array(nChunks),
+    size: new Uint32Array(nChunks),
+    firstTsOffset: new Float64Array(nChunks),
+  };
   let prev = 0;
   for (let i = 0; i < nChunks; i++) {
     const offset = prev + c.uvarint();
-    chunks.push({ offset, length: c.uvarint(), firstTsOffset: c.uvarint() });
+    const size = c.uvarint();
+    if (size > 0xffffffff) throw new IndexFormatError('index column chunk implausibly large');
+    chunks.offset[i] = offset;
+    chunks.size[i] = size;
+    chunks.firstTsOffset[i] = c.uvarint();
     prev = offset;
   }
   const fields: FieldDir[] = [];
@@ -134,16 +164,41 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
     const termCount = c.uvarint();
     const postings = { offset: c.uvarint(), length: c.uvarint() };
     const nBlocks = c.uvarint();
-    const blocks: DictBlockDir[] = [];
+    // A query looks at the blocks of a few fields only: step over them now (checking they are all
+    // there), decode them when first asked.
+    const start = c.pos;
     for (let k = 0; k < nBlocks; k++) {
-      const firstTerm = readTerm(c, kind);
-      blocks.push({ firstTerm, offset: c.uvarint(), length: c.uvarint(), termCount: c.uvarint() });
+      if (kind === 'int') c.long();
+      else c.skipBytes();
+      c.uvarint();
+      c.uvarint();
+      c.uvarint();
     }
-    fields.push({ name, kind, termCount, postings, blocks });
+    fields.push(lazyBlocks({ name, kind, termCount, postings }, bytes, start, nBlocks));
   }
   const so = c.uvarint();
   const sl = c.uvarint();
   return { chunkPackets, chunks, fields, sketches: sl > 0 ? { offset: so, length: sl } : null };
+}
+
+/** A field whose dictionary block list is decoded on first use (from `start` in `bytes`). */
+function lazyBlocks(head: Omit<FieldDir, 'blocks'>, bytes: Uint8Array, start: number, nBlocks: number): FieldDir {
+  let blocks: DictBlockDir[] | null = null;
+  return {
+    ...head,
+    get blocks(): DictBlockDir[] {
+      if (blocks === null) {
+        const c = new Cursor(bytes, start);
+        const out: DictBlockDir[] = [];
+        for (let k = 0; k < nBlocks; k++) {
+          const firstTerm = readTerm(c, head.kind);
+          out.push({ firstTerm, offset: c.uvarint(), length: c.uvarint(), termCount: c.uvarint() });
+        }
+        blocks = out;
+      }
+      return blocks;
+    },
+  };
 }
 
 /** One dictionary entry: a term, how many packets carry it, where its posting list is. */

@@ -8,7 +8,8 @@ import { boundedInflate, Cursor, IndexFormatError, parseContainerHeader } from '
 import { BloomFilter } from '../bloom.js';
 import type { IndexSummary } from '../packet-index-format.js';
 import {
-  type ChunkDir,
+  type ChunkTable,
+  chunkExtent,
   decodeDictionaryBlock,
   decodeDirectory,
   decodePostingList,
@@ -231,24 +232,39 @@ export class IndexV2 {
   /**
    * Decodes the given column chunks (adjacent ones fetched by one read), one span each, in the order
    * asked. Positions are checked against the data file's length, times against the index bounds.
+   * `need[k]`, when given, is how many leading packets of chunk `ids[k]` the caller needs: a sparse
+   * query needs one or two per chunk, and decoding stops there (the span's count says how many).
    */
-  async readChunks(ids: readonly number[]): Promise<ColumnSpan[]> {
+  async readChunks(ids: readonly number[], need?: readonly number[]): Promise<ColumnSpan[]> {
     const per = this.directory.chunkPackets;
     const all = this.directory.chunks;
     for (const id of ids) if (id < 0 || id >= all.length) throw new IndexFormatError(`no column chunk ${id}`);
-    const datas = await this.readExtents(ids.map((id) => all[id]));
+    const datas = await this.readExtents(ids.map((id) => chunkExtent(all, id)));
     const spanNs = Number(this.maxTsNs - this.minTsNs);
     const dataLength = this.summary.dataLength;
+    const counts = ids.map((id, k) => {
+      const n = Math.min(per, this.count - id * per);
+      return need === undefined ? n : Math.max(0, Math.min(n, need[k]));
+    });
+    // One backing store per column for all the spans: typed arrays of their own would each cost an
+    // ArrayBuffer allocation, and their collection, per chunk.
+    const total = counts.reduce((a, b) => a + b, 0);
+    const tsAll = new Float64Array(total);
+    const posAll = new Float64Array(total);
+    const lenAll = new Uint32Array(total);
+    let base = 0;
     return ids.map((id, k) => {
       const first = id * per;
       const n = Math.min(per, this.count - first);
+      const upTo = counts[k];
       const span: ColumnSpan = {
         first,
-        count: n,
-        tsOffset: new Float64Array(n),
-        pos: new Float64Array(n),
-        len: new Uint32Array(n),
+        count: upTo,
+        tsOffset: tsAll.subarray(base, base + upTo),
+        pos: posAll.subarray(base, base + upTo),
+        len: lenAll.subarray(base, base + upTo),
       };
+      base += upTo;
       const raw = datas[k];
       if (!raw.length) throw new IndexFormatError('empty column chunk');
       const payload =
@@ -258,7 +274,7 @@ export class IndexV2 {
       if (scale !== 1 && scale !== 1000) throw new IndexFormatError(`bad time scale ${scale} in a column chunk`);
       let pos = c.uvarint();
       let ts = 0;
-      for (let j = 0; j < n; j++) {
+      for (let j = 0; j < upTo; j++) {
         ts += c.long() * scale;
         const lenAndGap = c.uvarint();
         const len = Math.floor(lenAndGap / 2);
@@ -281,7 +297,7 @@ export class IndexV2 {
   }
 
   /** Chunk directory entries (for time pruning of time-ordered files). */
-  get chunks(): readonly ChunkDir[] {
+  get chunks(): ChunkTable {
     return this.directory.chunks;
   }
 

@@ -14,7 +14,7 @@ import {
   COMPRESS_POSTINGS_AT,
   DICT_BLOCK_TERMS,
   DIRECTORY_KEY,
-  type Directory,
+  type DirectoryInput,
   encodeDirectory,
   type FieldDir,
   SECTION_KINDS,
@@ -389,7 +389,7 @@ export function encodeIndexV2(
     data: sketchData,
   });
 
-  const directory: Directory = {
+  const directory: DirectoryInput = {
     chunkPackets: CHUNK_PACKETS,
     chunks,
     fields,
