@@ -145,14 +145,17 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
     size: new Uint32Array(nChunks),
     firstTsOffset: new Float64Array(nChunks),
   };
+  // Offset deltas, sizes and first times, interleaved.
+  const raw = new Float64Array(nChunks * 3);
+  c.uvarintsInto(raw, raw.length);
   let prev = 0;
   for (let i = 0; i < nChunks; i++) {
-    const offset = prev + c.uvarint();
-    const size = c.uvarint();
+    const offset = prev + raw[3 * i];
+    const size = raw[3 * i + 1];
     if (size > 0xffffffff) throw new IndexFormatError('index column chunk implausibly large');
     chunks.offset[i] = offset;
     chunks.size[i] = size;
-    chunks.firstTsOffset[i] = c.uvarint();
+    chunks.firstTsOffset[i] = raw[3 * i + 2];
     prev = offset;
   }
   const fields: FieldDir[] = [];
@@ -167,13 +170,12 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
     // A query looks at the blocks of a few fields only: step over them now (checking they are all
     // there), decode them when first asked.
     const start = c.pos;
-    for (let k = 0; k < nBlocks; k++) {
-      if (kind === 'int') c.long();
-      else c.skipBytes();
-      c.uvarint();
-      c.uvarint();
-      c.uvarint();
-    }
+    if (kind === 'int') c.skipVarints(nBlocks * 4);
+    else
+      for (let k = 0; k < nBlocks; k++) {
+        c.skipBytes();
+        c.skipVarints(3);
+      }
     fields.push(lazyBlocks({ name, kind, termCount, postings }, bytes, start, nBlocks));
   }
   const so = c.uvarint();
