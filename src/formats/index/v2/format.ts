@@ -130,6 +130,13 @@ export function encodeDirectory(d: DirectoryInput): Buffer {
   return w.toBuffer();
 }
 
+let scratchTable = new Float64Array(0);
+/** A reused table of at least `n` numbers: decoding is synchronous, so one is enough. */
+function scratch(n: number): Float64Array {
+  if (scratchTable.length < n) scratchTable = new Float64Array(Math.max(n, 4096));
+  return scratchTable;
+}
+
 export function decodeDirectory(bytes: Uint8Array): Directory {
   const c = new Cursor(bytes);
   const version = c.uvarint();
@@ -139,15 +146,17 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
   const nChunks = c.uvarint();
   // Each entry takes at least 3 bytes: a count beyond that is a lie (it would size the arrays).
   if (nChunks * 3 > bytes.length) throw new IndexFormatError('index directory truncated in its chunk list');
+  // One backing store for the three columns (a query opens one directory per file).
+  const store = new ArrayBuffer(nChunks * 20);
   const chunks: ChunkTable = {
     length: nChunks,
-    offset: new Float64Array(nChunks),
-    size: new Uint32Array(nChunks),
-    firstTsOffset: new Float64Array(nChunks),
+    offset: new Float64Array(store, 0, nChunks),
+    firstTsOffset: new Float64Array(store, nChunks * 8, nChunks),
+    size: new Uint32Array(store, nChunks * 16, nChunks),
   };
   // Offset deltas, sizes and first times, interleaved.
-  const raw = new Float64Array(nChunks * 3);
-  c.uvarintsInto(raw, raw.length);
+  const raw = scratch(nChunks * 3);
+  c.uvarintsInto(raw, nChunks * 3);
   let prev = 0;
   for (let i = 0; i < nChunks; i++) {
     const offset = prev + raw[3 * i];

@@ -302,9 +302,10 @@ export class IndexV2 {
     // One backing store per column for all the spans: typed arrays of their own would each cost an
     // ArrayBuffer allocation, and their collection, per chunk.
     const total = counts.reduce((a, b) => a + b, 0);
-    const tsAll = new Float64Array(total);
-    const posAll = new Float64Array(total);
-    const lenAll = new Uint32Array(total);
+    const store = new ArrayBuffer(total * 20);
+    const tsAll = new Float64Array(store, 0, total);
+    const posAll = new Float64Array(store, total * 8, total);
+    const lenAll = new Uint32Array(store, total * 16, total);
     let base = 0;
     return ids.map((id, k) => {
       const first = id * per;
