@@ -238,3 +238,16 @@ test('column chunks decoded only as far as asked give the same leading packets a
   // The last chunk holds 1000 - 7 * 128 = 104 packets: asking for more gives what there is.
   assert.equal((await index.readChunks([7], [500]))[0].count, 104);
 });
+
+test('an index without a sketch section gives, from its dictionaries, the filters the writer handed the catalog', async () => {
+  const { v2, builder } = await synthetic(5000, 900);
+  const index = await IndexV2.open(bufferSource(v2));
+  assert.equal(index.directory.sketches, null);
+  const rebuilt = await index.sketches();
+  const written = builder.sketches!;
+  assert.deepEqual([...rebuilt.keys()], [...written.keys()]);
+  for (const [name, filter] of written) {
+    assert.equal(rebuilt.get(name)?.hashes, filter.hashes, name);
+    assert.deepEqual(rebuilt.get(name)?.bits, filter.bits, name);
+  }
+});

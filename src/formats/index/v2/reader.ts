@@ -5,7 +5,7 @@
  * against the file, every inflate is bounded, every ordinal checked against the packet count.
  */
 import { boundedInflate, Cursor, IndexFormatError, parseContainerHeader } from '../avro-binary.js';
-import { BloomFilter } from '../bloom.js';
+import { BloomFilter, sketchKey } from '../bloom.js';
 import type { IndexSummary } from '../packet-index-format.js';
 import {
   type ChunkTable,
@@ -338,11 +338,21 @@ export class IndexV2 {
     return this.directory.chunks;
   }
 
-  /** The per-field Bloom filters. */
+  /**
+   * The per-field Bloom filters: from the index's sketch section, or, for an index written without
+   * one, rebuilt from the dictionaries, which hold every term (the same filters the writer makes).
+   */
   async sketches(): Promise<Map<string, BloomFilter>> {
     const out = new Map<string, BloomFilter>();
     const ext = this.directory.sketches;
-    if (!ext) return out;
+    if (!ext) {
+      for (const field of this.directory.fields) {
+        const filter = BloomFilter.forCount(field.termCount);
+        for (const e of await this.terms(field)) filter.add(sketchKey(e.term));
+        out.set(field.name, filter);
+      }
+      return out;
+    }
     const [data] = await this.readExtents([ext]);
     const c = new Cursor(data);
     for (let n = c.uvarint(), k = 0; k < n; k++) {

@@ -373,27 +373,15 @@ export function encodeIndexV2(
     sketches.push({ name: f.name, filter });
   }
 
-  const sk = new ByteWriter(4096);
-  sk.uvarint(sketches.length);
-  for (const s of sketches) {
-    sk.string(s.name);
-    sk.uvarint(s.filter.hashes);
-    sk.bytes(s.filter.bits);
-  }
-  const sketchData = sk.toBuffer();
-  const sketchOffset = sections.add({
-    kind: 'SKETCHES',
-    field: '',
-    first: 0,
-    count: sketches.length,
-    data: sketchData,
-  });
-
+  // No sketch section: the dictionaries hold every term, so a reader rebuilds the same filters from
+  // them (IndexV2.sketches) for the rare catalog rebuild, and small files' indexes stay smaller than
+  // v1's (at 5,000 packets the section was 1.4 of 21.8 bytes a packet). The sink hands the filters
+  // to the catalog directly (`out.sketches`).
   const directory: DirectoryInput = {
     chunkPackets: CHUNK_PACKETS,
     chunks,
     fields,
-    sketches: { offset: sketchOffset, length: sketchData.length },
+    sketches: null,
   };
   const fullSummary: IndexSummary = { ...summary, version: 2, count: n, timeOrdered };
   const header = encodeContainerHeader(
