@@ -4,6 +4,7 @@
  * that the catalog does not know yet (sealed since, or whose entry was lost). Cost: O(buckets)
  * listings and small reads, whatever the number of files outside the window.
  */
+import { IndexFormatError } from '../formats/index/avro-binary.js';
 import {
   hourBucketOf,
   hourBucketStart,
@@ -40,14 +41,23 @@ async function names(storage: Storage, dir: string): Promise<{ name: string; pat
   return out;
 }
 
-/** Reads a catalog object, or null when it vanished (a compaction replaced it). */
+/**
+ * Reads a catalog object: null when it vanished (a compaction replaced it), none when it is torn (an
+ * older version wrote objects in place; their files come from the index listing instead).
+ */
 async function readObject(storage: Storage, path: string, counter: { bytes: number }): Promise<CatalogEntry[] | null> {
+  let buf: Buffer;
   try {
-    const buf = await storage.readBuffer(path);
-    counter.bytes += buf.length;
-    return decodeCatalog(buf);
+    buf = await storage.readBuffer(path);
   } catch (err) {
     if (isStorageError(err, 'FileNotFoundException')) return null;
+    throw err;
+  }
+  counter.bytes += buf.length;
+  try {
+    return decodeCatalog(buf);
+  } catch (err) {
+    if (err instanceof IndexFormatError) return [];
     throw err;
   }
 }

@@ -5,6 +5,7 @@
  * rebuilds the catalog from the indexes (docs/design.md §7).
  */
 import { randomBytes } from 'node:crypto';
+import { IndexFormatError } from '../formats/index/avro-binary.js';
 import type { BloomFilter } from '../formats/index/bloom.js';
 import { IndexV2 } from '../formats/index/v2/reader.js';
 import { indexBucket, parseIndexFileName } from '../formats/index/packet-index-format.js';
@@ -26,7 +27,10 @@ import { bucketDir, catalogDir, layoutOf, relativeTo, storeFile } from './paths.
 /** Loose entries a bucket may gather before the next seal merges them into its summary. */
 export const COMPACT_AT = 32;
 
-/** The catalog entry of a data file, from its v2 index (header and sketches: two small reads). */
+/**
+ * The catalog entry of a data file, from its v2 index: the header, and the sketch section or, in
+ * indexes written without one, the dictionaries the sketches are rebuilt from.
+ */
 export async function entryFromIndex(
   storage: Storage,
   root: string,
@@ -52,13 +56,36 @@ export async function entryFromIndex(
 export const bucketOfEntry = (e: Pick<CatalogEntry, 'minTsNs' | 'maxTsNs'>): string =>
   indexBucket(e.minTsNs, e.maxTsNs);
 
-/** Writes one entry as a loose object of its bucket (overwriting: the same file, the same facts). */
+/**
+ * Puts a catalog object in place whole: written under a hidden temporary name (no reader lists it),
+ * then renamed. A create writes in place, so a query (or a compaction) listing the bucket meanwhile
+ * would read half an object. `replace`: an existing object at `path` is deleted first (the moment
+ * between costs a reader only that object's sketches: its files come from the index listing);
+ * otherwise FileAlreadyExistsException, as a create without overwrite.
+ */
+export async function publishObject(storage: Storage, path: string, bytes: Buffer, replace: boolean): Promise<void> {
+  const slash = path.lastIndexOf('/');
+  const temp = `${path.slice(0, slash)}/.${path.slice(slash + 1)}.${randomBytes(4).toString('hex')}.tmp`;
+  await storage.create(temp, bytes, { overwrite: true });
+  try {
+    try {
+      await storage.rename(temp, path);
+    } catch (err) {
+      if (!replace || !isStorageError(err, 'FileAlreadyExistsException')) throw err;
+      await storage.delete(path).catch(() => false);
+      await storage.rename(temp, path);
+    }
+  } catch (err) {
+    await storage.delete(temp).catch(() => false);
+    throw err;
+  }
+}
+
+/** Writes one entry as a loose object of its bucket (replacing: the same file, the same facts). */
 export async function writeEntry(storage: Storage, root: string, entry: CatalogEntry): Promise<string> {
   const bucket = bucketOfEntry(entry);
   const name = entry.dataPath.slice(entry.dataPath.lastIndexOf('/') + 1);
-  await storage.create(`${bucketDir(root, bucket)}/${entryFileName(name)}`, encodeCatalog([entry]), {
-    overwrite: true,
-  });
+  await publishObject(storage, `${bucketDir(root, bucket)}/${entryFileName(name)}`, encodeCatalog([entry]), true);
   return bucket;
 }
 
@@ -74,7 +101,7 @@ export async function writeEntries(
 ): Promise<string> {
   const first = entries[0].dataPath.slice(entries[0].dataPath.lastIndexOf('/') + 1);
   const path = `${bucketDir(root, bucket)}/${entryFileName(`${first}.${entries.length}-${randomBytes(4).toString('hex')}`)}`;
-  await storage.create(path, encodeCatalog(entries), { overwrite: true });
+  await publishObject(storage, path, encodeCatalog(entries), true);
   return path;
 }
 
@@ -105,17 +132,35 @@ export async function listBucket(
 }
 
 /**
+ * A catalog object's entries; none for one that vanished, or that an older version left torn (it
+ * wrote objects in place): compaction then drops it, and its files are found by the index listing.
+ */
+async function readEntries(storage: Storage, path: string): Promise<CatalogEntry[]> {
+  try {
+    return decodeCatalog(await storage.readBuffer(path));
+  } catch (err) {
+    if (err instanceof IndexFormatError || isStorageError(err, 'FileNotFoundException')) return [];
+    throw err;
+  }
+}
+
+/**
  * Merges a bucket's loose entries into a new summary (created without overwrite: of two compactors
  * one wins, the other leaves its entries for later), then deletes what was merged.
  */
 export async function compactBucket(storage: Storage, root: string, bucket: string): Promise<boolean> {
   const { summary, older, loose } = await listBucket(storage, root, bucket);
   if (!loose.length && !older.length) return false;
-  const base = summary ? decodeCatalog(await storage.readBuffer(summary.path)) : [];
-  const parts = await Promise.all(loose.map(async (p) => decodeCatalog(await storage.readBuffer(p)).slice()));
+  const base = summary ? await readEntries(storage, summary.path) : [];
+  const parts = await Promise.all(loose.map((p) => readEntries(storage, p)));
   const next = summaryFileName((summary?.seq ?? 0) + 1);
   try {
-    await storage.create(`${bucketDir(root, bucket)}/${next}`, encodeCatalog(mergeEntries(base, ...parts)));
+    await publishObject(
+      storage,
+      `${bucketDir(root, bucket)}/${next}`,
+      encodeCatalog(mergeEntries(base, ...parts)),
+      false,
+    );
   } catch (err) {
     if (isStorageError(err, 'FileAlreadyExistsException')) return false;
     throw err;

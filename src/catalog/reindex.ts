@@ -13,7 +13,7 @@ import { createPacketFields } from '../packet/packet-fields.js';
 import { isStorageError } from '../storage/errors.js';
 import type { Storage } from '../storage/types.js';
 import { type CatalogEntry, encodeCatalog, summaryFileName } from './catalog-format.js';
-import { bucketOfEntry, entryFromIndex, listBucket, writeStoreFacts } from './catalog-writer.js';
+import { bucketOfEntry, entryFromIndex, listBucket, publishObject, writeStoreFacts } from './catalog-writer.js';
 import { bucketDir, catalogDir, layoutOf, relativeTo } from './paths.js';
 
 /** An index v2 lives in a bucket directory under `_index`; v1 in `_index` itself. */
@@ -115,7 +115,8 @@ export async function rebuildCatalog(
   }
   for (const [bucket, list] of byBucket) {
     const { summary, older, loose } = await listBucket(storage, root, bucket);
-    await storage.create(`${bucketDir(root, bucket)}/${summaryFileName((summary?.seq ?? 0) + 1)}`, encodeCatalog(list));
+    const next = `${bucketDir(root, bucket)}/${summaryFileName((summary?.seq ?? 0) + 1)}`;
+    await publishObject(storage, next, encodeCatalog(list), false);
     for (const p of [...older, ...loose, ...(summary ? [summary.path] : [])])
       await storage.delete(p).catch(() => false);
   }

@@ -9,15 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readCatalog } from '../../src/catalog/catalog-reader.js';
 import {
   bucketOfEntry,
   CatalogHook,
   COMPACT_AT,
+  compactBucket,
   entryFromIndex,
   listBucket,
+  publishObject,
   readStoreFacts,
 } from '../../src/catalog/catalog-writer.js';
-import { type CatalogEntry, decodeCatalog } from '../../src/catalog/catalog-format.js';
+import { type CatalogEntry, decodeCatalog, encodeCatalog } from '../../src/catalog/catalog-format.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import type { Storage } from '../../src/storage/types.js';
 import { SyntheticCapture } from '../support/synthetic.js';
@@ -152,5 +155,51 @@ describe('catalog seal hook', () => {
     await hook.recordSealed({ dataPath: `/d/${f.name}`, indexPath: f.indexPath!.slice(dir.length) });
     assert.equal((await catalogued(storage, 'd', bucketOfEntry(f))).size, 1);
     await hook.drain();
+  });
+});
+
+describe('catalog objects are published whole', () => {
+  test('an object appears under its name only complete; replacing, and refusing to replace', async () => {
+    const storage = new LocalStorage(`file://${dir}`);
+    const [f] = await files('p', 1);
+    const entry = await entryFromIndex(storage, '/p', `/p/${f.name}`, f.indexPath!.slice(dir.length));
+    assert.ok(entry);
+    const bucket = bucketOfEntry(entry);
+    const path = `/p/_catalog/${bucket}/s-0000000001.avro`;
+    await publishObject(storage, path, encodeCatalog([entry]), false);
+    await assert.rejects(publishObject(storage, path, encodeCatalog([]), false), /FileAlreadyExists/);
+    assert.equal(decodeCatalog(await storage.readBuffer(path)).length, 1, 'the refused publish left it as it was');
+    await publishObject(storage, path, encodeCatalog([]), true);
+    assert.equal(decodeCatalog(await storage.readBuffer(path)).length, 0);
+    const names: string[] = [];
+    for await (const e of storage.list(`/p/_catalog/${bucket}`)) names.push(e.name);
+    assert.deepEqual(names, ['s-0000000001.avro'], 'no temporary object left behind');
+  });
+
+  test('a torn object (written in place by an older version) costs its sketches, never a file or the query', async () => {
+    const storage = new LocalStorage(`file://${dir}`);
+    const written = await files('t', 3);
+    const hook = new CatalogHook(
+      storage,
+      '/t',
+      async () => true,
+      (m) => assert.fail(m),
+      { batchEntries: 1 },
+    );
+    for (const f of written) await hook.recordSealed(sealed('t', f));
+    await hook.drain();
+    const bucket = bucketOfEntry(written[0]);
+    const { loose } = await listBucket(storage, '/t', bucket);
+    assert.ok(loose.length >= 1);
+    // Cut one loose object short, as a crash inside an in-place create left it.
+    const whole = await storage.readBuffer(loose[0]);
+    await storage.delete(loose[0]);
+    await storage.create(loose[0], whole.subarray(0, Math.floor(whole.length / 2)));
+    const plan = await readCatalog(storage, '/t', 0n, 2n ** 62n);
+    assert.ok(plan);
+    assert.deepEqual(plan.files.map((x) => x.dataPath).sort(), written.map((x) => `/t/${x.name}`).sort());
+    assert.equal(await compactBucket(storage, '/t', bucket), true, 'compaction drops the torn object');
+    const after = await listBucket(storage, '/t', bucket);
+    assert.deepEqual(after.loose, []);
   });
 });

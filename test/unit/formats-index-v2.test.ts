@@ -215,8 +215,54 @@ test('the directory decodes to what was written: chunks as arrays, dictionary bl
   // A directory cut inside a field's block list is refused when it is decoded, not when a query
   // first asks for that field's blocks.
   const bytes = encodeDirectory(input);
-  for (const cut of [bytes.length - 3, bytes.length - 12])
+  for (const cut of [bytes.length - 3, bytes.length - 12, 20])
     assert.throws(() => decodeDirectory(bytes.subarray(0, cut)), IndexFormatError);
+  // A chunk table whose entries are not whole, ascending, non-negative numbers is refused.
+  const tableAt = 4; // version (1 byte), chunk size 128 (2 bytes), chunk count (1 byte)
+  for (const [at, value] of [
+    [tableAt + 8, Number.NaN],
+    [tableAt + 8, -1],
+    [tableAt + 16, 5], // chunk 2 starts before chunk 1
+    [tableAt + 24, 0.5], // a first time
+  ] as const) {
+    const bad = Buffer.from(bytes);
+    bad.writeDoubleLE(value, at);
+    assert.throws(() => decodeDirectory(bad), IndexFormatError, `${value} at ${at}`);
+  }
+});
+
+test('a version 1 directory (chunk table as varints, written before) still decodes', () => {
+  const w = new ByteWriter(256);
+  w.uvarint(1);
+  w.uvarint(128);
+  w.uvarint(2);
+  for (const [delta, size, ts] of [
+    [0, 700, 0],
+    [700, 90_000, 2 ** 40],
+  ]) {
+    w.uvarint(delta);
+    w.uvarint(size);
+    w.uvarint(ts);
+  }
+  w.uvarint(1);
+  w.string('dstPort');
+  w.uvarint(0); // int
+  w.uvarint(2);
+  w.uvarint(0);
+  w.uvarint(9);
+  w.uvarint(1);
+  w.long(443);
+  w.uvarint(7);
+  w.uvarint(8);
+  w.uvarint(2);
+  w.uvarint(0);
+  w.uvarint(0);
+  const d = decodeDirectory(w.toBuffer());
+  assert.deepEqual([...d.chunks.offset], [0, 700]);
+  assert.deepEqual([...d.chunks.size], [700, 90_000]);
+  assert.deepEqual([...d.chunks.firstTsOffset], [0, 2 ** 40]);
+  assert.deepEqual(d.fields[0].blocks, [{ firstTerm: 443, offset: 7, length: 8, termCount: 2 }]);
+  assert.equal(d.sketches, null);
 });
 
 test('column chunks decoded only as far as asked give the same leading packets as whole ones', async () => {

@@ -38,7 +38,8 @@ interface FileStream {
   close(): Promise<void>;
 }
 
-const FIRST_INDEX_READ = 16 * 1024;
+/** Holds a v2 header whole up to ~1,400 column chunks (180,000-packet files); longer ones take a second read. */
+const FIRST_INDEX_READ = 32 * 1024;
 
 export class QueryEngine {
   readonly stats = newStats();

@@ -100,16 +100,20 @@ export function readTerm(c: Cursor, kind: TermKind): Term {
 
 export function encodeDirectory(d: DirectoryInput): Buffer {
   const w = new ByteWriter(4096);
-  w.uvarint(1);
+  const n = d.chunks.length;
+  w.uvarint(2);
   w.uvarint(d.chunkPackets);
-  w.uvarint(d.chunks.length);
-  let prev = 0;
-  for (const ch of d.chunks) {
-    w.uvarint(ch.offset - prev);
-    w.uvarint(ch.length);
-    w.uvarint(ch.firstTsOffset);
-    prev = ch.offset;
-  }
+  w.uvarint(n);
+  // The chunk table as fixed-width little-endian columns (offsets f64, first times f64, sizes u32):
+  // a reader copies it into typed arrays with one memcpy instead of decoding thousands of varints,
+  // which is most of opening an index before V8 has optimised anything (docs/design.md §5).
+  const table = Buffer.alloc(n * CHUNK_ENTRY_BYTES);
+  d.chunks.forEach((ch, i) => {
+    table.writeDoubleLE(ch.offset, 8 * i);
+    table.writeDoubleLE(ch.firstTsOffset, 8 * (n + i));
+    table.writeUInt32LE(ch.length, 16 * n + 4 * i);
+  });
+  w.raw(table);
   w.uvarint(d.fields.length);
   for (const f of d.fields) {
     w.string(f.name);
@@ -137,23 +141,55 @@ function scratch(n: number): Float64Array {
   return scratchTable;
 }
 
-export function decodeDirectory(bytes: Uint8Array): Directory {
-  const c = new Cursor(bytes);
-  const version = c.uvarint();
-  if (version !== 1) throw new IndexFormatError(`index directory version ${version} is not supported`);
-  const chunkPackets = c.uvarint();
-  if (chunkPackets < 1 || chunkPackets > 1 << 20) throw new IndexFormatError('bad index chunk size');
-  const nChunks = c.uvarint();
-  // Each entry takes at least 3 bytes: a count beyond that is a lie (it would size the arrays).
-  if (nChunks * 3 > bytes.length) throw new IndexFormatError('index directory truncated in its chunk list');
-  // One backing store for the three columns (a query opens one directory per file).
-  const store = new ArrayBuffer(nChunks * 20);
-  const chunks: ChunkTable = {
+/** Bytes of one chunk table entry in a version 2 directory. */
+const CHUNK_ENTRY_BYTES = 20;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A chunk table in the layout the arrays use: offsets f64, first times f64, sizes u32 (one backing store). */
+function chunkTable(nChunks: number): ChunkTable & { store: Uint8Array } {
+  const buffer = new ArrayBuffer(nChunks * CHUNK_ENTRY_BYTES);
+  return {
     length: nChunks,
-    offset: new Float64Array(store, 0, nChunks),
-    firstTsOffset: new Float64Array(store, nChunks * 8, nChunks),
-    size: new Uint32Array(store, nChunks * 16, nChunks),
+    offset: new Float64Array(buffer, 0, nChunks),
+    firstTsOffset: new Float64Array(buffer, nChunks * 8, nChunks),
+    size: new Uint32Array(buffer, nChunks * 16, nChunks),
+    store: new Uint8Array(buffer),
   };
+}
+
+/** Version 2: fixed-width little-endian columns, copied whole, then checked (a crafted file may hold anything). */
+function copyChunkTable(c: Cursor, nChunks: number): ChunkTable {
+  const bytes = nChunks * CHUNK_ENTRY_BYTES;
+  if (c.pos + bytes > c.buf.length) throw new IndexFormatError('index directory truncated in its chunk list');
+  const t = chunkTable(nChunks);
+  const src = c.buf.subarray(c.pos, c.pos + bytes);
+  if (LITTLE_ENDIAN) t.store.set(src);
+  else {
+    const v = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    for (let i = 0; i < nChunks; i++) {
+      t.offset[i] = v.getFloat64(8 * i, true);
+      t.firstTsOffset[i] = v.getFloat64(8 * (nChunks + i), true);
+      t.size[i] = v.getUint32(16 * nChunks + 4 * i, true);
+    }
+  }
+  c.pos += bytes;
+  // Offsets ascend (sections follow one another) and times are ns offsets: whole numbers below 2^53.
+  let prev = 0;
+  for (let i = 0; i < nChunks; i++) {
+    const o = t.offset[i];
+    const ts = t.firstTsOffset[i];
+    if (!(o >= prev) || o > 2 ** 53 || o % 1 !== 0 || !(ts >= 0) || ts > 2 ** 53 || ts % 1 !== 0)
+      throw new IndexFormatError(`bad column chunk entry ${i} in the index directory`);
+    prev = o;
+  }
+  return t;
+}
+
+/** Version 1: per chunk the offset delta, size and first time as unsigned varints. */
+function decodeVarintChunks(c: Cursor, nChunks: number): ChunkTable {
+  // Each entry takes at least 3 bytes: a count beyond that is a lie (it would size the arrays).
+  if (nChunks * 3 > c.buf.length) throw new IndexFormatError('index directory truncated in its chunk list');
+  const chunks = chunkTable(nChunks);
   // Offset deltas, sizes and first times, interleaved.
   const raw = scratch(nChunks * 3);
   c.uvarintsInto(raw, nChunks * 3);
@@ -167,6 +203,17 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
     chunks.firstTsOffset[i] = raw[3 * i + 2];
     prev = offset;
   }
+  return chunks;
+}
+
+export function decodeDirectory(bytes: Uint8Array): Directory {
+  const c = new Cursor(bytes);
+  const version = c.uvarint();
+  if (version !== 1 && version !== 2) throw new IndexFormatError(`index directory version ${version} is not supported`);
+  const chunkPackets = c.uvarint();
+  if (chunkPackets < 1 || chunkPackets > 1 << 20) throw new IndexFormatError('bad index chunk size');
+  const nChunks = c.uvarint();
+  const chunks = version === 1 ? decodeVarintChunks(c, nChunks) : copyChunkTable(c, nChunks);
   const fields: FieldDir[] = [];
   const nFields = c.uvarint();
   for (let i = 0; i < nFields; i++) {

@@ -32,8 +32,8 @@ export const bufferSource = (buf: Uint8Array): ByteSource => ({
   read: async (offset, length) => buf.subarray(offset, Math.min(buf.length, offset + length)),
 });
 
-/** Headers are small (a few KiB); this first read usually holds all of it. */
-const FIRST_READ = 16 * 1024;
+/** Headers take ~20 bytes a column chunk plus a few KiB: this first read usually holds all of it. */
+const FIRST_READ = 32 * 1024;
 const MAX_HEADER = 64 * 1024 * 1024;
 /** Pieces closer than this are fetched by one read. */
 const COALESCE_GAP = 4096;
