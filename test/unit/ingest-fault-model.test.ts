@@ -319,6 +319,34 @@ describe('background seals (docs/exactly-once.md §4)', () => {
     await assertExactlyOnce(cluster);
   });
 
+  it('the next file claims once the previous one is published, while its commit is still under way; commits stay in order', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 3500);
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000 });
+    const secondClaimed = () =>
+      a.storage.ops.some(
+        ([op, path]) => op === 'rename' && /\/\.claim-1000-.* -> .*00000000000000001000\.json$/.test(path),
+      );
+    const commit = a.member.commit.bind(a.member);
+    let claimedDuringCommit = false;
+    a.member.commit = async (partition, offset) => {
+      if (offset === 1000n) {
+        // Hold the first file's commit (a slow broker) until the second file has claimed, or 2 s.
+        for (let i = 0; i < 1000 && !secondClaimed(); i++) await new Promise((r) => setTimeout(r, 2));
+        claimedDuringCommit = secondClaimed();
+      }
+      return commit(partition, offset);
+    };
+    await runToEnd(a, [0]);
+    assert.ok(claimedDuringCommit, "the second file's claim did not wait for the first file's commit");
+    assert.deepEqual(
+      cluster.commits.map(([, offset]) => offset).filter((c) => c > 0n),
+      [1000n, 2000n, 3000n, 3500n],
+      'one commit per file, in offset order',
+    );
+    await assertExactlyOnce(cluster);
+  });
+
   it('files of a burst stamped with one time, sealed at once, never take the same name', async () => {
     const cluster = new ScriptedCluster('t', 1);
     cluster.produce(0, 4500, (offset) => ({
