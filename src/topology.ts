@@ -75,7 +75,7 @@ export class Topology extends EventEmitter {
     const { root, path } = parseStorageUri(config.out);
     this.storage = openStorage(root);
     this.layout = new SinkLayout(path, config.layout);
-    this.ledger = new Ledger(this.storage, this.layout);
+    this.ledger = new Ledger(this.storage, this.layout, (message) => this.log.warn(message));
     // The store catalog's seal hook (docs/design.md §7): after publish and commit, idempotent, never fatal.
     this.catalog = new CatalogHook(this.storage, path, storeIsFullyIndexed, (message) => this.log.warn(message));
     this.spout = new KafkaSpout({

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Storage } from '../storage/types.js';
 import { isStorageError } from '../storage/errors.js';
+import { SmallRecords } from '../storage/small-records.js';
 import type { SinkLayout } from './layout.js';
 
 /** A seal marker: the claim that offsets [first, last] of a partition are in one finished data file. */
@@ -52,6 +53,12 @@ export interface LedgerScan {
   leftovers: string[];
 }
 
+/**
+ * The extended attribute carrying a marker's JSON on stores that have them (HDFS): the marker file
+ * itself is empty, so writing it closes no block (docs/exactly-once.md §2).
+ */
+export const MARKER_ATTRIBUTE = 'user.pcapline.claim';
+
 const EPOCH = /^epoch-(\d{1,20})$/;
 const MARKER = /^(\d{20})\.json$/;
 
@@ -61,7 +68,9 @@ const MARKER = /^(\d{20})\.json$/;
  *
  * - A marker is claimed exclusively, keyed by its first offset. It is written whole under a hidden
  *   temporary name and then renamed into place without replacing (atomic on both back ends), so no
- *   reader ever sees a claim half-written.
+ *   reader ever sees a claim half-written. On HDFS its JSON is an extended attribute of an empty
+ *   file (no block to close); elsewhere, or where the cluster refuses attributes, the file's content.
+ *   Readers take either form (SmallRecords).
  * - Every writer of a partition first takes a new epoch (an exclusive create of `epoch-<n>`, n above
  *   every epoch present) and stamps it in its markers. A claim counts only if, after it, no higher
  *   epoch exists: a writer that lost the partition (a zombie) can then never publish, even at an
@@ -70,10 +79,16 @@ const MARKER = /^(\d{20})\.json$/;
  *   newest epochs: a scan costs one small listing however many files the store holds.
  */
 export class Ledger {
+  private readonly records: SmallRecords;
+
   constructor(
     private readonly storage: Storage,
     private readonly layout: SinkLayout,
-  ) {}
+    /** Told once if the store refuses extended attributes (markers then go into file contents). */
+    onWarning?: (message: string) => void,
+  ) {
+    this.records = new SmallRecords(storage, MARKER_ATTRIBUTE, onWarning);
+  }
 
   /** Returns false when another writer already claimed this first offset. */
   async claim(topic: string, partition: number, marker: SealMarker): Promise<boolean> {
@@ -82,14 +97,14 @@ export class Ledger {
 
   /**
    * Writes a claim whole under a hidden temporary name (a `.claim-*` leftover until committed). On
-   * HDFS this create is the claim's block close (~0.4 s): the sink does it beside completing the
+   * HDFS an empty file and its attribute: no block close. The sink does it beside completing the
    * data, so only the rename waits for the seals before it (docs/exactly-once.md §4).
    */
   async prepareClaim(topic: string, partition: number, marker: SealMarker): Promise<PreparedClaim> {
     const path = this.layout.marker(topic, partition, BigInt(marker.first));
     const temp = `${this.layout.stateDir(topic, partition)}/.claim-${marker.first}-${randomBytes(6).toString('hex')}`;
     // A name no other writer can choose: no exclusive check needed (it costs a NameNode round trip).
-    await this.storage.create(temp, Buffer.from(JSON.stringify(marker)), { overwrite: true });
+    await this.records.write(temp, Buffer.from(JSON.stringify(marker)));
     return { temp, path };
   }
 
@@ -117,10 +132,7 @@ export class Ledger {
   async read(topic: string, partition: number, firstOffset: bigint): Promise<LoadedMarker | null> {
     const path = this.layout.marker(topic, partition, firstOffset);
     try {
-      return {
-        ...parse(JSON.parse((await this.storage.readBuffer(path)).toString('utf8')) as SealMarker),
-        markerPath: path,
-      };
+      return { ...parse(JSON.parse((await this.records.read(path)).toString('utf8')) as SealMarker), markerPath: path };
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return null;
       throw err;
@@ -145,7 +157,8 @@ export class Ledger {
         }
         let text: string;
         try {
-          text = (await this.storage.readBuffer(entry.path)).toString('utf8');
+          // The listing's length tells the form: an empty marker's JSON is its attribute.
+          text = (await this.records.read(entry.path, entry.length)).toString('utf8');
         } catch (err) {
           if (isStorageError(err, 'FileNotFoundException')) continue; // trimmed meanwhile
           throw err;
@@ -243,7 +256,7 @@ export class Ledger {
   async removeIfSame(marker: SealMarker & { markerPath: string }): Promise<void> {
     let current: SealMarker;
     try {
-      current = JSON.parse((await this.storage.readBuffer(marker.markerPath)).toString('utf8')) as SealMarker;
+      current = JSON.parse((await this.records.read(marker.markerPath)).toString('utf8')) as SealMarker;
     } catch (err) {
       if (isStorageError(err, 'FileNotFoundException')) return;
       throw err;

@@ -65,7 +65,9 @@ export class OpenFile {
     this.chunk = new ChunkBuffer(Math.min(chunkBytes, 1 << 20), chunkBytes + 65536, options.chunkPool ?? null);
     this.writer = new SequenceFileWriter(this.chunk);
     // Opened now, so creating the file overlaps with filling it; a failure surfaces at the first send.
-    this.upload = new RollingUpload(storage, this.tmpPath, { overwrite: false, replication });
+    // The name carries a random nonce, so no other writer chooses it: created without the exclusive
+    // check, which costs a NameNode round trip per file on HDFS.
+    this.upload = new RollingUpload(storage, this.tmpPath, { overwrite: true, replication });
   }
 
   get count(): number {

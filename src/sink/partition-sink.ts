@@ -6,7 +6,7 @@ import type { IndexSummary } from '../formats/index/packet-index-format.js';
 import type { SinkLayout } from './layout.js';
 import type { Ledger, PreparedClaim, SealMarker } from './ledger.js';
 import { ChunkPool, OpenFile } from './open-file.js';
-import { SealQueue } from './seal-queue.js';
+import { SealQueue, type SealTurn } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
 
@@ -181,8 +181,9 @@ export class PartitionSink {
       await this.seals.room(open.count);
       this.seals.throwIfFailed();
       this.open = null;
-      // Its claim waits for the previous seal's commit, so claims, publishes and commits keep offset order.
-      this.seals.start((previous) => this.sealFile(open, previous), open.count);
+      // Its claim waits for the previous seal's publish and its commit for the previous commit, so
+      // claims, publishes and commits keep offset order.
+      this.seals.start((turn) => this.sealFile(open, turn), open.count);
     }
     if (!this.open) {
       const { storage, layout, topic, partition, instanceId, chunkBytes, replication } = this.options;
@@ -261,14 +262,19 @@ export class PartitionSink {
     const file = this.open;
     if (!file) return null;
     this.open = null;
-    return this.sealFile(file, Promise.resolve());
+    return this.sealFile(file, {
+      previousPublished: Promise.resolve(),
+      previousCommitted: Promise.resolve(),
+      published: () => {},
+      committed: () => {},
+    });
   }
 
   /**
-   * Seals one file: durable data and index; then, once `previous` (the seal before it) committed,
-   * claim, fence, publish, commit, trim.
+   * Seals one file: durable data, index and temporary claim; then, once the seal before it published,
+   * claim, fence, publish; once that seal committed, commit; then trim.
    */
-  private async sealFile(file: OpenFile, previous: Promise<void>): Promise<SealedFile> {
+  private async sealFile(file: OpenFile, turn: SealTurn): Promise<SealedFile> {
     const { storage, layout, ledger, topic, partition, instanceId } = this.options;
     this.options.onPhase?.('sealing');
     let claimed: SealMarker | null = null;
@@ -329,8 +335,9 @@ export class PartitionSink {
         this.ensureDir(layout.indexDir(file.firstTsNs)),
         this.ensureDir(dirOf(dataPath)),
       ]);
-      // From here on, in offset order: an earlier file not committed means this one must not be claimed.
-      await previous;
+      // From here on, in offset order: an earlier file not published means this one must not be
+      // claimed (recovery would take this claim's range as stored past a gap).
+      await turn.previousPublished;
       await this.options.beforeCommit();
       pending = null;
       if (!(await ledger.commitClaim(prepared))) {
@@ -357,9 +364,15 @@ export class PartitionSink {
         throw new LostClaimError(topic, partition, `in-progress file ${file.tmpPath} was removed by another writer`);
       }
       claimed = null;
+      // The next seal may claim now: what this one still does (commit, trim) never decides what the
+      // store holds, and the next claim's range starts where this published one ends.
+      turn.published();
       this.options.onPhase?.('committing');
+      await turn.previousCommitted;
       await this.commit(file.lastOffset + 1n);
-      // Only the newest marker is needed: it is the partition's high-water mark in the store.
+      turn.committed();
+      // Only the newest marker is needed: it is the partition's high-water mark in the store. The
+      // next seal's listing may name the same older markers: deleting one twice is harmless.
       await Promise.all(
         names.markers.filter((m) => m.firstN < file.firstOffset).map((m) => ledger.remove(m).catch(() => {})),
       );

@@ -105,6 +105,21 @@ export interface Storage {
    */
   rename(from: string, to: string): Promise<void>;
   /**
+   * Optional: sets a small named value on a file, kept in its metadata (HDFS extended attributes,
+   * WebHDFS SETXATTR; a `user.` name, at most 16 KiB with the name by default). On HDFS this is one
+   * NameNode call, where a file's content costs a DataNode write and a block close: a small record
+   * can be an empty file carrying its body here (src/storage/small-records.ts). The value travels
+   * with the file through renames. Creates or replaces. FileNotFoundException for a missing file;
+   * a cluster that refuses (dfs.namenode.xattrs.enabled=false, a value over
+   * dfs.namenode.fs-limits.max-xattr-size) answers a non-retriable StorageError.
+   */
+  setAttribute?(path: string, name: string, value: Buffer): Promise<void>;
+  /**
+   * Optional, with setAttribute: the value of attribute `name` of a file, or null when it has none
+   * of that name. FileNotFoundException for a missing file.
+   */
+  getAttribute?(path: string, name: string): Promise<Buffer | null>;
+  /**
    * One page of a directory listing (up to 1000 entries, HDFS's dfs.ls.limit), sorted by name in
    * HDFS order (UTF-8 bytes compared as signed bytes: ASCII order for ASCII names).
    * FileNotFoundException if the directory is missing, PathIsNotDirectoryException for a file.

@@ -360,6 +360,28 @@ export class WebHdfsStorage implements Storage {
     throw new StorageError(`${op} ${what}: IOException: RENAME returned false`, 'IOException', from, 200);
   }
 
+  async setAttribute(path: string, name: string, value: Buffer): Promise<void> {
+    // CREATE,REPLACE: set whether or not it exists, so a retry after a lost answer is harmless.
+    const url = this.url(path, 'SETXATTR', {
+      'xattr.name': name,
+      'xattr.value': `0s${value.toString('base64')}`,
+      flag: 'CREATE,REPLACE',
+    });
+    await idempotent(() => this.nn('setxattr', path, 'PUT', url));
+  }
+
+  async getAttribute(path: string, name: string): Promise<Buffer | null> {
+    // All of the file's attributes rather than the one named: a missing name is an error whose class
+    // differs between Hadoop versions (XAttrNotFoundException from 3.1, a plain IOException before).
+    const json = await idempotent(() =>
+      this.nn('getxattrs', path, 'GET', this.url(path, 'GETXATTRS', { encoding: 'base64' })),
+    );
+    const found = (json?.XAttrs as { name: string; value: string | null }[] | undefined)?.find((x) => x.name === name);
+    if (!found) return null;
+    // An empty value comes back as null; base64 values as "0s<base64>".
+    return found.value ? Buffer.from(found.value.replace(/^0s/, ''), 'base64') : Buffer.alloc(0);
+  }
+
   async listPage(dir: string, cursor?: string): Promise<ListPage> {
     const storeDir = normalizePath(dir);
     if (this.batchListing) {

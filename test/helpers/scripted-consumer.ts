@@ -8,6 +8,7 @@
  * temp dir) with it, and can "crash" at a named point of the seal protocol.
  */
 import { LocalStorage } from '../../src/storage/local.js';
+import { StorageError } from '../../src/storage/errors.js';
 import type { CreateOptions, FileWriter, Storage, WriteBody } from '../../src/storage/types.js';
 import type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from '../../src/spout/types.js';
 import type { StartMode } from '../../src/config/topology-config.js';
@@ -170,17 +171,90 @@ export class CrashError extends Error {}
 
 export type CrashPoint = (op: string, path: string) => boolean;
 
-/** LocalStorage that dies (every later call throws CrashError) right after the operation `crashAfter` names. */
+/**
+ * HDFS extended attributes for a local store, as the NameNode keeps them: one table per test, shared
+ * by its processes (a restart finds them), carried by a rename, gone with a delete or an
+ * overwriting create.
+ */
+export class AttributeTable {
+  private readonly byPath = new Map<string, Map<string, Buffer>>();
+  /** Refuse every attribute call, as a cluster with dfs.namenode.xattrs.enabled=false does. */
+  refuse = false;
+
+  refusal(op: string, path: string): StorageError | null {
+    if (!this.refuse) return null;
+    return new StorageError(
+      `${op} ${path}: IOException: The XAttr operation has been rejected. Support for XAttrs has been disabled by setting dfs.namenode.xattrs.enabled to false.`,
+      'IOException',
+      path,
+      403,
+    );
+  }
+
+  set(path: string, name: string, value: Buffer): void {
+    const values = this.byPath.get(path) ?? new Map<string, Buffer>();
+    values.set(name, Buffer.from(value));
+    this.byPath.set(path, values);
+  }
+
+  get(path: string, name: string): Buffer | null {
+    return this.byPath.get(path)?.get(name) ?? null;
+  }
+
+  /** A rename of `from` (a file, or a directory and everything under it) to `to`. */
+  moved(from: string, to: string): void {
+    for (const [path, values] of [...this.byPath]) {
+      if (path !== from && !path.startsWith(`${from}/`)) continue;
+      this.byPath.delete(path);
+      this.byPath.set(to + path.slice(from.length), values);
+    }
+  }
+
+  /** A delete of `path` (and what is under it), or a create over it. */
+  removed(path: string): void {
+    for (const key of [...this.byPath.keys()]) if (key === path || key.startsWith(`${path}/`)) this.byPath.delete(key);
+  }
+}
+
+/**
+ * LocalStorage that dies (every later call throws CrashError) right after the operation `crashAfter`
+ * names. Given an AttributeTable it also has file attributes ('setattr' and 'getattr' operations),
+ * as HDFS does: seal markers are then empty files carrying their JSON in an attribute.
+ */
 export class CrashableStorage implements Storage {
   readonly inner: LocalStorage;
   dead = false;
   ops: Array<[string, string]> = [];
+  setAttribute?: (path: string, name: string, value: Buffer) => Promise<void>;
+  getAttribute?: (path: string, name: string) => Promise<Buffer | null>;
 
   constructor(
     dir: string,
     private crashAfter: CrashPoint | null = null,
+    private readonly attributes: AttributeTable | null = null,
   ) {
     this.inner = new LocalStorage(dir);
+    if (attributes) {
+      this.setAttribute = (path, name, value) =>
+        this.run('setattr', path, async () => {
+          const refused = attributes.refusal('setxattr', path);
+          if (refused) throw refused;
+          await this.mustExist('setxattr', path);
+          attributes.set(path, name, value);
+        });
+      this.getAttribute = (path, name) =>
+        this.run('getattr', path, async () => {
+          const refused = attributes.refusal('getxattrs', path);
+          if (refused) throw refused;
+          await this.mustExist('getxattrs', path);
+          return attributes.get(path, name);
+        });
+    }
+  }
+
+  private async mustExist(op: string, path: string): Promise<void> {
+    if (!(await this.inner.stat(path)))
+      throw new StorageError(`${op} ${path}: FileNotFoundException`, 'FileNotFoundException', path, 404);
   }
 
   get uri(): string {
@@ -206,13 +280,20 @@ export class CrashableStorage implements Storage {
     return this.run('mkdirs', path, () => this.inner.mkdirs(path));
   }
   create(path: string, body: WriteBody, options?: CreateOptions) {
-    return this.run('create', path, () => this.inner.create(path, body, options));
+    return this.run('create', path, async () => {
+      await this.inner.create(path, body, options);
+      this.attributes?.removed(path); // a new file (HDFS: a new inode) has no attributes
+    });
   }
   append(path: string, body: WriteBody) {
     return this.run('append', path, () => this.inner.append(path, body));
   }
   createWriter(path: string, options?: CreateOptions) {
-    return this.run('create', path, async () => this.writer(path, await this.inner.createWriter(path, options)));
+    return this.run('create', path, async () => {
+      const writer = this.writer(path, await this.inner.createWriter(path, options));
+      this.attributes?.removed(path);
+      return writer;
+    });
   }
   appendWriter(path: string) {
     return this.run('append', path, async () => this.writer(path, await this.inner.appendWriter(path)));
@@ -232,7 +313,10 @@ export class CrashableStorage implements Storage {
     return this.run('read', path, () => this.inner.readBuffer(path, offset, length));
   }
   rename(from: string, to: string) {
-    return this.run('rename', `${from} -> ${to}`, () => this.inner.rename(from, to));
+    return this.run('rename', `${from} -> ${to}`, async () => {
+      await this.inner.rename(from, to);
+      this.attributes?.moved(from, to);
+    });
   }
   listPage(dir: string, cursor?: string) {
     return this.run('list', dir, () => this.inner.listPage(dir, cursor));
@@ -248,7 +332,11 @@ export class CrashableStorage implements Storage {
     return this.run('stat', path, () => this.inner.stat(path));
   }
   delete(path: string, recursive?: boolean) {
-    return this.run('delete', path, () => this.inner.delete(path, recursive));
+    return this.run('delete', path, async () => {
+      const deleted = await this.inner.delete(path, recursive);
+      this.attributes?.removed(path);
+      return deleted;
+    });
   }
   async close() {}
 }
@@ -265,6 +353,8 @@ export interface HarnessOptions {
   crashAfter?: CrashPoint | null;
   chunkBytes?: number;
   deadLetters?: () => DeadLetterQueue;
+  /** File attributes the store has (as HDFS has extended attributes); none when absent, as locally. */
+  attributes?: AttributeTable;
 }
 
 /** One simulated start-pcap-topology process: a member plus one PartitionOwner per assigned partition. */
@@ -275,14 +365,16 @@ export class HarnessProcess {
   readonly failures: unknown[] = [];
   readonly fatals: Error[] = [];
   readonly transitions: Array<[number, PartitionState, PartitionState]> = [];
+  /** What the ledger warned about (a store refusing attributes). */
+  readonly warnings: string[] = [];
   readonly layout: SinkLayout;
   private readonly ledger: Ledger;
 
   constructor(readonly options: HarnessOptions) {
-    this.storage = new CrashableStorage(options.dir, options.crashAfter ?? null);
+    this.storage = new CrashableStorage(options.dir, options.crashAfter ?? null, options.attributes ?? null);
     this.member = new ScriptedMember(options.cluster, (options.start ?? 'UNCOMMITTED_EARLIEST').endsWith('EARLIEST'));
     this.layout = new SinkLayout(options.out ?? '/pcap', options.layout ?? 'flat');
-    this.ledger = new Ledger(this.storage, this.layout);
+    this.ledger = new Ledger(this.storage, this.layout, (message) => this.warnings.push(message));
   }
 
   get dead(): boolean {

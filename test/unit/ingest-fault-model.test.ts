@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { readStore, tsKey, udpFrame, type StoredFile } from '../helpers/ingest.js';
 import {
+  AttributeTable,
   CrashError,
   HarnessProcess,
   type HarnessOptions,
@@ -21,7 +22,7 @@ import {
 } from '../helpers/scripted-consumer.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { SinkLayout } from '../../src/sink/layout.js';
-import { Ledger, type SealMarker } from '../../src/sink/ledger.js';
+import { Ledger, MARKER_ATTRIBUTE, type SealMarker } from '../../src/sink/ledger.js';
 import { LostClaimError } from '../../src/sink/partition-sink.js';
 import { DeadLetterError, DeadLetterQueue } from '../../src/sink/dead-letters.js';
 import { listDataFiles } from '../../src/query/engine/engine.js';
@@ -164,6 +165,137 @@ describe('crash points (docs/exactly-once.md §6)', () => {
   });
 });
 
+/** The partition's state directory: no claim left behind; every marker an empty file carrying its JSON in the attribute. */
+async function assertAttributeMarkers(
+  p: HarnessProcess,
+  partitions: number[],
+  attributes: AttributeTable,
+): Promise<void> {
+  for (const partition of partitions) {
+    let markers = 0;
+    for await (const e of p.storage.inner.list(`/pcap/_state/t/${partition}`)) {
+      assert.ok(!e.name.startsWith('.claim-'), `${e.name} left behind`);
+      if (!e.name.endsWith('.json')) continue;
+      markers++;
+      assert.equal(e.length, 0, `${e.name} is empty`);
+      const body = JSON.parse(attributes.get(e.path, MARKER_ATTRIBUTE)?.toString() ?? 'null') as SealMarker | null;
+      assert.equal(body?.first, String(BigInt(e.name.slice(0, 20))), `${e.name} carries its claim`);
+    }
+    assert.equal(markers, 1, `partition ${partition} keeps its high-water mark`);
+  }
+}
+
+describe('seal markers in file attributes (HDFS extended attributes, docs/exactly-once.md §2)', () => {
+  const ATTRIBUTE_CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
+    ...CRASH_POINTS,
+    [
+      'crash point 3c: the claim attribute set, the claim not renamed',
+      (op, path) => op === 'setattr' && path.includes('/.claim-'),
+    ],
+  ];
+  for (const [name, point] of ATTRIBUTE_CRASH_POINTS) {
+    it(`attribute markers: ${name}`, async () => {
+      const attributes = new AttributeTable();
+      const cluster = new ScriptedCluster('t', 2);
+      cluster.produce(0, 2600);
+      cluster.produce(1, 1300);
+      const a = start({ cluster, instanceId: 'a', numPackets: 1000, crashAfter: point, chunkBytes: 65536, attributes });
+      cluster.rebalance();
+      await a.join([0, 1]);
+      await a.drain(200);
+      if (!a.dead) await a.sealAll();
+      assert.ok(a.dead, 'the process crashed at the point');
+      const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+      await runToEnd(b, [0, 1]);
+      await assertExactlyOnce(cluster);
+      assert.equal(cluster.committed.get(0), 2600n);
+      assert.equal(cluster.committed.get(1), 1300n);
+      await assertAttributeMarkers(b, [0, 1], attributes);
+    });
+  }
+
+  it('a seal writes two files with content (data, index) and an empty claim carrying the attribute', async () => {
+    const attributes = new AttributeTable();
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 5000);
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000, attributes });
+    await runToEnd(a, [0]);
+    const ops = a.storage.ops.map(([op, path]) => `${op} ${path}`);
+    const claims = ops.filter((o) => /^create .*\/_state\/t\/0\/\.claim-/.test(o));
+    assert.equal(claims.length, 5, 'one temporary claim per file');
+    assert.equal(ops.filter((o) => /^setattr .*\/\.claim-/.test(o)).length, 5, 'each carries its attribute');
+    assert.equal(ops.filter((o) => o.startsWith('read ') && o.includes('/_state/')).length, 0, 'no marker read back');
+    await assertExactlyOnce(cluster);
+    await assertAttributeMarkers(a, [0], attributes);
+    assert.deepEqual(a.warnings, []);
+  });
+
+  it('markers of older versions (JSON content) are still read, rolled forward and trimmed', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 2500);
+    // An older writer (no attributes) claims a file and dies before publishing it.
+    const old = start({
+      cluster,
+      instanceId: 'old',
+      numPackets: 1000,
+      crashAfter: (op, path) => op === 'rename' && path.includes('/_state/'),
+    });
+    cluster.rebalance();
+    await old.join([0]);
+    await old.drain(200);
+    assert.ok(old.dead);
+    const attributes = new AttributeTable();
+    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+    cluster.rebalance();
+    await b.join([0]);
+    assert.equal(b.owner(0).position, 1000n, 'the content marker was rolled forward: its range is stored');
+    await b.drain();
+    await b.sealAll();
+    await b.stop();
+    await assertExactlyOnce(cluster);
+    await assertAttributeMarkers(b, [0], attributes);
+  });
+
+  it('a store that refuses attributes: markers go into content after one warning, exactly once', async () => {
+    const attributes = new AttributeTable();
+    attributes.refuse = true;
+    const cluster = new ScriptedCluster('t', 2);
+    cluster.produce(0, 3000);
+    cluster.produce(1, 3000);
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000, attributes });
+    await runToEnd(a, [0, 1]);
+    assert.equal(a.warnings.length, 1, a.warnings.join('\n'));
+    assert.match(a.warnings[0], /refuses extended attributes.*dfs\.namenode\.xattrs\.enabled/);
+    assert.deepEqual(a.failures, []);
+    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+    cluster.rebalance();
+    await b.join([0, 1]);
+    assert.equal(b.owner(0).position, 3000n, 'the content markers are the high-water marks');
+    await b.stop();
+    await assertExactlyOnce(cluster);
+  });
+
+  it('markers whose attribute the store stops serving are never taken for torn ones: recovery waits', async () => {
+    const attributes = new AttributeTable();
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 2000);
+    await runToEnd(start({ cluster, instanceId: 'a', numPackets: 1000, attributes }), [0]);
+    cluster.resetOffsets('none'); // Kafka forgot: only the marker says 2000 offsets are stored
+    attributes.refuse = true; // an admin turned extended attributes off
+    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+    cluster.rebalance();
+    await b.join([0]);
+    assert.equal(b.owner(0).position, null, 'not recovered');
+    assert.ok(
+      b.failures.some((e) => (e as { code?: string }).code === 'PCAPLINE_RECORD_ATTRIBUTE_REFUSED'),
+      String(b.failures[0]),
+    );
+    attributes.refuse = false;
+    await runToEnd(b, [0]);
+    await assertExactlyOnce(cluster);
+  });
+});
+
 describe('background seals (docs/exactly-once.md §4)', () => {
   it('a full file is sealed while the next one fills; commits stay in offset order', async () => {
     const cluster = new ScriptedCluster('t', 1);
@@ -181,6 +313,34 @@ describe('background seals (docs/exactly-once.md §4)', () => {
     );
     assert.deepEqual(
       commits.filter((c) => c > 0n),
+      [1000n, 2000n, 3000n, 3500n],
+      'one commit per file, in offset order',
+    );
+    await assertExactlyOnce(cluster);
+  });
+
+  it('the next file claims once the previous one is published, while its commit is still under way; commits stay in order', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 3500);
+    const a = start({ cluster, instanceId: 'a', numPackets: 1000 });
+    const secondClaimed = () =>
+      a.storage.ops.some(
+        ([op, path]) => op === 'rename' && /\/\.claim-1000-.* -> .*00000000000000001000\.json$/.test(path),
+      );
+    const commit = a.member.commit.bind(a.member);
+    let claimedDuringCommit = false;
+    a.member.commit = async (partition, offset) => {
+      if (offset === 1000n) {
+        // Hold the first file's commit (a slow broker) until the second file has claimed, or 2 s.
+        for (let i = 0; i < 1000 && !secondClaimed(); i++) await new Promise((r) => setTimeout(r, 2));
+        claimedDuringCommit = secondClaimed();
+      }
+      return commit(partition, offset);
+    };
+    await runToEnd(a, [0]);
+    assert.ok(claimedDuringCommit, "the second file's claim did not wait for the first file's commit");
+    assert.deepEqual(
+      cluster.commits.map(([, offset]) => offset).filter((c) => c > 0n),
       [1000n, 2000n, 3000n, 3500n],
       'one commit per file, in offset order',
     );
