@@ -7,6 +7,7 @@ import type { IndexSummary } from '../../src/formats/index/packet-index-format.j
 import { decodeIndex, readIndexColumns } from '../../src/formats/index/packet-index-reader.js';
 import {
   chunkExtent,
+  chunkFirstTs,
   decodeDirectory,
   type DirectoryInput,
   encodeDirectory,
@@ -217,17 +218,24 @@ test('the directory decodes to what was written: chunks as arrays, dictionary bl
   const bytes = encodeDirectory(input);
   for (const cut of [bytes.length - 3, bytes.length - 12, 20])
     assert.throws(() => decodeDirectory(bytes.subarray(0, cut)), IndexFormatError);
-  // A chunk table whose entries are not whole, ascending, non-negative numbers is refused.
+  // A chunk table entry that is not a whole, non-negative number is refused when it is used.
   const tableAt = 4; // version (1 byte), chunk size 128 (2 bytes), chunk count (1 byte)
-  for (const [at, value] of [
-    [tableAt + 8, Number.NaN],
-    [tableAt + 8, -1],
-    [tableAt + 16, 5], // chunk 2 starts before chunk 1
-    [tableAt + 24, 0.5], // a first time
+  for (const [at, value, use] of [
+    [tableAt + 8, Number.NaN, 'extent'],
+    [tableAt + 8, -1, 'extent'],
+    [tableAt + 8, 2 ** 60, 'extent'],
+    [tableAt + 24 + 8, 0.5, 'time'],
+    [tableAt + 24 + 8, Number.POSITIVE_INFINITY, 'time'],
   ] as const) {
     const bad = Buffer.from(bytes);
     bad.writeDoubleLE(value, at);
-    assert.throws(() => decodeDirectory(bad), IndexFormatError, `${value} at ${at}`);
+    const table = decodeDirectory(bad).chunks;
+    assert.throws(
+      () => (use === 'extent' ? chunkExtent(table, 1) : chunkFirstTs(table, 1)),
+      IndexFormatError,
+      `${value} at ${at}`,
+    );
+    assert.doesNotThrow(() => chunkExtent(table, 2));
   }
 });
 

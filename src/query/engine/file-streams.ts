@@ -5,6 +5,7 @@
  * budget; matched records are copied out of the range buffers.
  */
 import type { DecodedIndex } from '../../formats/index/packet-index-format.js';
+import { chunkFirstTs } from '../../formats/index/v2/format.js';
 import type { ColumnSpan, IndexV2 } from '../../formats/index/v2/reader.js';
 import { SequenceFileReader } from '../../formats/sequencefile/index.js';
 import { createPacketFields } from '../../packet/packet-fields.js';
@@ -188,9 +189,9 @@ export async function* streamByIndexV2(
     const s = startNs - index.minTsNs;
     const e = endNs - index.minTsNs;
     let c0 = 0;
-    while (c0 + 1 < chunks.length && BigInt(chunks.firstTsOffset[c0 + 1]) <= s) c0++;
+    while (c0 + 1 < chunks.length && chunkFirstTs(chunks, c0 + 1) <= s) c0++;
     let c1 = c0;
-    while (c1 < chunks.length && BigInt(chunks.firstTsOffset[c1]) <= e) c1++;
+    while (c1 < chunks.length && chunkFirstTs(chunks, c1) <= e) c1++;
     lo = c0 * per;
     hi = Math.min(count, c1 * per);
   }
