@@ -13,6 +13,7 @@ import { LostClaimError, type SealedFile } from './sink/partition-sink.js';
 import { PartitionOwner, type PartitionOwnerHooks } from './sink/partition-owner.js';
 import { DeadLetterQueue } from './sink/dead-letters.js';
 import { RecordEncoder, type RejectedRecord } from './sink/record-encoder.js';
+import { WorkerIndexEncoder } from './sink/index-encoding/worker-encoder.js';
 import type { RecoveryResult } from './sink/recovery.js';
 import { PcaplineError } from './lib/errors.js';
 import { IngestMetrics, serveMetrics } from './lib/metrics.js';
@@ -56,6 +57,8 @@ export class Topology extends EventEmitter {
   private readonly layout: SinkLayout;
   private readonly ledger: Ledger;
   private readonly catalog: CatalogHook;
+  /** Every partition's index files are encoded on this one worker thread, beside the consume loop. */
+  private readonly indexEncoder = new WorkerIndexEncoder();
   private readonly spout: KafkaSpout;
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly badLogLimit = new RateLimiter(10, 10000);
@@ -184,6 +187,7 @@ export class Topology extends EventEmitter {
           chunkBytes: config.chunkBytes,
           replication: config.replication,
           reingest: config.reingest,
+          indexEncoder: this.indexEncoder,
         },
       });
       this.owners.set(partition, owner);
@@ -390,6 +394,7 @@ export class Topology extends EventEmitter {
       );
       // The catalog's last entries go out while the consumer leaves the group.
       await Promise.all([
+        this.indexEncoder.close(),
         this.spout.disconnect(),
         this.catalog.drain(),
         new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r())),

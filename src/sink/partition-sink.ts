@@ -9,6 +9,7 @@ import { ChunkPool, OpenFile } from './open-file.js';
 import { SealQueue, type SealTurn } from './seal-queue.js';
 import { mustRoll, type RollPolicy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
+import { type IndexEncoder, inThreadIndexEncoder } from './index-encoding/index-encoder.js';
 
 export interface SealedFile {
   topic: string;
@@ -46,6 +47,8 @@ export interface PartitionSinkOptions {
   onPhase?: (phase: 'sealing' | 'committing') => void;
   /** A background seal failed: recover the partition now (its records are re-read), not at its next batch. */
   onSealFailed?: (err: unknown) => void;
+  /** Encodes each sealed file's index (default: on this thread; the topology uses a worker thread). */
+  indexEncoder?: IndexEncoder;
 }
 
 /** Thrown when another writer owns the data we were about to publish: the partition must be reconciled again. */
@@ -85,6 +88,17 @@ async function sameBytes(storage: Storage, a: string, b: string, length: number)
 }
 
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
+
+/** Promise.all that waits for every promise to settle before it rejects (with the first failure in order). */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}
 
 /** What `settle` concluded about a claim that is not (or may not be) ours to publish. */
 type Settled = 'published' | 'dropped';
@@ -323,18 +337,20 @@ export class PartitionSink {
         epoch: this.epoch.toString(),
         ...(this.options.reingest ? { reingest: this.options.reingest } : {}),
       };
-      // Completing the data file, writing the index and writing the claim under its temporary name
-      // are independent until the claim is renamed into place: do them concurrently (on HDFS each
-      // closes a block, ~0.4 s). The index goes beside the in-progress file, a name no other writer
-      // uses: a loser never touches a published index.
-      const indexBytes = index.encode(summary);
-      const [, , prepared] = await Promise.all([
+      // Completing the data file, encoding and writing the index and writing the claim under its
+      // temporary name are independent until the claim is renamed into place: do them concurrently
+      // (on HDFS each closes a block, ~0.4 s; the index is encoded off this thread by the topology's
+      // encoder). The index goes beside the in-progress file, a name no other writer uses: a loser
+      // never touches a published index. All of them settle before a failure is handled, so the
+      // clean-up below sees every temporary file that was made.
+      const encoder = this.options.indexEncoder ?? inThreadIndexEncoder;
+      const [, , prepared] = await allSettledOrThrow([
         file.complete(),
-        storage.create(file.tmpIndexPath, indexBytes, { overwrite: true }),
+        encoder.encode(index, summary).then((body) => storage.create(file.tmpIndexPath, body, { overwrite: true })),
         ledger.prepareClaim(topic, partition, marker).then((c) => (pending = c)),
         this.ensureDir(layout.indexDir(file.firstTsNs)),
         this.ensureDir(dirOf(dataPath)),
-      ]);
+      ] as const);
       // From here on, in offset order: an earlier file not published means this one must not be
       // claimed (recovery would take this claim's range as stored past a gap).
       await turn.previousPublished;

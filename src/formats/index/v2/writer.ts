@@ -110,12 +110,16 @@ export class DeflateTrials {
   }
 }
 
-const trialsByStream = new Map<string, DeflateTrials>();
-const trialsOf = (stream: string): DeflateTrials => {
-  const known = trialsByStream.get(stream);
+/** The deflate trials of each stream of pieces (the column chunks; each field's posting lists). */
+export type DeflateTrialsByStream = Map<string, DeflateTrials>;
+
+/** This thread's trials, used unless the caller brings its own (a worker thread keeps its own). */
+const trialsByStream: DeflateTrialsByStream = new Map();
+const trialsOf = (all: DeflateTrialsByStream, stream: string): DeflateTrials => {
+  const known = all.get(stream);
   if (known) return known;
   const fresh = new DeflateTrials();
-  trialsByStream.set(stream, fresh);
+  all.set(stream, fresh);
   return fresh;
 };
 
@@ -214,21 +218,41 @@ function timeOffsets(ts: BigInt64Array, first: number, end: number, minTs: bigin
   for (let k = 0; k < end - first; k++) out[k] = ((words[2 * k + 1] | 0) - minHi) * 4294967296 + (words[2 * k] - minLo);
 }
 
+/** The columns the writer reads: an IndexColumns, or the same arrays handed to a worker thread. */
+export type IndexColumnsView = Pick<
+  IndexColumns,
+  'count' | 'ts' | 'pos' | 'len' | 'protocol' | 'src' | 'dst' | 'srcPort' | 'dstPort' | 'vlan'
+>;
+
+/** Whether v2 can describe a file of `count` packets between these times (else: v1). */
+export const fitsV2 = (count: number, minTsNs: bigint, maxTsNs: bigint): boolean =>
+  count === 0 || maxTsNs - minTsNs < 2n ** 53n;
+
+export interface EncodeV2Options {
+  /** The container's 16-byte sync marker (random by default; tests fix it to compare encodings). */
+  sync?: Uint8Array;
+  /** Deflate trials to consult and update (default: this thread's). */
+  trials?: DeflateTrialsByStream;
+}
+
 /**
  * Encodes the v2 index of `columns` (the packets of one data file, in record order). `out.sketches`
  * receives the file's sketches (the store catalog records them without reading the index back).
  */
 export function encodeIndexV2(
-  columns: IndexColumns,
+  columns: IndexColumnsView,
   addresses: readonly string[],
   summary: IndexSummary,
   out: { sketches?: Map<string, BloomFilter> } = {},
+  options: EncodeV2Options = {},
 ): Buffer[] {
   const n = columns.count;
   const minTs = n ? BigInt(summary.minTsNs) : 0n;
-  if (n && BigInt(summary.maxTsNs) - minTs >= 2n ** 53n)
+  if (!fitsV2(n, minTs, BigInt(summary.maxTsNs)))
     throw new NotRepresentableInV2('the file spans more than 2^53 ns; written as index v1');
-  const sync = randomBytes(16);
+  if (options.sync && options.sync.length !== 16) throw new RangeError('sync must be 16 bytes');
+  const sync = options.sync ? Buffer.from(options.sync) : randomBytes(16);
+  const trials = options.trials ?? trialsByStream;
   const sections = new SectionWriter(sync);
   let timeOrdered = true;
 
@@ -236,7 +260,7 @@ export function encodeIndexV2(
   const chunks: ChunkDir[] = [];
   const w = new ByteWriter(CHUNK_PACKETS * 8);
   const offsets = new Float64Array(CHUNK_PACKETS);
-  const columnTrials = trialsOf('columns');
+  const columnTrials = trialsOf(trials, 'columns');
   let prevTs = Number.NEGATIVE_INFINITY;
   for (let first = 0; first < n; first += CHUNK_PACKETS) {
     const end = Math.min(n, first + CHUNK_PACKETS);
@@ -322,7 +346,7 @@ export function encodeIndexV2(
     const lengths = new Uint32Array(t);
     const deflated = new Uint8Array(t);
     const list = new ByteWriter(1024);
-    const postingTrials = trialsOf(`postings:${f.name}`);
+    const postingTrials = trialsOf(trials, `postings:${f.name}`);
     for (let k = 0; k < t; k++) {
       list.length = 0;
       let prev = -1;
