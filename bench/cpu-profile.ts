@@ -42,6 +42,8 @@ export interface ProfileSummary {
   hottest: HotFunction[];
   /** Self time by where the code comes from: our code, each package, Node's internals, GC. */
   byOrigin: { origin: string; selfMs: number }[];
+  /** Busy time of the process's other threads (workers), each profiled on its own. */
+  otherThreadsBusyMs?: number;
 }
 
 /** ours (dist/ or src/), a package name, node (Node's internals), or V8's pseudo-frames. */
@@ -111,7 +113,9 @@ export function profileSummaryTable(s: ProfileSummary): string {
   )}\nby origin: ${s.byOrigin
     .slice(0, 8)
     .map((o) => `${o.origin} ${pct(o.selfMs)}`)
-    .join(', ')} (${fmt.int(s.busyMs)} ms busy of ${fmt.int(s.totalMs)} ms sampled)`;
+    .join(', ')} (${fmt.int(s.busyMs)} ms busy of ${fmt.int(s.totalMs)} ms sampled)${
+    s.otherThreadsBusyMs !== undefined ? `; worker threads ${fmt.int(s.otherThreadsBusyMs)} ms busy` : ''
+  }`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -400,9 +400,15 @@ async function runTopology(
   const wallS = r.wallMs / 1000;
   let profile: ProfileSummary | undefined;
   if (o.cpuProf) {
-    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`${target} run ${run}: no CPU profile written in ${profDir}`);
-    profile = summarizeProfile(readProfile(`${profDir}/${file}`));
+    // One profile per thread, CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: the main thread's
+    // (id 0) is the one summarised; worker threads (the index encoder) count as their busy time.
+    const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+    const main = files.find((f) => f.split('.')[4] === '0');
+    if (!main) throw new Error(`${target} run ${run}: no CPU profile of the main thread written in ${profDir}`);
+    profile = summarizeProfile(readProfile(`${profDir}/${main}`));
+    profile.otherThreadsBusyMs = files
+      .filter((f) => f !== main)
+      .reduce((sum, f) => sum + summarizeProfile(readProfile(`${profDir}/${f}`)).busyMs, 0);
   }
   return {
     run,

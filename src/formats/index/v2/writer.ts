@@ -295,24 +295,28 @@ export function encodeIndexV2(
   const bytesOfId = addresses.map((a) => addressTextToBytes(a));
   const hashOfId = bytesOfId.map((b) => fnv1a(b));
   const absent = new Uint8Array(0);
-  const flow = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const s = columns.src[i];
-    const d = columns.dst[i];
-    flow[i] =
-      s < 0 || d < 0
-        ? -1
-        : flowTerm(
-            columns.protocol[i],
-            bytesOfId[s],
-            hashOfId[s],
-            columns.srcPort[i],
-            bytesOfId[d],
-            hashOfId[d],
-            columns.dstPort[i],
-          );
-  }
-  const fieldTerms: FieldTerms[] = V2_FIELDS.map(({ name }) => {
+  /** The flow term of each packet (one field's values, made only when that field's turn comes). */
+  const flows = (): Float64Array => {
+    const flow = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = columns.src[i];
+      const d = columns.dst[i];
+      flow[i] =
+        s < 0 || d < 0
+          ? -1
+          : flowTerm(
+              columns.protocol[i],
+              bytesOfId[s],
+              hashOfId[s],
+              columns.srcPort[i],
+              bytesOfId[d],
+              hashOfId[d],
+              columns.dstPort[i],
+            );
+    }
+    return flow;
+  };
+  const termsOf = (name: string): FieldTerms => {
     switch (name) {
       case 'src':
         return addressField(name, columns.src, n, bytesOfId, absent);
@@ -327,13 +331,16 @@ export function encodeIndexV2(
       case 'vlan':
         return intField(name, columns.vlan, n);
       default:
-        return intField(name, flow, n);
+        return intField(name, flows(), n);
     }
-  });
+  };
 
   const fields: FieldDir[] = [];
   const sketches: { name: string; filter: BloomFilter }[] = [];
-  for (const f of fieldTerms) {
+  // One field at a time: its per-packet term ids and ordinals (4 bytes a packet each) are garbage
+  // before the next field's are made, so the peak is one field's, not seven's.
+  for (const { name } of V2_FIELDS) {
+    const f = termsOf(name);
     const t = f.terms.length;
     const counts = new Uint32Array(t);
     for (let i = 0; i < n; i++) counts[f.termOf[i]]++;
