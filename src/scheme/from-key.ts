@@ -44,7 +44,10 @@ export function fromKeyScheme(granularity: TsGranularity, range: TimestampRange)
     if (value === null || value === undefined || value.length === 0) {
       return reject('empty-value', value == null ? 'value is null' : 'value is empty');
     }
-    const tsNs = key.readBigUInt64BE(0) * factor;
+    // Read as two words: below 2^53 units (every real clock) one BigInt is made, not readBigUInt64BE's four.
+    const high = key.readUInt32BE(0);
+    const units = high < 0x200000 ? BigInt(high * 4294967296 + key.readUInt32BE(4)) : key.readBigUInt64BE(0);
+    const tsNs = factor === 1n ? units : units * factor;
     const bad = checkTimestamp(tsNs, range);
     if (bad) return bad;
     accepted.tsNs = tsNs;

@@ -7,7 +7,7 @@ import type { SinkLayout } from './layout.js';
 import type { Ledger, PreparedClaim, SealMarker } from './ledger.js';
 import { ChunkPool, OpenFile } from './open-file.js';
 import { SealQueue, type SealTurn } from './seal-queue.js';
-import { mustRoll, type RollPolicy } from './roll-policy.js';
+import { mustRoll, type RollPolicy, rollDeadline } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
 import { type IndexEncoder, inThreadIndexEncoder } from './index-encoding/index-encoder.js';
 
@@ -112,6 +112,8 @@ type Settled = 'published' | 'dropped';
  */
 export class PartitionSink {
   private open: OpenFile | null = null;
+  /** The open file's time-roll deadline (roll-policy.ts `rollDeadline`), null for none. */
+  private openRollAt: bigint | null = null;
   /** Next offset this sink expects; records below it are already stored or handled. */
   nextOffset: bigint | null = null;
   /** This writer's epoch (set by recovery); every claim carries it. */
@@ -178,9 +180,9 @@ export class PartitionSink {
    */
   openFileFor(tsNs: bigint): OpenFile | null {
     const open = this.open;
-    if (open === null || this.seals.failed !== null || mustRoll(this.options.policy, open.count, open.firstTsNs, tsNs))
-      return null;
-    return open;
+    if (open === null || this.seals.failed !== null || open.count >= this.options.policy.numPackets) return null;
+    const rollAt = this.openRollAt;
+    return rollAt !== null && tsNs >= rollAt ? null : open;
   }
 
   /**
@@ -205,6 +207,7 @@ export class PartitionSink {
         chunkPool: this.chunkPool,
         expectedCount: this.options.policy.numPackets,
       });
+      this.openRollAt = rollDeadline(this.options.policy, tsNs);
     }
     return this.open;
   }

@@ -13,3 +13,12 @@ export function mustRoll(policy: RollPolicy, count: number, firstTsNs: bigint, t
   if (count >= policy.numPackets) return true;
   return policy.maxTimeNs > 0n && tsNs >= firstTsNs && tsNs - firstTsNs >= policy.maxTimeNs;
 }
+
+/**
+ * The first packet time that rolls a file starting at `firstTsNs` by time (null: never), so the
+ * per-record check compares instead of subtracting (a BigInt made per record):
+ * `mustRoll(p, count, first, ts)` equals `count >= p.numPackets || (deadline !== null && ts >= deadline)`.
+ */
+export function rollDeadline(policy: RollPolicy, firstTsNs: bigint): bigint | null {
+  return policy.maxTimeNs > 0n ? firstTsNs + policy.maxTimeNs : null;
+}

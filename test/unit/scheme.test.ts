@@ -84,6 +84,31 @@ describe('FROM_KEY (metron-compat §1.6, §8.1)', () => {
     assert.ok(createScheme('FROM_KEY', 'NANOSECONDS')(key(1n), FRAME).ok);
   });
 
+  it('reads times exactly on both sides of 2^53 units (read as numbers below it, as a BigInt above)', () => {
+    const range = { minExclusiveNs: 0n, maxExclusiveNs: 1n << 80n };
+    for (const [unit, factor] of [
+      ['NANOSECONDS', 1n],
+      ['MICROSECONDS', 1000n],
+    ] as const) {
+      const s = createScheme('FROM_KEY', unit, range);
+      for (const units of [
+        1n,
+        0xffffffffn,
+        0x1_0000_0000n,
+        1_700_000_000_123_456n,
+        (1n << 53n) - 1n,
+        1n << 53n,
+        (1n << 53n) + 1n,
+        0x1234_5678_9abc_def1n,
+        (1n << 64n) - 1n,
+      ]) {
+        const r = s(key(units), FRAME);
+        assert.ok(r.ok, `${unit} ${units}`);
+        assert.equal(r.tsNs, units * factor, `${unit} ${units}`);
+      }
+    }
+  });
+
   it('documents its default range: (1970-01-01, 2200-01-01)', () => {
     assert.equal(DEFAULT_TIMESTAMP_RANGE.minExclusiveNs, 0n);
     assert.equal(DEFAULT_TIMESTAMP_RANGE.maxExclusiveNs, BigInt(Date.UTC(2200, 0, 1)) * 1_000_000n);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mustRoll } from '../../src/sink/roll-policy.js';
+import { mustRoll, rollDeadline } from '../../src/sink/roll-policy.js';
 
 const ms = 1_000_000n;
 
@@ -24,4 +24,30 @@ test('time rolls when the packet-time span reaches maxTime; <= 0 disables', () =
 test('a packet earlier than the first one does not force a roll (Metron rolled: unsigned difference)', () => {
   const p = { numPackets: 1000, maxTimeNs: 200n * ms };
   assert.equal(mustRoll(p, 5, 1000n * ms, 10n * ms), false);
+});
+
+test('the per-file deadline decides exactly as mustRoll (the consume loop compares against it)', () => {
+  for (const maxTimeNs of [-5n, 0n, 1n, 200n * ms]) {
+    const p = { numPackets: 10, maxTimeNs };
+    for (const first of [0n, 1000n * ms, 1n << 62n]) {
+      const deadline = rollDeadline(p, first);
+      assert.equal(deadline === null, maxTimeNs <= 0n);
+      for (const ts of [
+        first - 1n,
+        first,
+        first + maxTimeNs - 1n,
+        first + maxTimeNs,
+        first + maxTimeNs + 1n,
+        first + 1000n * ms,
+      ])
+        for (const count of [0, 9, 10]) {
+          const viaDeadline = count >= p.numPackets || (deadline !== null && ts >= deadline);
+          assert.equal(
+            viaDeadline,
+            mustRoll(p, count, first, ts),
+            `max ${maxTimeNs} first ${first} ts ${ts} count ${count}`,
+          );
+        }
+    }
+  }
 });

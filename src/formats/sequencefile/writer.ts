@@ -60,6 +60,16 @@ export interface SequenceFileWriterOptions {
 const SEQ_RECORD_PREFIX = 4 + 4 + 8 + 4;
 const SLAB_SIZE = 64 * 1024;
 
+/**
+ * The key's two 32-bit words without a BigInt per record: storing into a BigUint64Array wraps
+ * mod 2^64 (as BigInt.asUintN(64, ...)), and its words are read back as numbers.
+ */
+const KEY64 = new BigUint64Array(1);
+const KEY32 = new Uint32Array(KEY64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HIGH_WORD = LITTLE_ENDIAN ? 1 : 0;
+const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
+
 export class SequenceFileWriter {
   readonly syncMarker: Buffer;
   readonly syncInterval: number;
@@ -174,9 +184,9 @@ export class SequenceFileWriter {
     chunk.writeInt32BE(8 + 4 + valueLen, at); // recordLength = keyLength + value (BytesWritable) length
     chunk.writeInt32BE(8, at + 4);
     // Same bits as Hadoop's signed long, as two words that the pcap header reuses (no BigInt division).
-    const key = BigInt.asUintN(64, tsNs);
-    this.keyHigh = Number(key >> 32n);
-    this.keyLow = Number(key & 0xffffffffn);
+    KEY64[0] = tsNs;
+    this.keyHigh = KEY32[HIGH_WORD];
+    this.keyLow = KEY32[LOW_WORD];
     chunk.writeUInt32BE(this.keyHigh, at + 8);
     chunk.writeUInt32BE(this.keyLow, at + 12);
     chunk.writeInt32BE(valueLen, at + 16);

@@ -48,27 +48,29 @@ class SectionWriter {
   readonly blocks: Buffer[] = [];
   /** Bytes written after the header so far. */
   length = 0;
-  constructor(private readonly sync: Uint8Array) {}
+  constructor(private readonly sync: Buffer) {}
 
-  /** Appends one section as one Avro block; returns the offset of its data bytes (after the header). */
+  /**
+   * Appends one section as one Avro block; returns the offset of its data bytes (after the header).
+   * `s.data` goes into the blocks as it is (not copied): the caller hands it over and never changes it.
+   */
   add(s: Section): number {
-    const w = new ByteWriter(s.data.length + 64);
+    const w = new ByteWriter(64);
     w.long(SECTION_KINDS.indexOf(s.kind));
     w.string(s.field);
     w.long(s.first);
     w.long(s.count);
     w.long(s.data.length);
-    const prefix = w.length;
-    w.raw(s.data);
-    const record = w.view();
+    const prefix = w.toBuffer();
+    const recordLength = prefix.length + s.data.length;
     const frame = new ByteWriter(16);
     frame.long(1);
-    frame.long(record.length);
+    frame.long(recordLength);
     const head = frame.toBuffer();
-    const dataOffset = this.length + head.length + prefix;
-    this.blocks.push(head, Buffer.from(record), Buffer.from(this.sync));
-    this.length += head.length + record.length + this.sync.length;
-    if (longSize(1) + longSize(record.length) !== head.length) throw new Error('block framing size mismatch');
+    const dataOffset = this.length + head.length + prefix.length;
+    this.blocks.push(head, prefix, Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length), this.sync);
+    this.length += head.length + recordLength + this.sync.length;
+    if (longSize(1) + longSize(recordLength) !== head.length) throw new Error('block framing size mismatch');
     return dataOffset;
   }
 }
@@ -136,12 +138,11 @@ interface FieldTerms {
  * Values in [-1, 65535] (ports, protocol, VLAN, absent) go through a table, others (flow hashes)
  * through a Map.
  */
-function intField(name: string, values: ArrayLike<number>, n: number): FieldTerms {
+function intField(name: string, values: ArrayLike<number>, n: number, termOf: Uint32Array): FieldTerms {
   const table = smallIdTable();
   const big = new Map<number, number>();
   const seen: number[] = [];
   // Provisional ids first, ranked in place below (a second n-sized array would cost 4 MB per 1M packets).
-  const termOf = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
     let id: number | undefined;
@@ -179,6 +180,7 @@ function addressField(
   name: string,
   ids: Int32Array,
   n: number,
+  termOf: Uint32Array,
   bytesOfId: Uint8Array[],
   absent: Uint8Array,
 ): FieldTerms {
@@ -196,7 +198,6 @@ function addressField(
   const terms: Uint8Array[] = [...byKey.values()].sort((a, b) => compareTerms('addr', a, b));
   const rank = new Map(terms.map((t, k) => [Buffer.from(t).toString('hex'), k]));
   for (const id of distinct) slots[id + 1] = rank.get(Buffer.from(bytesOf(id)).toString('hex'))!;
-  const termOf = new Uint32Array(n);
   for (let i = 0; i < n; i++) termOf[i] = slots[ids[i] + 1];
   return { name, kind: 'addr', terms, termOf };
 }
@@ -316,29 +317,33 @@ export function encodeIndexV2(
     }
     return flow;
   };
+  // Per-packet term ids and ordinals of the field being written: one pair of arrays serves all the
+  // fields in turn (each is done with them before the next), so a job makes 8 bytes a packet of
+  // scratch, not 8 per field.
+  const termOf = new Uint32Array(n);
+  const ordinals = new Uint32Array(n);
+  const postings = new ByteWriter(n * 2 + 16); // each field's section gets a copy (toBuffer)
   const termsOf = (name: string): FieldTerms => {
     switch (name) {
       case 'src':
-        return addressField(name, columns.src, n, bytesOfId, absent);
+        return addressField(name, columns.src, n, termOf, bytesOfId, absent);
       case 'dst':
-        return addressField(name, columns.dst, n, bytesOfId, absent);
+        return addressField(name, columns.dst, n, termOf, bytesOfId, absent);
       case 'srcPort':
-        return intField(name, columns.srcPort, n);
+        return intField(name, columns.srcPort, n, termOf);
       case 'dstPort':
-        return intField(name, columns.dstPort, n);
+        return intField(name, columns.dstPort, n, termOf);
       case 'protocol':
-        return intField(name, columns.protocol, n);
+        return intField(name, columns.protocol, n, termOf);
       case 'vlan':
-        return intField(name, columns.vlan, n);
+        return intField(name, columns.vlan, n, termOf);
       default:
-        return intField(name, flows(), n);
+        return intField(name, flows(), n, termOf);
     }
   };
 
   const fields: FieldDir[] = [];
   const sketches: { name: string; filter: BloomFilter }[] = [];
-  // One field at a time: its per-packet term ids and ordinals (4 bytes a packet each) are garbage
-  // before the next field's are made, so the peak is one field's, not seven's.
   for (const { name } of V2_FIELDS) {
     const f = termsOf(name);
     const t = f.terms.length;
@@ -347,9 +352,8 @@ export function encodeIndexV2(
     const starts = new Uint32Array(t + 1);
     for (let k = 0; k < t; k++) starts[k + 1] = starts[k] + counts[k];
     const fill = starts.slice(0, t);
-    const ordinals = new Uint32Array(n);
     for (let i = 0; i < n; i++) ordinals[fill[f.termOf[i]]++] = i;
-    const postings = new ByteWriter(n * 2 + 16);
+    postings.length = 0;
     const lengths = new Uint32Array(t);
     const deflated = new Uint8Array(t);
     const list = new ByteWriter(1024);
