@@ -116,11 +116,8 @@ export class WorkerIndexEncoder implements IndexEncoder {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const entry = this.options.entry ?? DEFAULT_ENTRY;
-    // A small young generation: the thread's garbage is typed arrays (collected after each job), its
-    // few objects die young, and V8's default semi-spaces would cost the process ~16 MB more RSS.
-    // The old generation keeps the default: a limit would turn a large file into a seal that fails
-    // (and is retried) for ever.
-    const options = { name: 'pcapline-index-encoder', resourceLimits: { maxYoungGenerationSizeMb: 8 } };
+    // No heap limit: a limit would turn a large file into a seal that fails (and is retried) for ever.
+    const options = { name: 'pcapline-index-encoder' };
     // Running from source (tests, tsx): the worker registers tsx before loading the TypeScript entry.
     const worker = entry.pathname.endsWith('.ts')
       ? new Worker(
