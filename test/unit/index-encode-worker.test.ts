@@ -16,6 +16,7 @@ import type { IndexSummary } from '../../src/formats/index/packet-index-format.j
 import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
 import { encodeIndexV2 } from '../../src/formats/index/v2/writer.js';
 import type { IndexEncoder } from '../../src/sink/index-encoding/index-encoder.js';
+import { transferablePieces } from '../../src/sink/index-encoding/encode-job.js';
 import { IndexEncodeError, WorkerIndexEncoder } from '../../src/sink/index-encoding/worker-encoder.js';
 import { SinkLayout } from '../../src/sink/layout.js';
 import { Ledger } from '../../src/sink/ledger.js';
@@ -154,6 +155,33 @@ describe('index encoding on a worker thread', () => {
     await encoder.close();
     await failed;
     await assert.rejects(encoder.encode(builder(5, 11), summaryOf(builder(5, 11))), IndexEncodeError);
+  });
+});
+
+describe('the encoded file handed back in pieces', () => {
+  it('keeps every byte in order; large parts owning their buffer go as they are, small or shared ones are copied', () => {
+    const slab = new Uint8Array(300_000).map((_, i) => i % 251);
+    const own = new Uint8Array(100_000).fill(7);
+    const parts = [
+      Buffer.from('header'),
+      slab.subarray(0, 10),
+      own,
+      slab.subarray(10, 90_010), // large but a slice of a shared buffer: copied
+      Buffer.from([1, 2, 3]),
+      new Uint8Array(70_000).fill(9),
+    ];
+    const pieces = transferablePieces(parts);
+    assert.ok(
+      Buffer.concat(pieces).equals(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)))),
+    );
+    assert.equal(pieces.length, 4);
+    assert.equal(pieces[1], own, 'an owned large part is not copied');
+    assert.ok(
+      pieces.every((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength),
+      'all transferable',
+    );
+    assert.ok(!pieces.some((p) => p.buffer === slab.buffer), 'the shared slab is never handed over');
+    assert.deepEqual(transferablePieces([]), []);
   });
 });
 

@@ -6,6 +6,44 @@ import type { BloomFilter } from '../../formats/index/bloom.js';
 import { encodeIndexV2 } from '../../formats/index/v2/writer.js';
 import type { EncodeJob, EncodeReply } from './protocol.js';
 
+/** Parts at least this large that own their whole buffer are handed over as they are. */
+const OWN_PIECE_BYTES = 64 * 1024;
+
+/**
+ * The encoded file as transferable pieces, in order, without copying it whole: large parts that own
+ * their memory go as they are, runs of small ones (slices of shared slabs or Node's pool, which must
+ * not be transferred) are copied into one fresh buffer each. A 1M-packet index (~14 MB) would
+ * otherwise exist twice at the end of the job.
+ */
+export function transferablePieces(parts: readonly Uint8Array[]): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flush = () => {
+    if (!run.length) return;
+    const joined = new Uint8Array(runBytes);
+    let at = 0;
+    for (const p of run) {
+      joined.set(p, at);
+      at += p.length;
+    }
+    pieces.push(joined);
+    run = [];
+    runBytes = 0;
+  };
+  for (const p of parts) {
+    if (p.length >= OWN_PIECE_BYTES && p.byteOffset === 0 && p.byteLength === p.buffer.byteLength) {
+      flush();
+      pieces.push(p);
+    } else {
+      run.push(p);
+      runBytes += p.length;
+    }
+  }
+  flush();
+  return pieces;
+}
+
 /** One job: the reply and the buffers to transfer with it. */
 export function runEncodeJob(job: EncodeJob): [EncodeReply, ArrayBuffer[]] {
   try {
@@ -18,18 +56,10 @@ export function runEncodeJob(job: EncodeJob): [EncodeReply, ArrayBuffer[]] {
       // Deterministic (tests): fresh deflate trials, so the bytes do not depend on earlier files.
       job.deterministic ? { sync: job.deterministic.sync, trials: new Map() } : {},
     );
-    // One buffer of its own (never a slice of Node's shared pool), so it can be transferred.
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const bytes = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
+    const pieces = transferablePieces(parts);
     const sketches = [...(out.sketches ?? [])].map(([name, f]) => ({ name, hashes: f.hashes, bits: f.bits }));
-    const transfer = [bytes.buffer, ...sketches.map((s) => s.bits.buffer as ArrayBuffer)];
-    return [{ id: job.id, ok: true, bytes, sketches }, [...new Set(transfer)]];
+    const transfer = [...pieces.map((p) => p.buffer), ...sketches.map((s) => s.bits.buffer)] as ArrayBuffer[];
+    return [{ id: job.id, ok: true, pieces, sketches }, [...new Set(transfer)]];
   } catch (err) {
     return [{ id: job.id, ok: false, message: (err as Error)?.message ?? String(err) }, []];
   }

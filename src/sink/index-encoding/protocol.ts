@@ -22,5 +22,6 @@ export interface EncodedSketch {
 }
 
 export type EncodeReply =
-  | { id: number; ok: true; bytes: Uint8Array; sketches: EncodedSketch[] }
+  /** The index file is the pieces in order (transferred; see encode-job.ts transferablePieces). */
+  | { id: number; ok: true; pieces: Uint8Array[]; sketches: EncodedSketch[] }
   | { id: number; ok: false; message: string };

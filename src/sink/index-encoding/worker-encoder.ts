@@ -19,6 +19,10 @@ export class IndexEncodeError extends PcaplineError {
   }
 }
 
+async function* inOrder(pieces: Buffer[]): AsyncGenerator<Buffer> {
+  yield* pieces;
+}
+
 const DEFAULT_ENTRY = new URL(`./encode-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 
 interface Pending {
@@ -150,7 +154,8 @@ export class WorkerIndexEncoder implements IndexEncoder {
       return;
     }
     job.index.sketches = new Map(reply.sketches.map((s) => [s.name, new BloomFilter(s.bits, s.hashes)]));
-    job.resolve(Buffer.from(reply.bytes.buffer, reply.bytes.byteOffset, reply.bytes.byteLength));
+    const pieces = reply.pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    job.resolve(pieces.length === 1 ? pieces[0] : inOrder(pieces));
   }
 
   /** Forgets a job (and lets the process exit when no seal waits on the worker any more). */
