@@ -13,7 +13,7 @@ import {
   encodeDirectory,
 } from '../../src/formats/index/v2/format.js';
 import { bufferSource, IndexV2 } from '../../src/formats/index/v2/reader.js';
-import { addressTextToBytes, flowTerm, fnv1a } from '../../src/formats/index/v2/terms.js';
+import { addressTextToBytes, compareTerms, flowTerm, fnv1a } from '../../src/formats/index/v2/terms.js';
 import { decodeFrame } from '../../src/packet/decode.js';
 import { createPacketFields } from '../../src/packet/packet-fields.js';
 import { SyntheticCapture } from '../support/synthetic.js';
@@ -303,5 +303,48 @@ test('an index without a sketch section gives, from its dictionaries, the filter
   for (const [name, filter] of written) {
     assert.equal(rebuilt.get(name)?.hashes, filter.hashes, name);
     assert.deepEqual(rebuilt.get(name)?.bits, filter.bits, name);
+  }
+});
+
+test('dictionary lookups with bounds give exactly the entries of the whole dictionary within them', async () => {
+  const { v2 } = await synthetic(6000, 700);
+  const index = await IndexV2.open(bufferSource(v2));
+  for (const name of ['src', 'dstPort', 'flow']) {
+    const field = index.field(name)!;
+    const all = await index.terms(field);
+    assert.equal(all.length, field.termCount);
+    const cmp = (a: (typeof all)[0]['term'], b: (typeof all)[0]['term']) => compareTerms(field.kind, a, b);
+    for (const [i, j] of [
+      [0, 0],
+      [5, 5],
+      [3, 200],
+      [all.length - 1, all.length - 1],
+      [130, all.length - 1],
+    ]) {
+      const lo = all[Math.min(i, all.length - 1)].term;
+      const hi = all[Math.min(j, all.length - 1)].term;
+      const got = await index.terms(field, lo, hi);
+      const want = all.filter((e) => cmp(e.term, lo) >= 0 && cmp(e.term, hi) <= 0);
+      assert.deepEqual(
+        got.map((e) => [
+          Buffer.from(typeof e.term === 'number' ? [] : e.term).toString('hex'),
+          e.term,
+          e.count,
+          e.postingOffset,
+        ]),
+        want.map((e) => [
+          Buffer.from(typeof e.term === 'number' ? [] : e.term).toString('hex'),
+          e.term,
+          e.count,
+          e.postingOffset,
+        ]),
+        `${name} [${i}, ${j}]`,
+      );
+    }
+    // Bounds between terms, and outside the dictionary.
+    if (field.kind === 'int') {
+      assert.deepEqual(await index.terms(field, -1e9, -1e9 + 1), []);
+      assert.equal((await index.terms(field, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length, all.length);
+    }
   }
 });

@@ -10,7 +10,7 @@ import type { IndexSummary } from '../packet-index-format.js';
 import {
   type ChunkTable,
   chunkExtent,
-  decodeDictionaryBlock,
+  decodeDictionaryRange,
   decodeDirectory,
   decodePostingList,
   DIRECTORY_KEY,
@@ -226,9 +226,7 @@ export class IndexV2 {
       if (!raw.length) throw new IndexFormatError('empty dictionary block');
       // A term takes at most a length, 16 bytes, two counts: 40 bytes bound the inflated block.
       const block = raw[0] === 1 ? boundedInflate(raw.subarray(1), picked[k].termCount * 64 + 16) : raw.subarray(1);
-      for (const e of decodeDictionaryBlock(block, field.kind, picked[k].termCount)) {
-        if (lo !== undefined && compareTerms(field.kind, e.term, lo) < 0) continue;
-        if (hi !== undefined && compareTerms(field.kind, e.term, hi) > 0) continue;
+      for (const e of decodeDictionaryRange(block, field.kind, picked[k].termCount, lo, hi)) {
         if (e.postingOffset + e.postingLength > field.postings.length)
           throw new IndexFormatError(`posting list of ${field.name} lies outside its section`);
         out.push(e);
