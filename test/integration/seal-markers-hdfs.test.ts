@@ -51,11 +51,12 @@ describe('seal markers on HDFS: JSON in an extended attribute of an empty file',
     assert.deepEqual(await storage.getAttribute!('/attr/g', 'user.pcapline.test'), bytes);
     assert.deepEqual(await storage.getAttribute!('/attr/g', 'user.pcapline.empty'), Buffer.alloc(0));
     assert.equal((await storage.stat('/attr/g'))?.length, 0);
+    // One at a time: a second call started beside the first would reject before anyone awaits it.
     for (const call of [
-      storage.getAttribute!('/attr/missing', 'user.pcapline.test'),
-      storage.setAttribute!('/attr/missing', 'user.pcapline.test', bytes),
+      () => storage.getAttribute!('/attr/missing', 'user.pcapline.test'),
+      () => storage.setAttribute!('/attr/missing', 'user.pcapline.test', bytes),
     ])
-      await assert.rejects(call, (e) => isStorageError(e, 'FileNotFoundException'));
+      await assert.rejects(call(), (e) => isStorageError(e, 'FileNotFoundException'));
   });
 
   it('a claim is an empty file carrying its marker; scan, read and removeIfSame see it', async () => {
