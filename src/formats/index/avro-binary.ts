@@ -106,29 +106,6 @@ export class Cursor {
     return result & 1n ? -((result + 1n) >> 1n) : result >> 1n;
   }
 
-  /**
-   * `n` unsigned varints into `out` from `at`, in one call: tables of thousands (an index directory)
-   * cost a method call per number otherwise, which is most of their decoding before V8 optimises it.
-   */
-  uvarintsInto(out: Float64Array, n: number, at = 0): void {
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) {
-      let result = 0;
-      let scale = 1;
-      let byte = 0x80;
-      while (byte >= 0x80) {
-        if (p >= b.length) throw new IndexFormatError('index truncated inside a number');
-        if (scale > 2 ** 56) throw new IndexFormatError('index number too long');
-        byte = b[p++];
-        result += (byte & 0x7f) * scale;
-        scale *= 128;
-      }
-      out[at + i] = result;
-    }
-    this.pos = p;
-  }
-
   /** Steps over `n` varints (zigzag or not): each ends at its first byte below 0x80. */
   skipVarints(n: number): void {
     const b = this.buf;

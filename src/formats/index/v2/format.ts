@@ -86,7 +86,6 @@ export interface DirectoryInput extends Omit<Directory, 'chunks'> {
   chunks: readonly ChunkDir[];
 }
 
-/** Chunk `i`'s extent. */
 /**
  * Chunk `i`'s extent. Entries are checked when used, not when the directory is decoded (a query
  * uses a few of each file's hundreds): a crafted offset fails here as a format error.
@@ -149,13 +148,6 @@ export function encodeDirectory(d: DirectoryInput): Buffer {
   return w.toBuffer();
 }
 
-let scratchTable = new Float64Array(0);
-/** A reused table of at least `n` numbers: decoding is synchronous, so one is enough. */
-function scratch(n: number): Float64Array {
-  if (scratchTable.length < n) scratchTable = new Float64Array(Math.max(n, 4096));
-  return scratchTable;
-}
-
 /** Bytes of one chunk table entry in a version 2 directory. */
 const CHUNK_ENTRY_BYTES = 20;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -196,17 +188,14 @@ function decodeVarintChunks(c: Cursor, nChunks: number): ChunkTable {
   // Each entry takes at least 3 bytes: a count beyond that is a lie (it would size the arrays).
   if (nChunks * 3 > c.buf.length) throw new IndexFormatError('index directory truncated in its chunk list');
   const chunks = chunkTable(nChunks);
-  // Offset deltas, sizes and first times, interleaved.
-  const raw = scratch(nChunks * 3);
-  c.uvarintsInto(raw, nChunks * 3);
   let prev = 0;
   for (let i = 0; i < nChunks; i++) {
-    const offset = prev + raw[3 * i];
-    const size = raw[3 * i + 1];
+    const offset = prev + c.uvarint();
+    const size = c.uvarint();
     if (size > 0xffffffff) throw new IndexFormatError('index column chunk implausibly large');
     chunks.offset[i] = offset;
     chunks.size[i] = size;
-    chunks.firstTsOffset[i] = raw[3 * i + 2];
+    chunks.firstTsOffset[i] = c.uvarint();
     prev = offset;
   }
   return chunks;
