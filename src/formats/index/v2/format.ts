@@ -15,7 +15,7 @@
  *   SKETCHES    a Bloom filter per field (what the store catalog copies)
  */
 import { ByteWriter, Cursor, IndexFormatError } from '../avro-binary.js';
-import { TERM_KIND_CODE, TERM_KIND_OF_CODE, type Term, type TermKind } from './terms.js';
+import { compareBytesAt, TERM_KIND_CODE, TERM_KIND_OF_CODE, type Term, type TermKind } from './terms.js';
 
 export const DIRECTORY_KEY = 'pcapline.directory';
 export const CHUNK_PACKETS = 128;
@@ -315,13 +315,6 @@ export function decodeDictionaryRange(
 }
 
 const EMPTY_TERM = new Uint8Array(0);
-
-/** compareBytes (terms.ts) of data[at, at + n) against `b`, without a view: length first, then bytewise. */
-function compareBytesAt(data: Uint8Array, at: number, n: number, b: Uint8Array): number {
-  if (n !== b.length) return n - b.length;
-  for (let i = 0; i < n; i++) if (data[at + i] !== b[i]) return data[at + i] - b[i];
-  return 0;
-}
 
 /** Decodes one posting list (first ordinal, then gaps minus one) into `out` from `at`; returns the new end. */
 export function decodePostingList(

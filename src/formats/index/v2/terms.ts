@@ -25,8 +25,13 @@ export const V2_FIELDS: readonly { name: string; kind: TermKind }[] = [
 
 /** Byte terms order by length first (absent, then IPv4, then IPv6), then bytewise. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) return a.length - b.length;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return compareBytesAt(a, 0, a.length, b);
+}
+
+/** compareBytes of `data[at, at + n)` against `b`, without making a view of it (dictionary scans). */
+export function compareBytesAt(data: Uint8Array, at: number, n: number, b: Uint8Array): number {
+  if (n !== b.length) return n - b.length;
+  for (let i = 0; i < n; i++) if (data[at + i] !== b[i]) return data[at + i] - b[i];
   return 0;
 }
 
