@@ -4,7 +4,6 @@
  * that the catalog does not know yet (sealed since, or whose entry was lost). Cost: O(buckets)
  * listings and small reads, whatever the number of files outside the window.
  */
-import { IndexFormatError } from '../formats/index/avro-binary.js';
 import {
   hourBucketOf,
   hourBucketStart,
@@ -14,8 +13,8 @@ import {
 } from '../formats/index/packet-index-format.js';
 import { isStorageError } from '../storage/errors.js';
 import type { Storage } from '../storage/types.js';
-import { type CatalogEntry, decodeCatalog, type StoreFacts } from './catalog-format.js';
-import { listBucket, readStoreFacts } from './catalog-writer.js';
+import type { CatalogEntry, StoreFacts } from './catalog-format.js';
+import { listBucket, readCatalogObject, readStoreFacts } from './catalog-writer.js';
 import { catalogDir, indexBucketDirs } from './paths.js';
 
 /** A file the window may need: from the catalog (with sketches) or only from its index's name. */
@@ -41,25 +40,11 @@ async function names(storage: Storage, dir: string): Promise<{ name: string; pat
   return out;
 }
 
-/**
- * Reads a catalog object: null when it vanished (a compaction replaced it), none when it is torn (an
- * older version wrote objects in place; their files come from the index listing instead).
- */
+/** A catalog object's entries (readCatalogObject), counting the bytes read. */
 async function readObject(storage: Storage, path: string, counter: { bytes: number }): Promise<CatalogEntry[] | null> {
-  let buf: Buffer;
-  try {
-    buf = await storage.readBuffer(path);
-  } catch (err) {
-    if (isStorageError(err, 'FileNotFoundException')) return null;
-    throw err;
-  }
-  counter.bytes += buf.length;
-  try {
-    return decodeCatalog(buf);
-  } catch (err) {
-    if (err instanceof IndexFormatError) return [];
-    throw err;
-  }
+  const object = await readCatalogObject(storage, path);
+  if (object) counter.bytes += object.bytes;
+  return object?.entries ?? null;
 }
 
 /** Entries of one bucket: summary ∪ loose entries, re-listed if a compaction ran meanwhile. */

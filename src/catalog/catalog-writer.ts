@@ -132,17 +132,31 @@ export async function listBucket(
 }
 
 /**
- * A catalog object's entries; none for one that vanished, or that an older version left torn (it
- * wrote objects in place): compaction then drops it, and its files are found by the index listing.
+ * A catalog object: null when it vanished (a compaction replaced it), no entries when an older
+ * version left it torn (it wrote objects in place): its files are then found by the index listing,
+ * and compaction drops it. `bytes` is what was read.
  */
-async function readEntries(storage: Storage, path: string): Promise<CatalogEntry[]> {
+export async function readCatalogObject(
+  storage: Storage,
+  path: string,
+): Promise<{ entries: CatalogEntry[]; bytes: number } | null> {
+  let buf: Buffer;
   try {
-    return decodeCatalog(await storage.readBuffer(path));
+    buf = await storage.readBuffer(path);
   } catch (err) {
-    if (err instanceof IndexFormatError || isStorageError(err, 'FileNotFoundException')) return [];
+    if (isStorageError(err, 'FileNotFoundException')) return null;
+    throw err;
+  }
+  try {
+    return { entries: decodeCatalog(buf), bytes: buf.length };
+  } catch (err) {
+    if (err instanceof IndexFormatError) return { entries: [], bytes: buf.length };
     throw err;
   }
 }
+
+const readEntries = async (storage: Storage, path: string): Promise<CatalogEntry[]> =>
+  (await readCatalogObject(storage, path))?.entries ?? [];
 
 /**
  * Merges a bucket's loose entries into a new summary (created without overwrite: of two compactors
