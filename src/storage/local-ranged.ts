@@ -77,11 +77,11 @@ export interface LocalRangedReader extends RangedReader {
   size(): Promise<number>;
 }
 
-/** Opens `file` for ranged reads; `mapError` turns fs errors into the store's errors. */
+/** Opens `file` for ranged reads; `mapError` turns fs errors of reading it into the store's errors. */
 export async function openLocalRanged(
   file: string,
   gate: CachedReadGate,
-  mapError: (op: 'read', err: unknown, overrides?: Record<string, string>) => Error,
+  mapError: (err: unknown, overrides?: Record<string, string>) => Error,
 ): Promise<LocalRangedReader> {
   let fd: number;
   try {
@@ -89,7 +89,7 @@ export async function openLocalRanged(
       ? gate.timed(() => openSync(file, 'r'))
       : await new Promise<number>((res, rej) => openFd(file, 'r', (e, f) => (e ? rej(e) : res(f))));
   } catch (err) {
-    throw mapError('read', err);
+    throw mapError(err);
   }
   const pread = (out: Buffer, at: number, length: number, position: number) =>
     new Promise<number>((res, rej) => readFd(fd, out, at, length, position, (e, n) => (e ? rej(e) : res(n))));
@@ -107,11 +107,11 @@ export async function openLocalRanged(
           : await new Promise<{ size: number }>((res, rej) => fstat(fd, (e, st) => (e ? rej(e) : res(st))));
         return st.size;
       } catch (err) {
-        throw mapError('read', err);
+        throw mapError(err);
       }
     },
     read: async (offset: number, want: number) => {
-      if (closed !== null) throw mapError('read', Object.assign(new Error('file closed'), { code: 'EBADF' }));
+      if (closed !== null) throw mapError(Object.assign(new Error('file closed'), { code: 'EBADF' }));
       const out = Buffer.allocUnsafe(want);
       let got = 0;
       reading++;
@@ -126,7 +126,7 @@ export async function openLocalRanged(
         }
       } catch (err) {
         // pread on a directory fails with EISDIR: HDFS says FileNotFoundException ("Path is not a file").
-        throw mapError('read', err, { EISDIR: 'FileNotFoundException' });
+        throw mapError(err, { EISDIR: 'FileNotFoundException' });
       } finally {
         if (--reading === 0) idle?.();
       }

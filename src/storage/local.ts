@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StorageError } from './errors.js';
-import { CachedReadGate, openLocalRanged } from './local-ranged.js';
+import { CachedReadGate, type LocalRangedReader, openLocalRanged } from './local-ranged.js';
 import { baseName, compareNames, joinPath, normalizePath } from './paths.js';
 import type { CreateOptions, FileStatus, FileWriter, ListPage, RangedReader, Storage, WriteBody } from './types.js';
 import { localPath } from './uri.js';
@@ -223,9 +223,7 @@ export class LocalStorage implements Storage {
   /** A ranged read straight into one buffer: no stream and no extra stat per call. */
   async readBuffer(path: string, offset?: number, length?: number): Promise<Buffer> {
     const range = checkRange(path, offset, length);
-    const r = await openLocalRanged(this.real(path), this.cachedReads, (op, err, overrides) =>
-      fsError(op, path, err, overrides),
-    );
+    const r = await this.openReader(path);
     try {
       // To the end: the size now (a file still growing is read as it was).
       const want = range.length ?? Math.max(0, (await r.size()) - range.offset);
@@ -235,11 +233,15 @@ export class LocalStorage implements Storage {
     }
   }
 
+  private openReader(path: string): Promise<LocalRangedReader> {
+    return openLocalRanged(this.real(path), this.cachedReads, (err, overrides) =>
+      fsError('read', path, err, overrides),
+    );
+  }
+
   /** One open file for many ranged reads (pread): see ./local-ranged.ts. */
   async openRanged(path: string): Promise<RangedReader> {
-    const reader = await openLocalRanged(this.real(path), this.cachedReads, (op, err, overrides) =>
-      fsError(op, path, err, overrides),
-    );
+    const reader = await this.openReader(path);
     return {
       read: async (offset, length) => {
         const range = checkRange(path, offset, length);

@@ -65,7 +65,7 @@ describe('openLocalRanged', () => {
   for (let k = 0; k < bytes.length; k++) bytes[k] = (k * 7 + (k >> 8)) & 0xff;
   const file = join(dir, 'data');
   writeFileSync(file, bytes);
-  const mapError = (_op: string, err: unknown) => Object.assign(new Error(`mapped ${(err as { code?: string }).code}`));
+  const mapError = (err: unknown) => new Error(`mapped ${(err as { code?: string }).code}`);
 
   for (const mode of ['synchronous', 'asynchronous'] as const) {
     it(`${mode}: small, large (over 64 KiB) and past-the-end reads give the file's bytes`, async () => {
