@@ -1,6 +1,6 @@
 import { constants, statSync } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StorageError } from './errors.js';
@@ -119,7 +119,9 @@ export class LocalStorage implements Storage {
   }
 
   private real(path: string): string {
-    return join(this.base, normalizePath(path));
+    // `base` is absolute and normalised, the store path canonical: concatenation is the join.
+    const p = normalizePath(path);
+    return p === '/' ? this.base : this.base === '/' ? p : this.base + p;
   }
 
   /** mkdir -p, fsyncing every directory it created (and the parent that gained an entry). */

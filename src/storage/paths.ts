@@ -10,12 +10,26 @@ export function normalizePath(path: string): string {
   if (!path.startsWith('/') || path.includes('\0')) {
     throw new StorageError(`not an absolute store path: '${path}'`, 'IllegalArgumentException', path);
   }
+  if (isCanonical(path)) return path;
   const p = posix.normalize(path);
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
+/**
+ * Something posix.normalize would change: an empty, '.' or '..' segment, or a trailing slash. Most
+ * paths are already canonical, and a query makes thousands of storage calls (a few per file), each
+ * normalising a long path: posix.normalize walks it character by character in JavaScript, which cost
+ * a cold query more than its reads. The regular expression runs natively.
+ */
+const NOT_CANONICAL = /\/\/|\/\.\.?(?:\/|$)/;
+const isCanonical = (path: string): boolean => !(path.length > 1 && path.endsWith('/')) && !NOT_CANONICAL.test(path);
+
 /** POSIX join of store path segments, normalised ('/a' + 'b/../c' = '/a/c'). */
 export const joinPath = (...parts: string[]): string => {
+  if (parts.length === 2 && parts[0].startsWith('/') && parts[1] !== '' && !parts[1].startsWith('/')) {
+    const joined = parts[0] === '/' ? `/${parts[1]}` : `${parts[0]}/${parts[1]}`;
+    if (isCanonical(joined)) return joined;
+  }
   const p = posix.join(...parts);
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 };

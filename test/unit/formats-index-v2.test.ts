@@ -273,6 +273,79 @@ test('a version 1 directory (chunk table as varints, written before) still decod
   assert.equal(d.sketches, null);
 });
 
+test('a version 2 directory (block lists without their byte length, written before) still decodes', () => {
+  const table = Buffer.alloc(20);
+  table.writeDoubleLE(0, 0);
+  table.writeDoubleLE(5, 8);
+  table.writeUInt32LE(700, 16);
+  const w = new ByteWriter(256);
+  w.uvarint(2);
+  w.uvarint(128);
+  w.uvarint(1);
+  w.raw(table);
+  w.uvarint(2);
+  w.string('dstPort');
+  w.uvarint(0); // int
+  w.uvarint(2);
+  w.uvarint(0);
+  w.uvarint(9);
+  w.uvarint(1);
+  w.long(443);
+  w.uvarint(7);
+  w.uvarint(8);
+  w.uvarint(2);
+  w.string('src');
+  w.uvarint(1); // bytes
+  w.uvarint(1);
+  w.uvarint(9);
+  w.uvarint(5);
+  w.uvarint(1);
+  w.bytes(Buffer.from([10, 0, 0, 1]));
+  w.uvarint(30);
+  w.uvarint(6);
+  w.uvarint(1);
+  w.uvarint(0);
+  w.uvarint(0);
+  const d = decodeDirectory(w.toBuffer());
+  assert.deepEqual([...d.chunks.size], [700]);
+  assert.deepEqual(d.fields[0].blocks, [{ firstTerm: 443, offset: 7, length: 8, termCount: 2 }]);
+  assert.deepEqual([...(d.fields[1].blocks[0].firstTerm as Uint8Array)], [10, 0, 0, 1]);
+  assert.equal(d.fields[1].blocks[0].offset, 30);
+});
+
+test('a version 3 block list whose byte length lies is refused', () => {
+  const dir = {
+    chunkPackets: 128,
+    chunks: [{ offset: 0, length: 10, firstTsOffset: 0 }],
+    fields: [
+      {
+        name: 'dstPort',
+        kind: 'int' as const,
+        termCount: 2,
+        postings: { offset: 0, length: 9 },
+        blocks: [{ firstTerm: 443, offset: 7, length: 8, termCount: 2 }],
+      },
+    ],
+    sketches: null,
+  };
+  const good = encodeDirectory(dir);
+  assert.deepEqual(decodeDirectory(good).fields[0].blocks, dir.fields[0].blocks);
+  // The list is 5 bytes (443 takes two), its length byte just before it, two sketch varints after.
+  const at = good.length - 2 - 5 - 1;
+  assert.equal(good[at], 5);
+  for (const [length, when] of [
+    [4, 'use'],
+    [3, 'open'],
+    [6, 'open'],
+    [200, 'open'],
+  ] as const) {
+    const bad = Buffer.from(good);
+    bad[at] = length;
+    if (when === 'open') assert.throws(() => decodeDirectory(bad), IndexFormatError, `length ${length}`);
+    else assert.throws(() => decodeDirectory(bad).fields[0].blocks, IndexFormatError, `length ${length}`);
+  }
+});
+
 test('column chunks decoded only as far as asked give the same leading packets as whole ones', async () => {
   const { v2 } = await synthetic(1000);
   const index = await IndexV2.open(bufferSource(v2));
@@ -346,5 +419,44 @@ test('dictionary lookups with bounds give exactly the entries of the whole dicti
       assert.deepEqual(await index.terms(field, -1e9, -1e9 + 1), []);
       assert.equal((await index.terms(field, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length, all.length);
     }
+  }
+});
+
+test('column chunks keep numbers of every width: long records, long pauses, a clock step back, gaps', async () => {
+  const b = new IndexBuilder();
+  const want: { ts: bigint; pos: number; len: number }[] = [];
+  let pos = 95;
+  let ts = 1_700_000_000_000_000_000n;
+  for (let i = 0; i < 700; i++) {
+    // Lengths of 1, 2 and 3 varint bytes (×2 + flag), time deltas from 1 µs to minutes and one negative.
+    const len = [61, 900, 9_000, 70_000, 200][i % 5];
+    ts += i === 350 ? -5_000_000n : BigInt([1_000, 90_000, 20_000_000, 300_000_000_000, 7, 64_000, 8_191_000][i % 7]);
+    want.push({ ts, pos, len });
+    b.add(ts, pos, len, 6, '10.0.0.1', '10.0.0.2', 1000 + (i % 3), 80, 0);
+    pos += len + (i % 11 === 10 ? 20 + i : 0);
+  }
+  const summary: IndexSummary = {
+    version: 2,
+    dataFile: 'pcap_t_1_0_x',
+    topic: 't',
+    partition: 0,
+    firstOffset: '0',
+    lastOffset: '699',
+    minTsNs: b.minTsNs.toString(),
+    maxTsNs: b.maxTsNs.toString(),
+    count: 700,
+    dataLength: pos,
+  };
+  const index = await IndexV2.open(bufferSource(await collect(b.encode(summary))));
+  const ids = Array.from({ length: index.chunks.length }, (_, c) => c);
+  for (const need of [undefined, ids.map((c) => (c * 37) % 129)]) {
+    const spans = await index.readChunks(ids, need);
+    for (const s of spans)
+      for (let j = 0; j < s.count; j++) {
+        const w = want[s.first + j];
+        assert.equal(index.minTsNs + BigInt(s.tsOffset[j]), w.ts, `time of packet ${s.first + j}`);
+        assert.equal(s.pos[j], w.pos, `position of packet ${s.first + j}`);
+        assert.equal(s.len[j], w.len, `length of packet ${s.first + j}`);
+      }
   }
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { posix } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   LocalStorage,
@@ -78,6 +79,46 @@ describe('store paths', () => {
       () => normalizePath('/a\0b'),
       (err: unknown) => isStorageError(err, 'IllegalArgumentException'),
     );
+  });
+
+  it('normalizePath and joinPath agree with posix.normalize on paths their fast path takes or refuses', () => {
+    const paths = [
+      '/',
+      '/a',
+      '/a/b.c',
+      '/a/.b',
+      '/a/..b',
+      '/a/b..',
+      '/.x/y',
+      '/a//b',
+      '/a/./b',
+      '/a/../b',
+      '/a/.',
+      '/a/..',
+      '/a/b/',
+      '//',
+      '/./',
+      '/a/\n/',
+      '/_index/2024010100/pcap_t_1_0_x.idx',
+      '/a/.../b',
+    ];
+    for (const p of paths) {
+      const n = posix.normalize(p);
+      assert.equal(normalizePath(p), n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n, p);
+    }
+    for (const [a, b] of [
+      ['/', 'x'],
+      ['/a', 'b'],
+      ['/a', '.'],
+      ['/a', '..'],
+      ['/a', 'b/'],
+      ['/a', './b'],
+      ['/a/', 'b'],
+      ['/a', ''],
+    ]) {
+      const n = posix.join(a, b);
+      assert.equal(joinPath(a, b), n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n, `${a} + ${b}`);
+    }
   });
 
   it('compareNames orders like HDFS: signed UTF-8 bytes', () => {

@@ -115,7 +115,7 @@ export function readTerm(c: Cursor, kind: TermKind): Term {
 export function encodeDirectory(d: DirectoryInput): Buffer {
   const w = new ByteWriter(4096);
   const n = d.chunks.length;
-  w.uvarint(2);
+  w.uvarint(3);
   w.uvarint(d.chunkPackets);
   w.uvarint(n);
   // The chunk table as fixed-width little-endian columns (offsets f64, first times f64, sizes u32):
@@ -136,12 +136,18 @@ export function encodeDirectory(d: DirectoryInput): Buffer {
     w.uvarint(f.postings.offset);
     w.uvarint(f.postings.length);
     w.uvarint(f.blocks.length);
+    // Version 3: the block list's byte length first, so a reader steps over the lists of the fields
+    // a query does not look at without walking their varints (thousands per file: opening an index
+    // runs before V8 optimises anything, so each one cost a query over many files real time).
+    const list = new ByteWriter(256);
     for (const b of f.blocks) {
-      writeTerm(w, f.kind, b.firstTerm);
-      w.uvarint(b.offset);
-      w.uvarint(b.length);
-      w.uvarint(b.termCount);
+      writeTerm(list, f.kind, b.firstTerm);
+      list.uvarint(b.offset);
+      list.uvarint(b.length);
+      list.uvarint(b.termCount);
     }
+    w.uvarint(list.length);
+    w.raw(list.view());
   }
   w.uvarint(d.sketches ? d.sketches.offset : 0);
   w.uvarint(d.sketches ? d.sketches.length : 0);
@@ -204,7 +210,7 @@ function decodeVarintChunks(c: Cursor, nChunks: number): ChunkTable {
 export function decodeDirectory(bytes: Uint8Array): Directory {
   const c = new Cursor(bytes);
   const version = c.uvarint();
-  if (version !== 1 && version !== 2) throw new IndexFormatError(`index directory version ${version} is not supported`);
+  if (version < 1 || version > 3) throw new IndexFormatError(`index directory version ${version} is not supported`);
   const chunkPackets = c.uvarint();
   if (chunkPackets < 1 || chunkPackets > 1 << 20) throw new IndexFormatError('bad index chunk size');
   const nChunks = c.uvarint();
@@ -218,35 +224,52 @@ export function decodeDirectory(bytes: Uint8Array): Directory {
     const termCount = c.uvarint();
     const postings = { offset: c.uvarint(), length: c.uvarint() };
     const nBlocks = c.uvarint();
-    // A query looks at the blocks of a few fields only: step over them now (checking they are all
-    // there), decode them when first asked.
-    const start = c.pos;
-    if (kind === 'int') c.skipVarints(nBlocks * 4);
-    else
-      for (let k = 0; k < nBlocks; k++) {
-        c.skipBytes();
-        c.skipVarints(3);
-      }
-    fields.push(lazyBlocks({ name, kind, termCount, postings }, bytes, start, nBlocks));
+    // A query looks at the blocks of a few fields only: step over them now, decode them when first
+    // asked (a list shorter than its count says fails then). Versions 1 and 2 do not say how long
+    // the list is: walk it.
+    let start: number;
+    if (version >= 3) {
+      const length = c.uvarint();
+      start = c.pos;
+      if (start + length > c.buf.length || length < nBlocks * 4)
+        throw new IndexFormatError(`index directory truncated in the blocks of ${name}`);
+      c.pos += length;
+    } else {
+      start = c.pos;
+      if (kind === 'int') c.skipVarints(nBlocks * 4);
+      else
+        for (let k = 0; k < nBlocks; k++) {
+          c.skipBytes();
+          c.skipVarints(3);
+        }
+    }
+    fields.push(lazyBlocks({ name, kind, termCount, postings }, bytes, start, c.pos, nBlocks));
   }
   const so = c.uvarint();
   const sl = c.uvarint();
   return { chunkPackets, chunks, fields, sketches: sl > 0 ? { offset: so, length: sl } : null };
 }
 
-/** A field whose dictionary block list is decoded on first use (from `start` in `bytes`). */
-function lazyBlocks(head: Omit<FieldDir, 'blocks'>, bytes: Uint8Array, start: number, nBlocks: number): FieldDir {
+/** A field whose dictionary block list, bytes [start, end), is decoded on first use. */
+function lazyBlocks(
+  head: Omit<FieldDir, 'blocks'>,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  nBlocks: number,
+): FieldDir {
   let blocks: DictBlockDir[] | null = null;
   return {
     ...head,
     get blocks(): DictBlockDir[] {
       if (blocks === null) {
-        const c = new Cursor(bytes, start);
+        const c = new Cursor(bytes.subarray(0, end), start);
         const out: DictBlockDir[] = [];
         for (let k = 0; k < nBlocks; k++) {
           const firstTerm = readTerm(c, head.kind);
           out.push({ firstTerm, offset: c.uvarint(), length: c.uvarint(), termCount: c.uvarint() });
         }
+        if (c.pos !== end) throw new IndexFormatError(`the dictionary block list of ${head.name} has stray bytes`);
         blocks = out;
       }
       return blocks;
