@@ -143,7 +143,8 @@ export function decodeCatalog(buf: Uint8Array): CatalogEntry[] {
           const hashes = c.long();
           const bits = c.bytes();
           if (hashes < 1 || hashes > 32 || !bits.length) throw new IndexFormatError('bad sketch in the catalog');
-          sketches.set(field, new BloomFilter(new Uint8Array(bits), hashes));
+          // A view, not a copy: a query over a day reads megabytes of sketches and only tests them.
+          sketches.set(field, new BloomFilter(bits, hashes));
         }
       }
       out.push({ dataPath, indexPath, minTsNs, maxTsNs, count: n, dataLength, sketches });
