@@ -16,6 +16,7 @@ import { bufferSource, IndexV2 } from '../../src/formats/index/v2/reader.js';
 import { addressTextToBytes, compareTerms, flowTerm, fnv1a } from '../../src/formats/index/v2/terms.js';
 import { decodeFrame } from '../../src/packet/decode.js';
 import { createPacketFields } from '../../src/packet/packet-fields.js';
+import { summaryOf } from '../support/index-summary.js';
 import { SyntheticCapture } from '../support/synthetic.js';
 
 async function collect(gen: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -40,18 +41,7 @@ async function synthetic(
     b.add(p.tsNs, pos, len, f.protocol, f.srcAddr, f.dstAddr, f.srcPort, f.dstPort, f.vlan);
     pos += len + (i % 17 === 16 ? 20 : 0); // a sync escape now and then
   }
-  const summary: IndexSummary = {
-    version: 2,
-    dataFile: 'pcap_t_1_0_x',
-    topic: 't',
-    partition: 0,
-    firstOffset: '0',
-    lastOffset: String(n - 1),
-    minTsNs: b.minTsNs.toString(),
-    maxTsNs: b.maxTsNs.toString(),
-    count: n,
-    dataLength: pos,
-  };
+  const summary = summaryOf(b, pos);
   return { v1: await collect(b.encodeV1(summary)), v2: await collect(b.encode(summary)), builder: b, summary };
 }
 
@@ -239,6 +229,23 @@ test('the directory decodes to what was written: chunks as arrays, dictionary bl
   }
 });
 
+/**
+ * A dstPort field as directories before version 3 wrote it: no byte length before its block list
+ * (one block: first term 443 at offset 7, 8 bytes, 2 terms).
+ */
+function writeLegacyPortField(w: ByteWriter): void {
+  w.string('dstPort');
+  w.uvarint(0); // int
+  w.uvarint(2);
+  w.uvarint(0);
+  w.uvarint(9);
+  w.uvarint(1);
+  w.long(443);
+  w.uvarint(7);
+  w.uvarint(8);
+  w.uvarint(2);
+}
+
 test('a version 1 directory (chunk table as varints, written before) still decodes', () => {
   const w = new ByteWriter(256);
   w.uvarint(1);
@@ -253,16 +260,7 @@ test('a version 1 directory (chunk table as varints, written before) still decod
     w.uvarint(ts);
   }
   w.uvarint(1);
-  w.string('dstPort');
-  w.uvarint(0); // int
-  w.uvarint(2);
-  w.uvarint(0);
-  w.uvarint(9);
-  w.uvarint(1);
-  w.long(443);
-  w.uvarint(7);
-  w.uvarint(8);
-  w.uvarint(2);
+  writeLegacyPortField(w);
   w.uvarint(0);
   w.uvarint(0);
   const d = decodeDirectory(w.toBuffer());
@@ -284,16 +282,7 @@ test('a version 2 directory (block lists without their byte length, written befo
   w.uvarint(1);
   w.raw(table);
   w.uvarint(2);
-  w.string('dstPort');
-  w.uvarint(0); // int
-  w.uvarint(2);
-  w.uvarint(0);
-  w.uvarint(9);
-  w.uvarint(1);
-  w.long(443);
-  w.uvarint(7);
-  w.uvarint(8);
-  w.uvarint(2);
+  writeLegacyPortField(w);
   w.string('src');
   w.uvarint(1); // bytes
   w.uvarint(1);
@@ -435,19 +424,7 @@ test('column chunks keep numbers of every width: long records, long pauses, a cl
     b.add(ts, pos, len, 6, '10.0.0.1', '10.0.0.2', 1000 + (i % 3), 80, 0);
     pos += len + (i % 11 === 10 ? 20 + i : 0);
   }
-  const summary: IndexSummary = {
-    version: 2,
-    dataFile: 'pcap_t_1_0_x',
-    topic: 't',
-    partition: 0,
-    firstOffset: '0',
-    lastOffset: '699',
-    minTsNs: b.minTsNs.toString(),
-    maxTsNs: b.maxTsNs.toString(),
-    count: 700,
-    dataLength: pos,
-  };
-  const index = await IndexV2.open(bufferSource(await collect(b.encode(summary))));
+  const index = await IndexV2.open(bufferSource(await collect(b.encode(summaryOf(b, pos)))));
   const ids = Array.from({ length: index.chunks.length }, (_, c) => c);
   for (const need of [undefined, ids.map((c) => (c * 37) % 129)]) {
     const spans = await index.readChunks(ids, need);

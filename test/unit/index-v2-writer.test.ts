@@ -6,26 +6,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IndexBuilder } from '../../src/formats/index/packet-index.js';
-import type { IndexSummary } from '../../src/formats/index/packet-index-format.js';
 import { decodeIndex } from '../../src/formats/index/packet-index-reader.js';
 import { bufferSource, IndexV2 } from '../../src/formats/index/v2/reader.js';
 import { DeflateTrials } from '../../src/formats/index/v2/writer.js';
+import { summaryOf } from '../support/index-summary.js';
 
 async function encode(b: IndexBuilder): Promise<Buffer> {
-  const summary: IndexSummary = {
-    version: 2,
-    dataFile: 'pcap_t_1_0_x',
-    topic: 't',
-    partition: 0,
-    firstOffset: '0',
-    lastOffset: String(b.count - 1),
-    minTsNs: b.minTsNs.toString(),
-    maxTsNs: b.maxTsNs.toString(),
-    count: b.count,
-    dataLength: 1 << 30,
-  };
   const parts: Buffer[] = [];
-  for await (const c of b.encode(summary)) parts.push(c);
+  for await (const c of b.encode(summaryOf(b, 1 << 30))) parts.push(c);
   return Buffer.concat(parts);
 }
 
