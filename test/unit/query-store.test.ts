@@ -19,6 +19,8 @@ import { compileQuery } from '../../src/query/filter/expr/compile.js';
 import type { PacketFilter } from '../../src/query/filter/filter.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { listDataFiles } from '../../src/query/engine/listing.js';
+import { evaluateTermPlan } from '../../src/query/engine/postings.js';
+import { IndexV2 } from '../../src/formats/index/v2/reader.js';
 import { SyntheticCapture, type SyntheticFlow } from '../support/synthetic.js';
 import { type StorePacket, writeStoreFile } from '../support/store-builder.js';
 
@@ -140,6 +142,31 @@ describe('engine on a local store', () => {
       v2.engine.stats.bytesRead * 5 < scan.engine.stats.bytesRead,
       `${v2.engine.stats.bytesRead} vs ${scan.engine.stats.bytesRead}`,
     );
+  });
+
+  test('the one-flow query both ways reads the flow dictionary and postings of a file, not the protocol one', async () => {
+    const files = await listDataFiles(storage, root, true);
+    const indexPath = files.indexes.get(files.files[0].path)!;
+    const bytes = await storage.readBuffer(indexPath);
+    const reads: [number, number][] = [];
+    const index = await IndexV2.open({
+      read: async (offset, length) => {
+        reads.push([offset, length]);
+        return bytes.subarray(offset, offset + length);
+      },
+    });
+    reads.length = 0;
+    const { ordinals } = await evaluateTermPlan(index, filters[0][1]().termPlan);
+    assert.ok(ordinals !== null && ordinals.length > 0);
+    const touches = (field: string) => {
+      const f = index.field(field)!;
+      const at = (o: number) => (index as unknown as { dataStart: number }).dataStart + o;
+      const extents = [...f.blocks.map((b) => [at(b.offset), b.length]), [at(f.postings.offset), f.postings.length]];
+      return reads.some(([o, l]) => extents.some(([eo, el]) => o < eo + el && eo < o + l));
+    };
+    assert.ok(touches('flow'));
+    assert.ok(!touches('protocol'), 'the protocol dictionary was read');
+    assert.ok(!touches('src') && !touches('srcPort'), 'an address or port dictionary was read');
   });
 
   test('a tiny budget and 16 time-overlapping files still give every packet in order', async () => {

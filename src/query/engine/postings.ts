@@ -184,6 +184,26 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
         return count;
     }
   };
+  /**
+   * How many candidates the flow terms inside `n` bound it to, when flows alone decide it (an `and`
+   * with a flow term, or an `or` of such branches), else null. Reads only the flow dictionaries.
+   */
+  const flowBound = async (n: Node): Promise<number | null> => {
+    if (n.op === 'and') {
+      const flow = n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
+      if (!flow) return null;
+      await lookup(flow);
+      return flow.entries === undefined ? null : (flow.count ?? count);
+    }
+    if (n.op !== 'or') return null;
+    let total = 0;
+    for (const b of n.parts) {
+      const x = await flowBound(b);
+      if (x === null) return null;
+      total += x;
+    }
+    return total;
+  };
   const evaluateLeaf = (n: Leaf): Promise<PostingResult> =>
     (n.result ??= (async () => {
       await lookup(n);
@@ -223,6 +243,16 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
         if (flow) {
           await lookup(flow);
           if (flow.entries !== undefined && (flow.count ?? count) <= FLOW_ENOUGH) return evaluateLeaf(flow);
+        }
+        // A part that short flow lists decide (`p and ((a and b) or (b and a))`, -ir's shape) is
+        // the candidate set too: the other parts' lookups (the protocol's dictionary, say) would be
+        // skipped as far longer anyway, so they are not even read. Their test moves to the packet.
+        for (const p of n.parts) {
+          const bound = await flowBound(p);
+          if (bound !== null && bound <= FLOW_ENOUGH) {
+            const r = await evaluate(p);
+            return { ordinals: r.ordinals, exact: r.exact && n.parts.length === 1 };
+          }
         }
         const sized = await Promise.all(n.parts.map(async (p) => ({ p, size: await estimate(p) })));
         sized.sort((a, b) => a.size - b.size);
