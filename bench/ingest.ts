@@ -33,6 +33,7 @@ import {
   ensureStack,
   fmt,
   freePort,
+  launcherNodeFlags,
   machineFacts,
   median,
   removeOutput,
@@ -134,6 +135,9 @@ export interface IngestFigures {
 const KEY_DELIM = Buffer.from('9d2bf04e61c7a83f5e0d17b26ca4e981', 'hex');
 const MSG_DELIM = Buffer.from('3c7e15a9f2086bd4e1573a0c98bf4d26', 'hex');
 const kcatEscape = (b: Buffer): string => [...b].map((x) => `\\x${x.toString(16).padStart(2, '0')}`).join('');
+
+/** Node flags of bin/start-pcap-topology: the topology, and its consumer alone, run as users run them. */
+const TOPOLOGY_NODE_FLAGS = (): string[] => launcherNodeFlags(`${ROOT}bin/start-pcap-topology`);
 
 const admin = (ep: Endpoints) =>
   new Kafka({ clientId: 'pcapline-bench', brokers: ep.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
@@ -339,6 +343,7 @@ async function runTopology(
   const m = spawnMeasured(
     process.execPath,
     [
+      ...TOPOLOGY_NODE_FLAGS(),
       ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
       `${ROOT}dist/cli/start-pcap-topology.js`,
       ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
@@ -454,7 +459,13 @@ async function runKafkajs(ctx: RunContext, run: number): Promise<RunFigures> {
   const loadAvg1m = loadavg()[0];
   const m = spawnMeasured(
     process.execPath,
-    [RAW_CONSUME, '--expect', String(o.packets), ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`])],
+    [
+      ...TOPOLOGY_NODE_FLAGS(),
+      RAW_CONSUME,
+      '--expect',
+      String(o.packets),
+      ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
+    ],
     { stdoutFile: outFile, stderrFile: `${ctx.work}/logs/kafkajs-${run}.log`, node: true },
   );
   const r = await m.done;

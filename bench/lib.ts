@@ -123,6 +123,18 @@ export function hostCpu(): { busy: number; total: number } {
 }
 
 /**
+ * The node flags a bin runs with: those on its `#!/usr/bin/env -S node ...` line. The benchmarks
+ * spawn the compiled module with process.execPath (so they can add their own flags, e.g.
+ * --cpu-prof, which NODE_OPTIONS refuses) and must run it as the bin does.
+ */
+export function launcherNodeFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
+  if (!m) throw new Error(`${bin} does not start with a '#!/usr/bin/env node' line`);
+  return m[1].trim().split(/\s+/).filter(Boolean);
+}
+
+/**
  * Reports a Node child's own resource usage at exit, written to the file named by
  * PCAPLINE_BENCH_RUSAGE. The peak RSS is VmHWM from /proc/self/status (the high-water mark of this
  * process image): ru_maxrss is not usable here, because Linux carries it across fork+exec, so a

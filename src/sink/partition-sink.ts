@@ -130,6 +130,12 @@ export class PartitionSink {
   private readonly reservedNames = new Set<string>();
   /** Chunk buffers of completed files, for the next files of this partition. */
   private readonly chunkPool = new ChunkPool();
+  /**
+   * Older markers this writer epoch already deletes or deleted: the listing of the seal after it,
+   * made while those deletes are still under way, names them again (small files: half a DELETE
+   * more per seal). Only names the latest listing still shows are kept.
+   */
+  private readonly trimmed = new Set<string>();
 
   constructor(readonly options: PartitionSinkOptions) {}
 
@@ -152,6 +158,7 @@ export class PartitionSink {
     this.open = null;
     this.skippedThrough = null;
     this.seals.reset();
+    this.trimmed.clear();
     this.epoch = epoch;
     this.nextOffset = resume;
     this.committedOffset = committed;
@@ -390,11 +397,14 @@ export class PartitionSink {
       await turn.previousCommitted;
       await this.commit(file.lastOffset + 1n);
       turn.committed();
-      // Only the newest marker is needed: it is the partition's high-water mark in the store. The
-      // next seal's listing may name the same older markers: deleting one twice is harmless.
-      await Promise.all(
-        names.markers.filter((m) => m.firstN < file.firstOffset).map((m) => ledger.remove(m).catch(() => {})),
-      );
+      // Only the newest marker is needed: it is the partition's high-water mark in the store. A
+      // marker another seal of this epoch already deletes is skipped (deleting twice would be harmless).
+      const listed = new Set(names.markers.map((m) => m.markerPath));
+      for (const path of this.trimmed) if (!listed.has(path)) this.trimmed.delete(path);
+      const older = names.markers.filter((m) => m.firstN < file.firstOffset && !this.trimmed.has(m.markerPath));
+      for (const m of older) this.trimmed.add(m.markerPath);
+      // A failed delete is left to the next seal.
+      await Promise.all(older.map((m) => ledger.remove(m).catch(() => this.trimmed.delete(m.markerPath))));
       const sealed: SealedFile = {
         topic,
         partition,

@@ -40,6 +40,10 @@ export class KafkaSpout implements PartitionConsumer {
   private stopping = false;
   /** Wall time of the last completed fetch, for the stall watchdog. */
   lastFetchAt = Date.now();
+  /** The admin's metadata load, started at connect (see `connect`). */
+  private adminWarm: Promise<unknown> = Promise.resolve();
+  /** The next committed-offsets read, not sent yet: calls made meanwhile share it (see `groupOffsets`). */
+  private nextGroupOffsets: Promise<Map<number, string>> | null = null;
 
   constructor(private readonly options: SpoutOptions) {
     this.kafka = new Kafka({
@@ -74,6 +78,11 @@ export class KafkaSpout implements PartitionConsumer {
 
   async connect(): Promise<void> {
     await this.admin.connect();
+    // kafkajs's admin connects without loading the cluster's metadata, so its first group request
+    // finds no broker to ask for the coordinator and retries after initialRetryTime (0.3 s of every
+    // start-up, before any partition could recover). Loading the topic's metadata (what the consumer
+    // loads anyway) while the consumer joins fills its broker pool.
+    this.adminWarm = this.admin.fetchTopicMetadata({ topics: [this.options.topic] }).catch(() => {});
     await this.consumer.connect();
   }
 
@@ -165,10 +174,29 @@ export class KafkaSpout implements PartitionConsumer {
 
   /** The group's committed offset (next offset to read), or null when there is none. */
   async committed(partition: number): Promise<bigint | null> {
-    const [res] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
-    const p = res?.partitions.find((x) => x.partition === partition);
-    if (!p || p.offset === '-1' || p.offset === '') return null;
-    return BigInt(p.offset);
+    const offset = (await this.groupOffsets()).get(partition);
+    if (offset === undefined || offset === '-1' || offset === '') return null;
+    return BigInt(offset);
+  }
+
+  /**
+   * The group's committed offsets of every partition of the topic, read by a request sent after this
+   * call (never an answer from before it): calls made before that request goes out share it, so the
+   * partitions assigned together recover from one request instead of one each.
+   */
+  private groupOffsets(): Promise<Map<number, string>> {
+    this.nextGroupOffsets ??= (async () => {
+      // After the metadata load (or it would meet the empty broker pool), but not for long if the
+      // cluster is slow to answer: then this request's own retries take over.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.adminWarm, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+      clearTimeout(timer);
+      await new Promise((resolve) => setImmediate(resolve));
+      this.nextGroupOffsets = null; // calls from now on need a request sent after them
+      const [res] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
+      return new Map((res?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    })();
+    return this.nextGroupOffsets;
   }
 
   async offsets(partition: number): Promise<PartitionOffsets> {

@@ -722,3 +722,32 @@ describe('layout and watchdog', () => {
     assert.equal(owner.stalledFor(1000n, t0 + 120_000), 0, 'caught up: nothing to read');
   });
 });
+
+describe('marker trimming', () => {
+  it('small files sealed back to back: every older marker deleted exactly once, the newest kept', async () => {
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 3000);
+    const a = start({ cluster, instanceId: 'a', numPackets: 100 });
+    // Slow deletes (as a busy NameNode's): the next seals list the markers while they are under way.
+    const del = a.storage.delete.bind(a.storage);
+    a.storage.delete = async (path, recursive) => {
+      if (path.endsWith('.json')) await new Promise((r) => setTimeout(r, 30));
+      return del(path, recursive);
+    };
+    await runToEnd(a, [0]);
+    await assertExactlyOnce(cluster);
+    const markerDeletes = a.storage.ops.filter(
+      ([op, path]) => op === 'delete' && /\/_state\/.*\/\d{20}\.json$/.test(path),
+    );
+    const times = new Map<string, number>();
+    for (const [, path] of markerDeletes) times.set(path, (times.get(path) ?? 0) + 1);
+    assert.deepEqual(
+      [...times].filter(([, n]) => n > 1),
+      [],
+      'no marker deleted twice',
+    );
+    // 30 files: the 29 older markers are trimmed, the newest stays as the partition's high-water mark.
+    assert.equal(times.size, 29);
+    assert.equal(cluster.committed.get(0), 3000n);
+  });
+});
