@@ -47,32 +47,13 @@ export interface ColumnSpan {
   len: Uint32Array;
 }
 
-/** Where the varint slowVarint last read ends (module state: no object per call). */
-let afterVarint = 0;
-
-/** An unsigned varint at `q` of any length up to 2^63, bounds-checked; sets `afterVarint`. */
-function slowVarint(b: Uint8Array, q: number): number {
-  let v = 0;
-  let weight = 1;
-  let byte = 0x80;
-  while (byte >= 0x80) {
-    if (q >= b.length) throw new IndexFormatError('index truncated inside a number');
-    if (weight > 2 ** 63) throw new IndexFormatError('index number too long');
-    byte = b[q++];
-    v += (byte & 0x7f) * weight;
-    weight *= 128;
-  }
-  afterVarint = q;
-  return v;
-}
-
 /**
  * Decodes the first `upTo` packets of a column chunk (after its deflate flag) into `span`: a time
  * scale and the first record's position, then per packet a zigzag time delta, the record length
  * ×2 (+1 when a gap follows), and the gap. A one-flow query decodes tens of thousands of packets,
  * mostly before V8 has optimised anything, where every bytecode counts: varints of one or two bytes
  * (time deltas below 8 ms in µs, records below 8 KiB: nearly all) are decoded inline, longer ones
- * and the chunk's last bytes by slowVarint.
+ * and the chunk's last bytes by the cursor.
  */
 function decodeColumnChunk(b: Uint8Array, upTo: number, span: ColumnSpan, spanNs: number, dataLength: number): void {
   const c = new Cursor(b);
@@ -91,8 +72,9 @@ function decodeColumnChunk(b: Uint8Array, upTo: number, span: ColumnSpan, spanNs
       v = (b[q] & 0x7f) | (b[q + 1] << 7);
       q += 2;
     } else {
-      v = slowVarint(b, q);
-      q = afterVarint;
+      c.pos = q;
+      v = c.uvarint();
+      q = c.pos;
     }
     ts += (v % 2 === 0 ? v / 2 : -(v + 1) / 2) * scale;
     if (q < inline && b[q] < 0x80) v = b[q++];
@@ -100,15 +82,16 @@ function decodeColumnChunk(b: Uint8Array, upTo: number, span: ColumnSpan, spanNs
       v = (b[q] & 0x7f) | (b[q + 1] << 7);
       q += 2;
     } else {
-      v = slowVarint(b, q);
-      q = afterVarint;
+      c.pos = q;
+      v = c.uvarint();
+      q = c.pos;
     }
     const len = Math.floor(v / 2);
     let gap = 0;
     if (v % 2 === 1) {
-      v = slowVarint(b, q);
-      q = afterVarint;
-      gap = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+      c.pos = q;
+      gap = c.long();
+      q = c.pos;
     }
     if (j > 0) pos += prevLen + gap;
     if (ts < 0 || ts > spanNs) throw new IndexFormatError('a packet time lies outside the index bounds');
@@ -314,10 +297,9 @@ export class IndexV2 {
     const datas = await this.readExtents(ids.map((id) => chunkExtent(all, id)));
     const spanNs = Number(this.maxTsNs - this.minTsNs);
     const dataLength = this.summary.dataLength;
-    const counts = ids.map((id, k) => {
-      const n = Math.min(per, this.count - id * per);
-      return need === undefined ? n : Math.max(0, Math.min(n, need[k]));
-    });
+    /** Packets in each chunk, and how many of them to decode. */
+    const sizes = ids.map((id) => Math.min(per, this.count - id * per));
+    const counts = sizes.map((n, k) => (need === undefined ? n : Math.max(0, Math.min(n, need[k]))));
     // One backing store per column for all the spans: typed arrays of their own would each cost an
     // ArrayBuffer allocation, and their collection, per chunk.
     const total = counts.reduce((a, b) => a + b, 0);
@@ -327,11 +309,9 @@ export class IndexV2 {
     const lenAll = new Uint32Array(store, total * 16, total);
     let base = 0;
     return ids.map((id, k) => {
-      const first = id * per;
-      const n = Math.min(per, this.count - first);
       const upTo = counts[k];
       const span: ColumnSpan = {
-        first,
+        first: id * per,
         count: upTo,
         tsOffset: tsAll.subarray(base, base + upTo),
         pos: posAll.subarray(base, base + upTo),
@@ -341,7 +321,7 @@ export class IndexV2 {
       const raw = datas[k];
       if (!raw.length) throw new IndexFormatError('empty column chunk');
       const payload =
-        raw[0] === 1 ? boundedInflate(raw.subarray(1), n * MAX_COLUMN_BYTES_PER_PACKET + 32) : raw.subarray(1);
+        raw[0] === 1 ? boundedInflate(raw.subarray(1), sizes[k] * MAX_COLUMN_BYTES_PER_PACKET + 32) : raw.subarray(1);
       decodeColumnChunk(payload, upTo, span, spanNs, dataLength);
       return span;
     });
