@@ -19,6 +19,7 @@ import {
   recordLengthForFrame,
   recordLengthForValue,
 } from './format.js';
+import { HOST_IS_LITTLE_ENDIAN } from '../../lib/endian.js';
 
 /**
  * Where the bytes go. `write` is called synchronously, in file order. The writer never modifies a
@@ -66,9 +67,8 @@ const SLAB_SIZE = 64 * 1024;
  */
 const KEY64 = new BigUint64Array(1);
 const KEY32 = new Uint32Array(KEY64.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HIGH_WORD = LITTLE_ENDIAN ? 1 : 0;
-const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
+const HIGH_WORD = HOST_IS_LITTLE_ENDIAN ? 1 : 0;
+const LOW_WORD = HOST_IS_LITTLE_ENDIAN ? 0 : 1;
 
 export class SequenceFileWriter {
   readonly syncMarker: Buffer;

@@ -16,6 +16,7 @@
  */
 import { ByteWriter, Cursor, IndexFormatError } from '../avro-binary.js';
 import { compareBytesAt, TERM_KIND_CODE, TERM_KIND_OF_CODE, type Term, type TermKind } from './terms.js';
+import { HOST_IS_LITTLE_ENDIAN } from '../../../lib/endian.js';
 
 export const DIRECTORY_KEY = 'pcapline.directory';
 export const CHUNK_PACKETS = 128;
@@ -154,9 +155,8 @@ export function encodeDirectory(d: DirectoryInput): Buffer {
   return w.toBuffer();
 }
 
-/** Bytes of one chunk table entry in a version 2 directory. */
+/** Bytes of one chunk table entry in a version 2 or 3 directory. */
 const CHUNK_ENTRY_BYTES = 20;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A chunk table in the layout the arrays use: offsets f64, first times f64, sizes u32 (one backing store). */
 function chunkTable(nChunks: number): ChunkTable & { store: Uint8Array } {
@@ -170,13 +170,13 @@ function chunkTable(nChunks: number): ChunkTable & { store: Uint8Array } {
   };
 }
 
-/** Version 2: fixed-width little-endian columns, copied whole (entries are checked when used: chunkExtent). */
+/** Versions 2 and 3: fixed-width little-endian columns, copied whole (entries are checked when used: chunkExtent). */
 function copyChunkTable(c: Cursor, nChunks: number): ChunkTable {
   const bytes = nChunks * CHUNK_ENTRY_BYTES;
   if (c.pos + bytes > c.buf.length) throw new IndexFormatError('index directory truncated in its chunk list');
   const t = chunkTable(nChunks);
   const src = c.buf.subarray(c.pos, c.pos + bytes);
-  if (LITTLE_ENDIAN) t.store.set(src);
+  if (HOST_IS_LITTLE_ENDIAN) t.store.set(src);
   else {
     const v = new DataView(src.buffer, src.byteOffset, src.byteLength);
     for (let i = 0; i < nChunks; i++) {

@@ -23,6 +23,7 @@ import {
   writeTerm,
 } from './format.js';
 import { addressTextToBytes, compareTerms, flowTerm, fnv1a, type Term, type TermKind, V2_FIELDS } from './terms.js';
+import { HOST_IS_LITTLE_ENDIAN } from '../../../lib/endian.js';
 
 /**
  * Deflate level 1: the index is encoded on the ingest process's event loop at every seal, and level 6
@@ -202,14 +203,12 @@ function addressField(
   return { name, kind: 'addr', terms, termOf };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /**
  * Times minus `minTs` as numbers (exact: a v2 file spans less than 2^53 ns) of packets
  * [first, end), into `out`, from the two 32-bit halves of each time: no BigInt made per packet.
  */
 function timeOffsets(ts: BigInt64Array, first: number, end: number, minTs: bigint, out: Float64Array): void {
-  if (!LITTLE_ENDIAN) {
+  if (!HOST_IS_LITTLE_ENDIAN) {
     for (let i = first; i < end; i++) out[i - first] = Number(ts[i] - minTs);
     return;
   }
