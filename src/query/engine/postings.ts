@@ -159,38 +159,16 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
       leaf.entries = entries;
       leaf.count = entries.reduce((n, e) => n + e.count, 0);
     })());
-  const estimate = async (n: Node): Promise<number> => {
-    switch (n.op) {
-      case 'none':
-        return 0;
-      case 'leaf':
-        await lookup(n);
-        return n.count ?? count;
-      case 'and': {
-        // A short flow list decides the and alone (see below): no other lookup is needed.
-        const flow = n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
-        if (flow) {
-          await lookup(flow);
-          if (flow.entries !== undefined && (flow.count ?? count) <= FLOW_ENOUGH) return flow.count ?? count;
-        }
-        return Math.min(count, ...(await Promise.all(n.parts.map(estimate))));
-      }
-      case 'or':
-        return Math.min(
-          count,
-          (await Promise.all(n.parts.map(estimate))).reduce((s, x) => s + x, 0),
-        );
-      default:
-        return count;
-    }
-  };
+  /** The flow term an `and` pinning a whole 5-tuple carries among its parts (see `build`). */
+  const flowPart = (n: { parts: Node[] }): Leaf | undefined =>
+    n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
   /**
    * How many candidates the flow terms inside `n` bound it to, when flows alone decide it (an `and`
    * with a flow term, or an `or` of such branches), else null. Reads only the flow dictionaries.
    */
   const flowBound = async (n: Node): Promise<number | null> => {
     if (n.op === 'and') {
-      const flow = n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
+      const flow = flowPart(n);
       if (!flow) return null;
       await lookup(flow);
       return flow.entries === undefined ? null : (flow.count ?? count);
@@ -203,6 +181,28 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
       total += x;
     }
     return total;
+  };
+  const estimate = async (n: Node): Promise<number> => {
+    switch (n.op) {
+      case 'none':
+        return 0;
+      case 'leaf':
+        await lookup(n);
+        return n.count ?? count;
+      case 'and': {
+        // A short flow list decides the and alone (see below): no other lookup is needed.
+        const own = await flowBound(n);
+        if (own !== null && own <= FLOW_ENOUGH) return own;
+        return Math.min(count, ...(await Promise.all(n.parts.map(estimate))));
+      }
+      case 'or':
+        return Math.min(
+          count,
+          (await Promise.all(n.parts.map(estimate))).reduce((s, x) => s + x, 0),
+        );
+      default:
+        return count;
+    }
   };
   const evaluateLeaf = (n: Leaf): Promise<PostingResult> =>
     (n.result ??= (async () => {
@@ -239,11 +239,8 @@ export async function evaluateTermPlan(index: IndexV2, plan: TermPlan | null): P
       }
       case 'and': {
         // A pinned 5-tuple: the flow term's list alone, when short, is the candidate set.
-        const flow = n.parts.find((p): p is Leaf => p.op === 'leaf' && p.implied);
-        if (flow) {
-          await lookup(flow);
-          if (flow.entries !== undefined && (flow.count ?? count) <= FLOW_ENOUGH) return evaluateLeaf(flow);
-        }
+        const own = await flowBound(n);
+        if (own !== null && own <= FLOW_ENOUGH) return evaluateLeaf(flowPart(n)!);
         // A part that short flow lists decide (`p and ((a and b) or (b and a))`, -ir's shape) is
         // the candidate set too: the other parts' lookups (the protocol's dictionary, say) would be
         // skipped as far longer anyway, so they are not even read. Their test moves to the packet.
