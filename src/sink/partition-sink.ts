@@ -7,7 +7,7 @@ import type { SinkLayout } from './layout.js';
 import type { Ledger, PreparedClaim, SealMarker } from './ledger.js';
 import { ChunkPool, OpenFile } from './open-file.js';
 import { SealQueue, type SealTurn } from './seal-queue.js';
-import { mustRoll, type RollPolicy, rollDeadline } from './roll-policy.js';
+import { mustRoll, type RollPolicy, rollDeadline, rollsBy } from './roll-policy.js';
 import { PcaplineError } from '../lib/errors.js';
 import { type IndexEncoder, inThreadIndexEncoder } from './index-encoding/index-encoder.js';
 
@@ -112,7 +112,7 @@ type Settled = 'published' | 'dropped';
  */
 export class PartitionSink {
   private open: OpenFile | null = null;
-  /** The open file's time-roll deadline (roll-policy.ts `rollDeadline`), null for none. */
+  /** The open file's time-roll deadline (roll-policy.ts `rollDeadline`, for `rollsBy`), null for none. */
   private openRollAt: bigint | null = null;
   /** Next offset this sink expects; records below it are already stored or handled. */
   nextOffset: bigint | null = null;
@@ -187,9 +187,9 @@ export class PartitionSink {
    */
   openFileFor(tsNs: bigint): OpenFile | null {
     const open = this.open;
-    if (open === null || this.seals.failed !== null || open.count >= this.options.policy.numPackets) return null;
-    const rollAt = this.openRollAt;
-    return rollAt !== null && tsNs >= rollAt ? null : open;
+    if (open === null || this.seals.failed !== null || rollsBy(this.options.policy, open.count, this.openRollAt, tsNs))
+      return null;
+    return open;
   }
 
   /**

@@ -16,9 +16,13 @@ export function mustRoll(policy: RollPolicy, count: number, firstTsNs: bigint, t
 
 /**
  * The first packet time that rolls a file starting at `firstTsNs` by time (null: never), so the
- * per-record check compares instead of subtracting (a BigInt made per record):
- * `mustRoll(p, count, first, ts)` equals `count >= p.numPackets || (deadline !== null && ts >= deadline)`.
+ * per-record check (rollsBy) compares instead of subtracting (a BigInt made per record).
  */
 export function rollDeadline(policy: RollPolicy, firstTsNs: bigint): bigint | null {
   return policy.maxTimeNs > 0n ? firstTsNs + policy.maxTimeNs : null;
+}
+
+/** mustRoll for a file whose rollDeadline is `deadline`: the same answer, with one comparison. */
+export function rollsBy(policy: RollPolicy, count: number, deadline: bigint | null, tsNs: bigint): boolean {
+  return count >= policy.numPackets || (deadline !== null && tsNs >= deadline);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mustRoll, rollDeadline } from '../../src/sink/roll-policy.js';
+import { mustRoll, rollDeadline, rollsBy } from '../../src/sink/roll-policy.js';
 
 const ms = 1_000_000n;
 
@@ -26,7 +26,7 @@ test('a packet earlier than the first one does not force a roll (Metron rolled: 
   assert.equal(mustRoll(p, 5, 1000n * ms, 10n * ms), false);
 });
 
-test('the per-file deadline decides exactly as mustRoll (the consume loop compares against it)', () => {
+test('rollsBy with the per-file deadline decides exactly as mustRoll (the consume loop compares against it)', () => {
   for (const maxTimeNs of [-5n, 0n, 1n, 200n * ms]) {
     const p = { numPackets: 10, maxTimeNs };
     for (const first of [0n, 1000n * ms, 1n << 62n]) {
@@ -41,9 +41,8 @@ test('the per-file deadline decides exactly as mustRoll (the consume loop compar
         first + 1000n * ms,
       ])
         for (const count of [0, 9, 10]) {
-          const viaDeadline = count >= p.numPackets || (deadline !== null && ts >= deadline);
           assert.equal(
-            viaDeadline,
+            rollsBy(p, count, deadline, ts),
             mustRoll(p, count, first, ts),
             `max ${maxTimeNs} first ${first} ts ${ts} count ${count}`,
           );
