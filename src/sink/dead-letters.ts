@@ -41,9 +41,16 @@ export class DeadLetterQueue {
 
   constructor(private readonly options: DeadLetterOptions) {}
 
-  /** Starts sending one copy; its outcome is awaited by the next `flush`. */
+  /**
+   * Starts sending one copy; its outcome is awaited by the next `flush`. The key and value are
+   * copied: a record's bytes are reused once its batch is handled (src/spout/batch-transfer.ts).
+   */
   add(source: string, letter: DeadLetter): void {
-    const sent = this.deliver(source, letter);
+    const sent = this.deliver(source, {
+      ...letter,
+      key: letter.key && Buffer.from(letter.key),
+      value: letter.value && Buffer.from(letter.value),
+    });
     sent.catch((err: DeadLetterError) => {
       this.failure ??= err;
     });

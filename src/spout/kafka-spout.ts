@@ -1,161 +1,106 @@
-import { readFileSync } from 'node:fs';
-import kafkajs from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
-import type { KafkaSecurity } from '../config/topology-config.js';
+import type { Worker } from 'node:worker_threads';
+import type { Producer } from 'kafkajs';
+import { siblingModule, startWorker } from '../lib/worker.js';
 import type { Logger } from '../lib/log.js';
-
-const { Kafka, logLevel } = kafkajs;
-
+import { type PackedBatch, unpackBatch } from './batch-transfer.js';
+import { createKafka, type SpoutOptions as ClientOptions } from './kafka-client.js';
+import {
+  type ConsumerCall,
+  type ConsumerCalls,
+  type ConsumerThreadData,
+  type FromConsumer,
+  fromThreadError,
+  type ToConsumer,
+} from './protocol.js';
 import type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from './types.js';
 
 export type { PartitionConsumer, PartitionOffsets, SpoutBatch, SpoutMessage } from './types.js';
 
-export interface SpoutOptions {
-  brokers: string[];
-  groupId: string;
-  topic: string;
-  clientId: string;
-  sessionTimeoutMs: number;
-  security: KafkaSecurity;
+export interface SpoutOptions extends Omit<ClientOptions, 'log'> {
   log: Logger;
+  /**
+   * Bytes of fetched batches handed to this thread and not yet handled, above which the consumer
+   * thread stops fetching (default 8 MiB: a full fetch).
+   */
+  windowBytes?: number;
+  /** Starts the consumer thread (tests hand in a scripted one; default: ./consumer-thread.ts on a worker thread). */
+  startThread?: (data: ConsumerThreadData) => ConsumerThread;
+}
+
+/** What the spout uses of the consumer thread's Worker. */
+export type ConsumerThread = Pick<Worker, 'postMessage' | 'on' | 'terminate'>;
+
+const CONSUMER_THREAD = siblingModule(import.meta.url, 'consumer-thread');
+
+/** The consumer thread stopped without being asked to: the process must restart (nothing is lost). */
+export class ConsumerThreadError extends Error {
+  override name = 'ConsumerThreadError';
+}
+
+interface PendingCall {
+  resolve: (value: never) => void;
+  reject: (err: Error) => void;
+}
+
+interface RunHandlers {
+  onBatch: (batch: SpoutBatch) => Promise<void>;
+  onAssign: (partitions: number[]) => void;
+  onKept: (partitions: number[]) => void;
+  onRevoke: (partitions: number[]) => void;
+  onCrash: (error: Error) => void;
+  partitionsConcurrently: number;
+  fromBeginning: boolean;
 }
 
 /**
- * The Kafka consumer group behind our own interface (kafkajs is unmaintained: keep it in here).
- * - Manual commits only (`autoCommit: false`, `eachBatchAutoResolve: false`).
- * - kafkajs sends heartbeats only when called, so a timer calls them while a batch handler waits on
- *   storage; a long HDFS append must not cost us the group membership.
- * - kafkajs has no revoke hook: assignments are diffed on every GROUP_JOIN. On a rejoin kafkajs
- *   rewinds even the partitions we keep to their committed offset: `onKept` lets the owner seek
- *   them back to its own position.
- * - A crash that kafkajs will not restart from ends the process (a supervisor restarts it): offsets
- *   are committed only after data is durable, so nothing is lost.
+ * The Kafka consumer group, run on a thread of its own (./consumer-thread.ts, around kafkajs in
+ * ./kafka-client.ts) and driven from here, the ingest thread.
+ * - Batches arrive packed, each partition's in fetch order; `onBatch` is called for them in that
+ *   order and the consumer thread is told when each was handled (its hand-over window).
+ * - A seek made here counts: batches handed over under an earlier seek of their partition are stale
+ *   (`shouldContinue()` is false, or they are dropped unseen), as are those of a partition this
+ *   member no longer holds. The consumer thread resolves offsets as it hands batches over, so a
+ *   record not stored is fetched again only through a seek, which the partition owner always makes
+ *   (recovery, a failure, a stale batch, a rebalance).
+ * - Manual commits only; a commit for a partition the member no longer holds is refused there.
+ * - The dead-letter producer runs here (rare, and its sends are awaited by the ingest thread).
  */
 export class KafkaSpout implements PartitionConsumer {
-  private readonly kafka: InstanceType<typeof Kafka>;
-  private readonly consumer: Consumer;
-  private readonly admin: Admin;
-  private producer: Promise<Producer> | null = null;
+  private worker: ConsumerThread | null = null;
+  private readonly calls = new Map<number, PendingCall>();
+  private nextCallId = 1;
+  private handlers: RunHandlers | null = null;
   private assignment = new Set<number>();
+  /** Each partition's seek count, as `seek` made it. */
+  private readonly seeks = new Map<number, number>();
+  private readonly fetchClock = new BigInt64Array(new SharedArrayBuffer(8));
+  private producer: Promise<Producer> | null = null;
   private stopping = false;
-  /** Wall time of the last completed fetch, for the stall watchdog. */
-  lastFetchAt = Date.now();
-  /** The admin's metadata load, started at connect (see `connect`). */
-  private adminWarm: Promise<unknown> = Promise.resolve();
-  /** The next committed-offsets read, not sent yet: calls made meanwhile share it (see `groupOffsets`). */
-  private nextGroupOffsets: Promise<Map<number, string>> | null = null;
+  private ended = false;
 
   constructor(private readonly options: SpoutOptions) {
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ namespace, level, log }) => {
-          const { message, ...rest } = log;
-          const fields = { component: `kafkajs.${namespace}`, ...rest };
-          if (level <= logLevel.ERROR) options.log.error(fields, message);
-          else options.log.warn(fields, message);
-        },
-      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10000 },
-      ...securityConfig(options.security),
-    });
-    this.consumer = this.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(60000, options.sessionTimeoutMs * 2),
-      heartbeatInterval: 3000,
-      // Fetch responses are the largest transient memory of a topology process: 1 MiB per partition
-      // and 8 MiB per fetch keep a 4-partition process well under 300 MB with 1500-byte packets.
-      maxBytesPerPartition: 1024 * 1024,
-      maxBytes: 8 * 1024 * 1024,
-      maxWaitTimeInMs: 500,
-      retry: { retries: 10, restartOnFailure: async () => true },
-    });
-    this.admin = this.kafka.admin();
+    Atomics.store(this.fetchClock, 0, BigInt(Date.now()));
+  }
+
+  /** Wall time of the last completed fetch, for the stall watchdog. */
+  get lastFetchAt(): number {
+    return Number(Atomics.load(this.fetchClock, 0));
   }
 
   async connect(): Promise<void> {
-    await this.admin.connect();
-    // kafkajs's admin connects without loading the cluster's metadata, so its first group request
-    // finds no broker to ask for the coordinator and retries after initialRetryTime (0.3 s of every
-    // start-up, before any partition could recover). Loading the topic's metadata (what the consumer
-    // loads anyway) while the consumer joins fills its broker pool.
-    this.adminWarm = this.admin.fetchTopicMetadata({ topics: [this.options.topic] }).catch(() => {});
-    await this.consumer.connect();
-  }
-
-  /** A producer on the same cluster (dead-letter copies). */
-  producerFor(): Promise<Producer> {
-    // Cache the connecting promise, not the producer: concurrent first sends must wait for the connect.
-    this.producer ??= (async () => {
-      const producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
-      await producer.connect();
-      return producer;
-    })();
-    this.producer.catch(() => {
-      this.producer = null;
-    });
-    return this.producer;
+    this.startThread();
+    await this.call('connect');
   }
 
   /**
    * Starts consuming. `onAssign`/`onRevoke` are called on every (re)join with the difference to the
    * previous assignment; `onBatch` with each fetched batch of one partition.
    */
-  async run(handlers: {
-    onBatch: (batch: SpoutBatch) => Promise<void>;
-    onAssign: (partitions: number[]) => void;
-    onKept: (partitions: number[]) => void;
-    onRevoke: (partitions: number[]) => void;
-    onCrash: (error: Error) => void;
-    partitionsConcurrently: number;
-    fromBeginning: boolean;
-  }): Promise<void> {
-    const { consumer } = this;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const now = new Set<number>(e.payload.memberAssignment[this.options.topic] ?? []);
-      const revoked = [...this.assignment].filter((p) => !now.has(p));
-      const assigned = [...now].filter((p) => !this.assignment.has(p));
-      const kept = [...now].filter((p) => this.assignment.has(p));
-      this.assignment = now;
-      if (revoked.length) handlers.onRevoke(revoked);
-      if (kept.length) handlers.onKept(kept);
-      handlers.onAssign(assigned);
-    });
-    consumer.on(consumer.events.FETCH, () => {
-      this.lastFetchAt = Date.now();
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      if (!e.payload.restart && !this.stopping) handlers.onCrash(e.payload.error);
-    });
-    await consumer.subscribe({ topic: this.options.topic, fromBeginning: handlers.fromBeginning });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: handlers.partitionsConcurrently,
-      eachBatch: async (payload: EachBatchPayload) => {
-        const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-        if (this.stopping) return;
-        let rebalancing = false;
-        const beat = setInterval(() => {
-          heartbeat().catch((err: { type?: string }) => {
-            if (err?.type === 'REBALANCE_IN_PROGRESS' || err?.type === 'UNKNOWN_MEMBER_ID') rebalancing = true;
-          });
-        }, 2000);
-        try {
-          await handlers.onBatch({
-            topic: batch.topic,
-            partition: batch.partition,
-            messages: batch.messages as SpoutMessage[],
-            resolveOffset,
-            shouldContinue: () => !this.stopping && !rebalancing && isRunning() && !isStale(),
-          });
-        } finally {
-          clearInterval(beat);
-        }
-      },
+  async run(handlers: RunHandlers): Promise<void> {
+    this.handlers = handlers;
+    await this.call('run', {
+      partitionsConcurrently: handlers.partitionsConcurrently,
+      fromBeginning: handlers.fromBeginning,
     });
   }
 
@@ -168,35 +113,13 @@ export class KafkaSpout implements PartitionConsumer {
     return this.assignment.size;
   }
 
-  async commit(partition: number, nextOffset: bigint): Promise<void> {
-    await this.consumer.commitOffsets([{ topic: this.options.topic, partition, offset: nextOffset.toString() }]);
+  commit(partition: number, nextOffset: bigint): Promise<void> {
+    return this.call('commit', partition, nextOffset);
   }
 
   /** The group's committed offset (next offset to read), or null when there is none. */
-  async committed(partition: number): Promise<bigint | null> {
-    const offset = (await this.groupOffsets()).get(partition);
-    if (offset === undefined || offset === '-1' || offset === '') return null;
-    return BigInt(offset);
-  }
-
-  /**
-   * The group's committed offsets of every partition of the topic, read by a request sent after this
-   * call (never an answer from before it): calls made before that request goes out share it, so the
-   * partitions assigned together recover from one request instead of one each.
-   */
-  private groupOffsets(): Promise<Map<number, string>> {
-    this.nextGroupOffsets ??= (async () => {
-      // After the metadata load (or it would meet the empty broker pool), but not for long if the
-      // cluster is slow to answer: then this request's own retries take over.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.adminWarm, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-      clearTimeout(timer);
-      await new Promise((resolve) => setImmediate(resolve));
-      this.nextGroupOffsets = null; // calls from now on need a request sent after them
-      const [res] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
-      return new Map((res?.partitions ?? []).map((p) => [p.partition, p.offset]));
-    })();
-    return this.nextGroupOffsets;
+  committed(partition: number): Promise<bigint | null> {
+    return this.call('committed', partition);
   }
 
   async offsets(partition: number): Promise<PartitionOffsets> {
@@ -206,59 +129,154 @@ export class KafkaSpout implements PartitionConsumer {
   }
 
   /** Earliest and end offsets of every partition of the topic, in one request. */
-  async allOffsets(): Promise<Map<number, PartitionOffsets>> {
-    const all = await this.admin.fetchTopicOffsets(this.options.topic);
-    return new Map(all.map((p) => [p.partition, { low: BigInt(p.low), high: BigInt(p.high) }]));
+  allOffsets(): Promise<Map<number, PartitionOffsets>> {
+    return this.call('allOffsets');
   }
 
   /** Total lag of the group over all partitions (high watermark minus committed), for metrics. */
-  async lag(): Promise<{ consumerLag: bigint }> {
-    const [committed, offsets] = await Promise.all([
-      this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] }),
-      this.admin.fetchTopicOffsets(this.options.topic),
-    ]);
-    let lag = 0n;
-    for (const o of offsets) {
-      const c = committed[0]?.partitions.find((x) => x.partition === o.partition);
-      const from = c && c.offset !== '-1' ? BigInt(c.offset) : BigInt(o.low);
-      lag += BigInt(o.high) - from;
-    }
-    return { consumerLag: lag };
+  lag(): Promise<{ consumerLag: bigint }> {
+    return this.call('lag');
   }
 
   seek(partition: number, offset: bigint): void {
-    this.consumer.seek({ topic: this.options.topic, partition, offset: offset.toString() });
+    const seq = (this.seeks.get(partition) ?? 0) + 1;
+    this.seeks.set(partition, seq);
+    this.post({ kind: 'seek', partition, offset, seq });
+  }
+
+  /** A producer on the same cluster (dead-letter copies). */
+  producerFor(): Promise<Producer> {
+    // Cache the connecting promise, not the producer: concurrent first sends must wait for the connect.
+    this.producer ??= (async () => {
+      const producer = createKafka(this.options).producer({ allowAutoTopicCreation: true, idempotent: false });
+      await producer.connect();
+      return producer;
+    })();
+    this.producer.catch(() => {
+      this.producer = null;
+    });
+    return this.producer;
   }
 
   /** Stop handing out batches (running handlers see shouldContinue() === false). */
   beginStop(): void {
     this.stopping = true;
+    this.post({ kind: 'stop' });
   }
 
   async disconnect(): Promise<void> {
     this.stopping = true;
-    await this.consumer.disconnect().catch(() => {});
+    const worker = this.worker;
+    if (worker && !this.ended) {
+      this.post({ kind: 'stop' });
+      await this.call('disconnect').catch(() => {});
+      this.ended = true;
+      await worker.terminate();
+    }
     await this.producer?.then((p) => p.disconnect()).catch(() => {});
-    await this.admin.disconnect().catch(() => {});
   }
-}
 
-function securityConfig(s: KafkaSecurity): Partial<KafkaConfig> {
-  const out: Partial<KafkaConfig> = {};
-  if (s.protocol === 'SSL' || s.protocol === 'SASL_SSL') {
-    out.ssl = {
-      rejectUnauthorized: s.sslRejectUnauthorized,
-      ...(s.sslCaFile ? { ca: [readFileSync(s.sslCaFile, 'utf8')] } : {}),
-      ...(s.sslCertFile ? { cert: readFileSync(s.sslCertFile, 'utf8') } : {}),
-      ...(s.sslKeyFile ? { key: readFileSync(s.sslKeyFile, 'utf8') } : {}),
+  private startThread(): void {
+    if (this.worker) return;
+    const { log, windowBytes, startThread, ...options } = this.options;
+    const workerData: ConsumerThreadData = {
+      options,
+      fetchClock: this.fetchClock.buffer as SharedArrayBuffer,
+      windowBytes: windowBytes ?? 8 << 20,
     };
+    const worker = startThread
+      ? startThread(workerData)
+      : startWorker(CONSUMER_THREAD, { name: 'pcapline-kafka-consumer', workerData });
+    worker.on('message', (m: FromConsumer) => this.received(m));
+    const died = (why: string) => {
+      if (this.ended) return;
+      this.ended = true;
+      const err = new ConsumerThreadError(why);
+      for (const call of this.calls.values()) call.reject(err);
+      this.calls.clear();
+      this.handlers?.onCrash(err);
+    };
+    worker.on('error', (err) => died(`the Kafka consumer thread failed: ${err.message}`));
+    worker.on('messageerror', (err) => died(`the Kafka consumer thread sent an unreadable message: ${err.message}`));
+    worker.on('exit', (code) => died(`the Kafka consumer thread stopped unexpectedly (exit code ${code})`));
+    this.worker = worker;
   }
-  if (s.protocol.startsWith('SASL')) {
-    out.sasl = {
-      mechanism: s.saslMechanism!,
-      username: s.saslUsername ?? '',
-      password: s.saslPassword ?? '',
-    } as SASLOptions;
+
+  private post(message: ToConsumer, transfer?: ArrayBuffer[]): void {
+    if (this.worker && !this.ended) this.worker.postMessage(message, transfer);
   }
-  return out;
+
+  private call<M extends ConsumerCall>(
+    method: M,
+    ...args: ConsumerCalls[M]['args']
+  ): Promise<ConsumerCalls[M]['result']> {
+    if (!this.worker || this.ended)
+      return Promise.reject(new ConsumerThreadError('the Kafka consumer thread is not running'));
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.post({ kind: 'call', id, method, args });
+    });
+  }
+
+  private received(m: FromConsumer): void {
+    switch (m.kind) {
+      case 'reply': {
+        const call = this.calls.get(m.id);
+        this.calls.delete(m.id);
+        if (!call) return;
+        if (m.ok) call.resolve(m.value as never);
+        else call.reject(fromThreadError(m.error));
+        return;
+      }
+      case 'batch':
+        this.deliver(m.batch);
+        return;
+      case 'join': {
+        const { change } = m;
+        this.assignment = new Set(change.assignment);
+        const h = this.handlers;
+        if (!h) return;
+        if (change.revoked.length) h.onRevoke(change.revoked);
+        if (change.kept.length) h.onKept(change.kept);
+        h.onAssign(change.assigned);
+        return;
+      }
+      case 'crash':
+        if (!this.stopping) this.handlers?.onCrash(fromThreadError(m.error));
+        return;
+      case 'log':
+        this.options.log[m.level](m.fields, m.message);
+        return;
+    }
+  }
+
+  /** Hands a batch to `onBatch` (in arrival order), unless it is already stale; acknowledges it once handled. */
+  private deliver(packed: PackedBatch): void {
+    const { partition, seq } = packed;
+    // No view of the buffer is used after this (dead-letter copies are copies): it goes back for reuse.
+    const ack = () => this.post({ kind: 'ack', buffer: packed.buffer }, [packed.buffer]);
+    const current = () => !this.stopping && (this.seeks.get(partition) ?? 0) === seq && this.assignment.has(partition);
+    const handlers = this.handlers;
+    if (!handlers || !current()) {
+      ack();
+      return;
+    }
+    let messages: SpoutMessage[] | null = null;
+    const batch: SpoutBatch = {
+      topic: this.options.topic,
+      partition,
+      // Unpacked when the partition gets to it: batches queued behind a seal stay one buffer each.
+      get messages() {
+        messages ??= unpackBatch(packed);
+        return messages;
+      },
+      resolveOffset: () => {}, // the consumer thread resolved the batch when it handed it over
+      shouldContinue: current,
+    };
+    handlers.onBatch(batch).then(ack, (err: unknown) => {
+      ack();
+      if (!this.stopping) handlers.onCrash(err instanceof Error ? err : new Error(String(err)));
+    });
+  }
 }

@@ -19,6 +19,14 @@ export interface SpoutBatch {
   shouldContinue(): boolean;
 }
 
+/** A (re)join's assignment of the topic's partitions, and how it differs from the one before. */
+export interface AssignmentChange {
+  assignment: number[];
+  revoked: number[];
+  kept: number[];
+  assigned: number[];
+}
+
 export interface PartitionOffsets {
   low: bigint;
   high: bigint;

@@ -1,9 +1,10 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { BloomFilter } from '../../formats/index/bloom.js';
 import type { IndexBuilder } from '../../formats/index/packet-index.js';
 import type { IndexSummary } from '../../formats/index/packet-index-format.js';
 import { fitsV2 } from '../../formats/index/v2/writer.js';
 import { PcaplineError } from '../../lib/errors.js';
+import { siblingModule, startWorker } from '../../lib/worker.js';
 import type { WriteBody } from '../../storage/types.js';
 import { type IndexEncoder, inThreadIndexEncoder } from './index-encoder.js';
 import type { EncodeJob, EncodeReply } from './protocol.js';
@@ -23,7 +24,7 @@ async function* inOrder(pieces: Buffer[]): AsyncGenerator<Buffer> {
   yield* pieces;
 }
 
-const DEFAULT_ENTRY = new URL(`./encode-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+const DEFAULT_ENTRY = siblingModule(import.meta.url, 'encode-worker');
 
 interface Pending {
   index: IndexBuilder;
@@ -125,13 +126,7 @@ export class WorkerIndexEncoder implements IndexEncoder {
     // file and its garbage is mostly large typed arrays, so V8's default (grown to ~12 MiB here)
     // only adds to the process's peak RSS (measured: ~10 MiB less, same encoding time).
     const options = { name: 'pcapline-index-encoder', resourceLimits: { maxYoungGenerationSizeMb: 4 } };
-    // Running from source (tests, tsx): the worker registers tsx before loading the TypeScript entry.
-    const worker = entry.pathname.endsWith('.ts')
-      ? new Worker(
-          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`,
-          { ...options, eval: true },
-        )
-      : new Worker(entry, options);
+    const worker = startWorker(entry, options);
     worker.on('message', (reply: EncodeReply) => this.answer(reply));
     const died = (why: string, cause?: unknown) => {
       if (this.worker !== worker) return; // already replaced or closed
