@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { packBatch, packedSize, TransferPool } from './batch-transfer.js';
-import { KafkaGroupClient, type SpoutLog } from './kafka-client.js';
+import { KafkaGroupClient, MAX_BYTES_PER_PARTITION, type SpoutLog } from './kafka-client.js';
 import {
   type ConsumerCall,
   type ConsumerThreadData,
@@ -30,8 +30,8 @@ const log: SpoutLog = {
 const client = new KafkaGroupClient({ ...data.options, log });
 const fetchClock = new BigInt64Array(data.fetchClock);
 const window = new HandOverWindow(data.windowBytes);
-/** Buffers of handled batches, given back by the ingest thread: a window's worth of 1 MiB batches, and some. */
-const pool = new TransferPool(Math.ceil(data.windowBytes / (1 << 20)) + 4);
+/** Buffers of handled batches, given back by the ingest thread: a window's worth of full batches, and some. */
+const pool = new TransferPool(Math.ceil(data.windowBytes / MAX_BYTES_PER_PARTITION) + 4);
 /** Each partition's seek count as last told by the ingest thread: batches carry it, so stale ones are known there. */
 const seeks = new Map<number, number>();
 
