@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import { siblingModule, startWorker } from '../lib/worker.js';
 import type { Logger } from '../lib/log.js';
 import { type PackedBatch, unpackBatch } from './batch-transfer.js';
-import { createKafka, type SpoutOptions as ClientOptions } from './kafka-client.js';
+import type { SpoutOptions as ClientOptions } from './kafka-client.js';
 import {
   type ConsumerCall,
   type ConsumerCalls,
@@ -20,7 +20,7 @@ export interface SpoutOptions extends Omit<ClientOptions, 'log'> {
   log: Logger;
   /**
    * Bytes of fetched batches handed to this thread and not yet handled, above which the consumer
-   * thread stops fetching (default 8 MiB: a full fetch).
+   * thread stops fetching (default 4 MiB: two full fetches of 4 partitions; larger measured no faster).
    */
   windowBytes?: number;
   /** Starts the consumer thread (tests hand in a scripted one; default: ./consumer-thread.ts on a worker thread). */
@@ -28,7 +28,7 @@ export interface SpoutOptions extends Omit<ClientOptions, 'log'> {
 }
 
 /** What the spout uses of the consumer thread's Worker. */
-export type ConsumerThread = Pick<Worker, 'postMessage' | 'on' | 'terminate'>;
+export type ConsumerThread = Pick<Worker, 'postMessage' | 'on' | 'terminate' | 'ref' | 'unref'>;
 
 const CONSUMER_THREAD = siblingModule(import.meta.url, 'consumer-thread');
 
@@ -80,6 +80,10 @@ export class KafkaSpout implements PartitionConsumer {
 
   constructor(private readonly options: SpoutOptions) {
     Atomics.store(this.fetchClock, 0, BigInt(Date.now()));
+    // Started now, so its start-up (a V8 isolate, kafkajs) overlaps the caller's; it keeps the
+    // process alive only once connected.
+    this.startThread();
+    this.worker?.unref();
   }
 
   /** Wall time of the last completed fetch, for the stall watchdog. */
@@ -88,7 +92,7 @@ export class KafkaSpout implements PartitionConsumer {
   }
 
   async connect(): Promise<void> {
-    this.startThread();
+    this.worker?.ref();
     await this.call('connect');
   }
 
@@ -148,6 +152,8 @@ export class KafkaSpout implements PartitionConsumer {
   producerFor(): Promise<Producer> {
     // Cache the connecting promise, not the producer: concurrent first sends must wait for the connect.
     this.producer ??= (async () => {
+      // kafkajs is loaded here only when a dead-letter topic is used: the consumer thread has its own.
+      const { createKafka } = await import('./kafka-client.js');
       const producer = createKafka(this.options).producer({ allowAutoTopicCreation: true, idempotent: false });
       await producer.connect();
       return producer;
@@ -182,7 +188,7 @@ export class KafkaSpout implements PartitionConsumer {
     const workerData: ConsumerThreadData = {
       options,
       fetchClock: this.fetchClock.buffer as SharedArrayBuffer,
-      windowBytes: windowBytes ?? 8 << 20,
+      windowBytes: windowBytes ?? 4 << 20,
     };
     const worker = startThread
       ? startThread(workerData)

@@ -43,6 +43,9 @@ class ScriptedThread extends EventEmitter {
     this.theirs.postMessage(m, transfer);
   }
 
+  ref(): void {}
+  unref(): void {}
+
   terminate(): Promise<number> {
     this.mine.close();
     this.theirs.close();
