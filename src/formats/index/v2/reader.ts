@@ -52,47 +52,24 @@ export interface ColumnSpan {
  * scale and the first record's position, then per packet a zigzag time delta, the record length
  * ×2 (+1 when a gap follows), and the gap. A one-flow query decodes tens of thousands of packets,
  * mostly before V8 has optimised anything, where every bytecode counts: varints of one or two bytes
- * (time deltas below 8 ms in µs, records below 8 KiB: nearly all) are decoded inline, longer ones
- * and the chunk's last bytes by the cursor.
+ * (time deltas below 8 ms in µs, records below 8 KiB: nearly all) are read without the cursor's
+ * checks (shortUvarint), longer ones and the chunk's last bytes by the cursor.
  */
 function decodeColumnChunk(b: Uint8Array, upTo: number, span: ColumnSpan, spanNs: number, dataLength: number): void {
   const c = new Cursor(b);
   const scale = c.uvarint();
   if (scale !== 1 && scale !== 1000) throw new IndexFormatError(`bad time scale ${scale} in a column chunk`);
   let pos = c.uvarint();
-  let q = c.pos;
   /** Below this, two bytes can be read without a bounds check. */
   const inline = b.length - 1;
   let ts = 0;
   let prevLen = 0;
   for (let j = 0; j < upTo; j++) {
-    let v: number;
-    if (q < inline && b[q] < 0x80) v = b[q++];
-    else if (q < inline && b[q + 1] < 0x80) {
-      v = (b[q] & 0x7f) | (b[q + 1] << 7);
-      q += 2;
-    } else {
-      c.pos = q;
-      v = c.uvarint();
-      q = c.pos;
-    }
-    ts += (v % 2 === 0 ? v / 2 : -(v + 1) / 2) * scale;
-    if (q < inline && b[q] < 0x80) v = b[q++];
-    else if (q < inline && b[q + 1] < 0x80) {
-      v = (b[q] & 0x7f) | (b[q + 1] << 7);
-      q += 2;
-    } else {
-      c.pos = q;
-      v = c.uvarint();
-      q = c.pos;
-    }
+    const delta = shortUvarint(c, b, inline);
+    ts += (delta % 2 === 0 ? delta / 2 : -(delta + 1) / 2) * scale;
+    const v = shortUvarint(c, b, inline);
     const len = Math.floor(v / 2);
-    let gap = 0;
-    if (v % 2 === 1) {
-      c.pos = q;
-      gap = c.long();
-      q = c.pos;
-    }
+    const gap = v % 2 === 1 ? c.long() : 0;
     if (j > 0) pos += prevLen + gap;
     if (ts < 0 || ts > spanNs) throw new IndexFormatError('a packet time lies outside the index bounds');
     if (gap < 0 || len < 1 || pos + len > dataLength)
@@ -102,6 +79,27 @@ function decodeColumnChunk(b: Uint8Array, upTo: number, span: ColumnSpan, spanNs
     span.len[j] = len;
     prevLen = len;
   }
+}
+
+/**
+ * The unsigned varint at the cursor: one of one or two bytes starting below `inline` is read
+ * directly, any other by the cursor (with its length limit and bounds check).
+ */
+function shortUvarint(c: Cursor, b: Uint8Array, inline: number): number {
+  const q = c.pos;
+  if (q < inline) {
+    const x = b[q];
+    if (x < 0x80) {
+      c.pos = q + 1;
+      return x;
+    }
+    const y = b[q + 1];
+    if (y < 0x80) {
+      c.pos = q + 2;
+      return (x & 0x7f) | (y << 7);
+    }
+  }
+  return c.uvarint();
 }
 
 export class IndexV2 {
