@@ -2,8 +2,9 @@
  * The "raw kafkajs consume" row of the ingest benchmark: the topology's own consumer (KafkaSpout,
  * built from the same -D configuration the topology gets: topic, group, start mode, session timeout,
  * fetch sizes, partitions consumed concurrently) draining the topic and doing nothing with the
- * records but resolving each batch's last offset. It is what kafkajs delivers on this machine: the
- * ceiling for the topology, whose rows the benchmark prints as a ratio to it.
+ * records but reading each batch's last offset. It is what kafkajs delivers to the ingest thread on
+ * this machine, through the consumer thread's hand-over: the ceiling for the topology, whose rows
+ * the benchmark prints as a ratio to it.
  *
  *   node dist-bench/bench/raw-consume.js --expect N -D key=value ...
  *

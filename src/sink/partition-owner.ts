@@ -189,8 +189,9 @@ export class PartitionOwner {
    * The per-record hot path. No await per record: the open file is taken synchronously unless a
    * roll is due, and its chunk is sent only when full. So the batch can only go stale (a seek, a
    * rebalance, a stop) across one of those awaits: that is where `shouldContinue()` is asked, not
-   * per record (kafkajs builds a key string per call). The handled offset is resolved once, when the
-   * loop ends (kafkajs parses it into a Long per call); an unresolved tail is simply fetched again.
+   * per record. The handled offset is resolved once, when the loop ends. (The Kafka spout's consumer
+   * thread already resolved the whole batch when it handed it over: a tail this loop leaves unhandled
+   * is fetched again through the seek that made the batch stale, docs/design.md §1.)
    * Offsets are parsed into bigints only where one is needed: a batch's records are in offset order,
    * so only its first records are compared with the position, and the sink learns the last appended
    * offset before anything can look at it (a roll, a chunk send, a skipped record, the loop's end),

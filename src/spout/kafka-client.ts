@@ -194,12 +194,6 @@ export class KafkaGroupClient {
     return this.nextGroupOffsets;
   }
 
-  async offsets(partition: number): Promise<PartitionOffsets> {
-    const p = (await this.allOffsets()).get(partition);
-    if (!p) throw new Error(`partition ${partition} of ${this.options.topic} does not exist`);
-    return p;
-  }
-
   /** Earliest and end offsets of every partition of the topic, in one request. */
   async allOffsets(): Promise<Map<number, PartitionOffsets>> {
     const all = await this.admin.fetchTopicOffsets(this.options.topic);

@@ -124,7 +124,8 @@ export class WorkerIndexEncoder implements IndexEncoder {
     // No limit on the old generation: it would turn a large file into a seal that fails (and is
     // retried) for ever. The young generation is kept small: the encoder's scratch is made once per
     // file and its garbage is mostly large typed arrays, so V8's default (grown to ~12 MiB here)
-    // only adds to the process's peak RSS (measured: ~10 MiB less, same encoding time).
+    // only adds to the process's peak RSS (measured: ~10 MiB less, same encoding time). A process-wide
+    // --max-semi-space-size (bin/start-pcap-topology sets 8) takes precedence over this limit.
     const options = { name: 'pcapline-index-encoder', resourceLimits: { maxYoungGenerationSizeMb: 4 } };
     const worker = startWorker(entry, options);
     worker.on('message', (reply: EncodeReply) => this.answer(reply));
