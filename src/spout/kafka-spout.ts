@@ -66,7 +66,7 @@ interface RunHandlers {
  * - The dead-letter producer runs here (rare, and its sends are awaited by the ingest thread).
  */
 export class KafkaSpout implements PartitionConsumer {
-  private worker: ConsumerThread | null = null;
+  private readonly worker: ConsumerThread;
   private readonly calls = new Map<number, PendingCall>();
   private nextCallId = 1;
   private handlers: RunHandlers | null = null;
@@ -82,8 +82,8 @@ export class KafkaSpout implements PartitionConsumer {
     Atomics.store(this.fetchClock, 0, BigInt(Date.now()));
     // Started now, so its start-up (a V8 isolate, kafkajs) overlaps the caller's; it keeps the
     // process alive only once connected.
-    this.startThread();
-    this.worker?.unref();
+    this.worker = this.startThread();
+    this.worker.unref();
   }
 
   /** Wall time of the last completed fetch, for the stall watchdog. */
@@ -92,7 +92,7 @@ export class KafkaSpout implements PartitionConsumer {
   }
 
   async connect(): Promise<void> {
-    this.worker?.ref();
+    this.worker.ref();
     await this.call('connect');
   }
 
@@ -172,18 +172,16 @@ export class KafkaSpout implements PartitionConsumer {
 
   async disconnect(): Promise<void> {
     this.stopping = true;
-    const worker = this.worker;
-    if (worker && !this.ended) {
+    if (!this.ended) {
       this.post({ kind: 'stop' });
       await this.call('disconnect').catch(() => {});
       this.ended = true;
-      await worker.terminate();
+      await this.worker.terminate();
     }
     await this.producer?.then((p) => p.disconnect()).catch(() => {});
   }
 
-  private startThread(): void {
-    if (this.worker) return;
+  private startThread(): ConsumerThread {
     const { log, windowBytes, startThread, ...options } = this.options;
     const workerData: ConsumerThreadData = {
       options,
@@ -205,19 +203,18 @@ export class KafkaSpout implements PartitionConsumer {
     worker.on('error', (err) => died(`the Kafka consumer thread failed: ${err.message}`));
     worker.on('messageerror', (err) => died(`the Kafka consumer thread sent an unreadable message: ${err.message}`));
     worker.on('exit', (code) => died(`the Kafka consumer thread stopped unexpectedly (exit code ${code})`));
-    this.worker = worker;
+    return worker;
   }
 
   private post(message: ToConsumer, transfer?: ArrayBuffer[]): void {
-    if (this.worker && !this.ended) this.worker.postMessage(message, transfer);
+    if (!this.ended) this.worker.postMessage(message, transfer);
   }
 
   private call<M extends ConsumerCall>(
     method: M,
     ...args: ConsumerCalls[M]['args']
   ): Promise<ConsumerCalls[M]['result']> {
-    if (!this.worker || this.ended)
-      return Promise.reject(new ConsumerThreadError('the Kafka consumer thread is not running'));
+    if (this.ended) return Promise.reject(new ConsumerThreadError('the Kafka consumer thread is not running'));
     const id = this.nextCallId++;
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });
