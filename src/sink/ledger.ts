@@ -54,8 +54,9 @@ export interface LedgerScan {
 }
 
 /**
- * The extended attribute carrying a marker's JSON on stores that have them (HDFS): the marker file
- * itself is empty, so writing it closes no block (docs/exactly-once.md §2).
+ * The extended attribute carrying a marker's JSON on stores that have them (HDFS): the marker itself
+ * is an empty directory (earlier writers made an empty file; both are read), so writing it needs no
+ * DataNode at all (docs/exactly-once.md §2).
  */
 export const MARKER_ATTRIBUTE = 'user.pcapline.claim';
 
@@ -69,7 +70,8 @@ const MARKER = /^(\d{20})\.json$/;
  * - A marker is claimed exclusively, keyed by its first offset. It is written whole under a hidden
  *   temporary name and then renamed into place without replacing (atomic on both back ends), so no
  *   reader ever sees a claim half-written. On HDFS its JSON is an extended attribute of an empty
- *   file (no block to close); elsewhere, or where the cluster refuses attributes, the file's content.
+ *   directory (NameNode calls only); elsewhere, or where the cluster refuses attributes, the file's
+ *   content.
  *   Readers take either form (SmallRecords).
  * - Every writer of a partition first takes a new epoch (an exclusive create of `epoch-<n>`, n above
  *   every epoch present) and stamps it in its markers. A claim counts only if, after it, no higher
@@ -97,7 +99,7 @@ export class Ledger {
 
   /**
    * Writes a claim whole under a hidden temporary name (a `.claim-*` leftover until committed). On
-   * HDFS an empty file and its attribute: no block close. The sink does it beside completing the
+   * HDFS an empty directory and its attribute: two NameNode calls, no DataNode. The sink does it beside completing the
    * data, so only the rename waits for the seals before it (docs/exactly-once.md §4).
    */
   async prepareClaim(topic: string, partition: number, marker: SealMarker): Promise<PreparedClaim> {
@@ -145,8 +147,7 @@ export class Ledger {
     const scan: LedgerScan = { markers: [], epochs: [], leftovers: [] };
     try {
       for await (const entry of this.storage.list(dir)) {
-        if (entry.type !== 'file') continue;
-        const epoch = EPOCH.exec(entry.name);
+        const epoch = entry.type === 'file' && EPOCH.exec(entry.name);
         if (epoch) {
           scan.epochs.push(BigInt(epoch[1]));
           continue;
@@ -157,8 +158,9 @@ export class Ledger {
         }
         let text: string;
         try {
-          // The listing's length tells the form: an empty marker's JSON is its attribute.
-          text = (await this.records.read(entry.path, entry.length)).toString('utf8');
+          // The listing tells the form: an empty marker's (or a directory's) JSON is its attribute.
+          const length = entry.type === 'directory' ? 0 : entry.length;
+          text = (await this.records.read(entry.path, length)).toString('utf8');
         } catch (err) {
           if (isStorageError(err, 'FileNotFoundException')) continue; // trimmed meanwhile
           throw err;
@@ -188,8 +190,7 @@ export class Ledger {
     const names: LedgerNames = { markers: [], epochs: [] };
     try {
       for await (const entry of this.storage.list(dir)) {
-        if (entry.type !== 'file') continue;
-        const epoch = EPOCH.exec(entry.name);
+        const epoch = entry.type === 'file' && EPOCH.exec(entry.name);
         if (epoch) names.epochs.push(BigInt(epoch[1]));
         const marker = MARKER.exec(entry.name);
         if (marker) names.markers.push({ firstN: BigInt(marker[1]), markerPath: entry.path });

@@ -33,16 +33,19 @@ function refused(err: unknown): err is StorageError {
 
 /**
  * Small records (a few hundred bytes of JSON: the sink's seal markers) written and read the cheapest
- * way the store allows. On a store with file attributes (HDFS) a record is an EMPTY file carrying its
- * body in attribute `attribute`: creating an empty file closes no block (the DataNode's completeFile
- * has nothing to wait for) and the attribute is one NameNode call, where a file with content costs
- * a block close (~0.4 s on HDFS 3.4 with default settings, and a DataNode thread meanwhile). Elsewhere
- * (the local back end, or a cluster that refuses attributes) the body is the file's content.
+ * way the store allows. On a store with file attributes (HDFS) a record's body is in attribute
+ * `attribute` of an EMPTY entry: a directory where directories are cheaper than files
+ * (Storage.cheapDirectories: on HDFS a MKDIRS is one NameNode call, where an empty file is a
+ * NameNode redirect and a DataNode write), else an empty file (whose creation closes no block). The
+ * attribute is one NameNode call; a file with content would cost a block close (~0.4 s on HDFS 3.4
+ * with default settings, and a DataNode thread meanwhile). Elsewhere (the local back end, or a cluster
+ * that refuses attributes) the body is the file's content.
  *
- * Readers accept both forms: a file with content is read as its content (records of older versions,
- * or written after a refusal); an empty one by its attribute. A record is meant to be written under
- * a hidden name and renamed into place: the attribute moves with the file, so a record at its final
- * name always carries its body.
+ * Readers accept every form: a file with content is read as its content (records of older versions,
+ * or written after a refusal); an empty file or a directory by its attribute. A record is meant to be
+ * written under a hidden name and renamed into place: the attribute moves with it, so a record at its
+ * final name always carries its body. It is deleted like a file (an empty directory needs no
+ * recursive delete).
  */
 export class SmallRecords {
   /** False once the store refused an attribute operation: the body goes into content from then on. */
@@ -64,28 +67,32 @@ export class SmallRecords {
   }
 
   /**
-   * Writes `body` at `path`, replacing what is there (for names only this writer chooses).
-   * Durable when it resolves, as `Storage.create`.
+   * Writes `body` at `path`, a name only this writer chooses and has not used (a retry of the same
+   * write may find what the first attempt made, and replaces its body). Durable when it resolves, as
+   * `Storage.create`.
    */
   async write(path: string, body: Buffer): Promise<void> {
     if (this.attributes) {
-      await this.storage.create(path, EMPTY, { overwrite: true });
+      const directory = this.storage.cheapDirectories === true;
+      if (directory) await this.storage.mkdirs(path);
+      else await this.storage.create(path, EMPTY, { overwrite: true });
       try {
         await this.storage.setAttribute!(path, this.attribute, body);
         return;
       } catch (err) {
         if (!refused(err)) throw err;
         this.refusedBy(err);
+        if (directory) await this.storage.delete(path); // the content goes into a file of this name
       }
     }
     await this.storage.create(path, body, { overwrite: true });
   }
 
   /**
-   * The body of the record at `path`: its content, or for an empty file its attribute (an empty
-   * buffer when it has neither: a torn record of an older version). `length` is the file's length
-   * when a listing already gave it (saves a request). FileNotFoundException when the file is missing;
-   * UnreadableRecordError when its body is an attribute the store now refuses to read.
+   * The body of the record at `path`: its content, or for an empty file or a directory its attribute
+   * (an empty buffer when it has neither: a torn record). `length` is the file's length when a
+   * listing already gave it (saves a request; pass 0 for a directory). FileNotFoundException when the
+   * record is missing; UnreadableRecordError when its body is an attribute the store now refuses to read.
    */
   async read(path: string, length?: number): Promise<Buffer> {
     if (length !== undefined && length > 0) return this.storage.readBuffer(path);
@@ -96,13 +103,24 @@ export class SmallRecords {
       } catch (err) {
         if (!refused(err)) throw err;
         this.refusedBy(err);
-        const content = length === 0 ? EMPTY : await this.storage.readBuffer(path);
+        const content = length === 0 ? EMPTY : await this.content(path);
         if (content.length > 0) return content;
         throw new UnreadableRecordError(path, err);
       }
       if (value !== null) return value;
     }
-    return length === 0 ? EMPTY : this.storage.readBuffer(path);
+    return length === 0 ? EMPTY : this.content(path);
+  }
+
+  /** A record's content: none for a directory (found out only when reading fails, which is rare). */
+  private async content(path: string): Promise<Buffer> {
+    try {
+      return await this.storage.readBuffer(path);
+    } catch (err) {
+      // HDFS answers FileNotFoundException ("Path is not a file") for a directory, locally EISDIR.
+      if ((await this.storage.stat(path))?.type === 'directory') return EMPTY;
+      throw err;
+    }
   }
 
   private refusedBy(err: StorageError): void {

@@ -120,6 +120,15 @@ export interface Storage {
    */
   getAttribute?(path: string, name: string): Promise<Buffer | null>;
   /**
+   * True when an empty directory is cheaper to make than an empty file, carries attributes as a file
+   * does, and renames like one (atomically, never replacing). On HDFS MKDIRS is one NameNode call,
+   * where even an empty file's CREATE is a NameNode redirect and a DataNode write (which itself calls
+   * the NameNode to create and complete the file): ~0.7 ms of NameNode and client CPU against ~3.5 ms
+   * of NameNode, DataNode and client CPU, measured on our local stack. Small records are then empty
+   * directories carrying their body in an attribute (src/storage/small-records.ts).
+   */
+  readonly cheapDirectories?: boolean;
+  /**
    * One page of a directory listing (up to 1000 entries, HDFS's dfs.ls.limit), sorted by name in
    * HDFS order (UTF-8 bytes compared as signed bytes: ASCII order for ASCII names).
    * FileNotFoundException if the directory is missing, PathIsNotDirectoryException for a file.

@@ -22,6 +22,9 @@ const encodePath = (path: string): string => path.split('/').map(encodeURICompon
 // biome-ignore lint/suspicious/noExplicitAny: WebHDFS JSON bodies, read field by field by each caller
 const parseJson = (body: Buffer): any => (body.length ? JSON.parse(body.toString()) : null);
 
+/** rename2's refusals when the target exists but is not of the source's kind (HDFS FSDirRenameOp.validateOverwrite). */
+const RENAME_KIND_MISMATCH = /must both be directories|Destination .* is a directory/;
+
 /** A connection reset before any answer: the usual cause is a kept-alive socket the server just closed. */
 const staleSocket = (err: unknown): boolean =>
   isStorageError(err) &&
@@ -57,6 +60,8 @@ export class WebHdfsStorage implements Storage {
   private readonly host: string;
   private readonly port: number;
   private batchListing = true;
+  /** MKDIRS is NameNode-only; a CREATE, even of an empty file, also costs a DataNode write. */
+  readonly cheapDirectories = true;
 
   constructor(uri: string, options: WebHdfsOptions = {}) {
     const u = new URL(uri);
@@ -314,12 +319,28 @@ export class WebHdfsStorage implements Storage {
     const what = `${from} -> ${to}`;
     // renameoptions=NONE selects rename2: failures are RemoteExceptions (FileAlreadyExistsException,
     // FileNotFoundException for a missing source or target parent) instead of {"boolean": false}.
-    const json = await this.nn(
-      op,
-      what,
-      'PUT',
-      this.url(from, 'RENAME', { destination: this.full(to), renameoptions: 'NONE' }),
-    );
+    let json: { boolean?: boolean } | null;
+    try {
+      json = await this.nn(
+        op,
+        what,
+        'PUT',
+        this.url(from, 'RENAME', { destination: this.full(to), renameoptions: 'NONE' }),
+      );
+    } catch (err) {
+      // A directory onto an existing file, or a file onto an existing directory: rename2 checks the
+      // kinds before the "exists" rule and answers a plain IOException, but the target exists all the same.
+      if (isStorageError(err, 'IOException') && RENAME_KIND_MISMATCH.test(err.message))
+        throw new StorageError(
+          `${op} ${what}: FileAlreadyExistsException: target exists (${err.message.replace(/^[^:]*: IOException: /, '')})`,
+          'FileAlreadyExistsException',
+          to,
+          err.status,
+          false,
+          { cause: err },
+        );
+      throw err;
+    }
     if (json?.boolean !== false) return; // rename2 answers 200 with an empty body
     // A server that ignored renameoptions: work out why the plain rename said false.
     if (!(await this.stat(from)))

@@ -218,8 +218,9 @@ export class AttributeTable {
 
 /**
  * LocalStorage that dies (every later call throws CrashError) right after the operation `crashAfter`
- * names. Given an AttributeTable it also has file attributes ('setattr' and 'getattr' operations),
- * as HDFS does: seal markers are then empty files carrying their JSON in an attribute.
+ * names. Given an AttributeTable it also has file attributes ('setattr' and 'getattr' operations)
+ * and, as HDFS, cheap directories: seal markers are then empty directories carrying their JSON in an
+ * attribute (empty files with `emptyFileRecords`, as earlier versions wrote them).
  */
 export class CrashableStorage implements Storage {
   readonly inner: LocalStorage;
@@ -227,13 +228,16 @@ export class CrashableStorage implements Storage {
   ops: Array<[string, string]> = [];
   setAttribute?: (path: string, name: string, value: Buffer) => Promise<void>;
   getAttribute?: (path: string, name: string) => Promise<Buffer | null>;
+  readonly cheapDirectories: boolean;
 
   constructor(
     dir: string,
     private crashAfter: CrashPoint | null = null,
     private readonly attributes: AttributeTable | null = null,
+    options: { emptyFileRecords?: boolean } = {},
   ) {
     this.inner = new LocalStorage(dir);
+    this.cheapDirectories = attributes !== null && options.emptyFileRecords !== true;
     if (attributes) {
       this.setAttribute = (path, name, value) =>
         this.run('setattr', path, async () => {
@@ -355,6 +359,8 @@ export interface HarnessOptions {
   deadLetters?: () => DeadLetterQueue;
   /** File attributes the store has (as HDFS has extended attributes); none when absent, as locally. */
   attributes?: AttributeTable;
+  /** With attributes: markers as empty files, as earlier versions wrote them on HDFS (not directories). */
+  emptyFileRecords?: boolean;
 }
 
 /** One simulated start-pcap-topology process: a member plus one PartitionOwner per assigned partition. */
@@ -371,7 +377,9 @@ export class HarnessProcess {
   private readonly ledger: Ledger;
 
   constructor(readonly options: HarnessOptions) {
-    this.storage = new CrashableStorage(options.dir, options.crashAfter ?? null, options.attributes ?? null);
+    this.storage = new CrashableStorage(options.dir, options.crashAfter ?? null, options.attributes ?? null, {
+      emptyFileRecords: options.emptyFileRecords,
+    });
     this.member = new ScriptedMember(options.cluster, (options.start ?? 'UNCOMMITTED_EARLIEST').endsWith('EARLIEST'));
     this.layout = new SinkLayout(options.out ?? '/pcap', options.layout ?? 'flat');
     this.ledger = new Ledger(this.storage, this.layout, (message) => this.warnings.push(message));

@@ -1,8 +1,10 @@
 /**
- * Seal markers on the real HDFS (docs/exactly-once.md §2): a marker is an empty file carrying its
- * JSON in the extended attribute `user.pcapline.claim` (WebHDFS SETXATTR/GETXATTRS), so writing it
- * closes no block. Markers of older versions (JSON content) must still be read, and a cluster that
- * refuses the attribute must get content instead, never a failed seal.
+ * Seal markers on the real HDFS (docs/exactly-once.md §2): a marker is an empty directory carrying
+ * its JSON in the extended attribute `user.pcapline.claim` (WebHDFS MKDIRS, SETXATTR, GETXATTRS), so
+ * writing it costs NameNode calls only. A directory must rename into place exclusively (never into
+ * an existing marker). Markers of older versions (JSON content, or an empty file carrying the
+ * attribute) must still be read, and a cluster that refuses the attribute must get content instead,
+ * never a failed seal.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +31,7 @@ const marker = (first: number, last: number, name: string, extra: Partial<SealMa
   ...extra,
 });
 
-describe('seal markers on HDFS: JSON in an extended attribute of an empty file', () => {
+describe('seal markers on HDFS: JSON in an extended attribute of an empty directory', () => {
   let storage: Storage;
   before(() => {
     const { webhdfsUrl } = ensureStack();
@@ -59,13 +61,34 @@ describe('seal markers on HDFS: JSON in an extended attribute of an empty file',
       await assert.rejects(call(), (e) => isStorageError(e, 'FileNotFoundException'));
   });
 
-  it('a claim is an empty file carrying its marker; scan, read and removeIfSame see it', async () => {
+  it('WebHDFS directories: attributes, an exclusive rename (never into an existing one), a plain delete', async () => {
+    assert.equal(storage.cheapDirectories, true);
+    await storage.mkdirs('/dirs/.a');
+    await storage.setAttribute!('/dirs/.a', 'user.pcapline.test', Buffer.from('a'));
+    await storage.rename('/dirs/.a', '/dirs/x');
+    assert.deepEqual(await storage.getAttribute!('/dirs/x', 'user.pcapline.test'), Buffer.from('a'));
+    await storage.mkdirs('/dirs/.b');
+    await assert.rejects(storage.rename('/dirs/.b', '/dirs/x'), (e) => isStorageError(e, 'FileAlreadyExistsException'));
+    assert.ok(await storage.stat('/dirs/.b'), 'the loser stays where it was');
+    assert.equal(await storage.stat('/dirs/x/.b'), null, 'not moved into the winner');
+    // Onto a marker of the earlier form (a file), and a file onto a directory marker: the target exists.
+    await storage.create('/dirs/f', Buffer.alloc(0));
+    await assert.rejects(storage.rename('/dirs/.b', '/dirs/f'), (e) => isStorageError(e, 'FileAlreadyExistsException'));
+    await storage.create('/dirs/.g', Buffer.alloc(0));
+    await storage.mkdirs('/dirs/y');
+    await assert.rejects(storage.rename('/dirs/.g', '/dirs/y'), (e) => isStorageError(e, 'FileAlreadyExistsException'));
+    assert.equal(await storage.stat('/dirs/y/.g'), null, 'a file is not moved into a directory either');
+    assert.equal(await storage.delete('/dirs/x'), true, 'an empty directory needs no recursive delete');
+    assert.equal(await storage.stat('/dirs/x'), null);
+  });
+
+  it('a claim is an empty directory carrying its marker; scan, read and removeIfSame see it', async () => {
     const warnings: string[] = [];
     const ledger = new Ledger(storage, layout, (m) => warnings.push(m));
     const m = marker(100, 199, 'claimed');
     assert.equal(await ledger.claim(TOPIC, 0, m), true);
     const path = layout.marker(TOPIC, 0, 100n);
-    assert.equal((await storage.stat(path))?.length, 0, 'no content: no block to close');
+    assert.equal((await storage.stat(path))?.type, 'directory', 'NameNode calls only');
     assert.deepEqual(JSON.parse((await storage.getAttribute!(path, MARKER_ATTRIBUTE))!.toString()), m);
     const scan = await ledger.scan(TOPIC, 0);
     assert.deepEqual(
@@ -94,7 +117,19 @@ describe('seal markers on HDFS: JSON in an extended attribute of an empty file',
     assert.equal(await storage.stat(path), null);
   });
 
-  it('recovery rolls an attribute marker forward and removes a leftover empty claim', async () => {
+  it('a marker of the previous form (an empty file carrying the attribute) is still read', async () => {
+    const ledger = new Ledger(storage, layout);
+    const m = marker(500, 599, 'empty-file');
+    const path = layout.marker(TOPIC, 4, 500n);
+    await storage.create(path, Buffer.alloc(0));
+    await storage.setAttribute!(path, MARKER_ATTRIBUTE, Buffer.from(JSON.stringify(m)));
+    assert.equal((await ledger.scan(TOPIC, 4)).markers[0]?.dataPath, m.dataPath);
+    assert.equal((await ledger.read(TOPIC, 4, 500n))?.last, '599');
+    await ledger.removeIfSame({ ...m, markerPath: path });
+    assert.equal(await storage.stat(path), null);
+  });
+
+  it('recovery rolls an attribute marker forward and removes leftover claims of both forms', async () => {
     const ledger = new Ledger(storage, layout);
     const commits: bigint[] = [];
     const sink = new PartitionSink({
@@ -118,10 +153,12 @@ describe('seal markers on HDFS: JSON in an extended attribute of an empty file',
     await storage.create(m.tmpPath, Buffer.from('the records'));
     await storage.create(m.tmpIndexPath!, Buffer.from('the index'));
     assert.equal(await ledger.claim(TOPIC, 2, m), true);
-    // A crash between creating a claim's empty file and setting its attribute.
+    // Crashes between making a claim (a directory; an empty file in earlier versions) and setting its attribute.
     const leftover = `${layout.stateDir(TOPIC, 2)}/.claim-100-0123456789ab`;
-    await storage.create(leftover, Buffer.alloc(0));
-    assert.deepEqual((await ledger.scan(TOPIC, 2)).leftovers, [leftover]);
+    const oldLeftover = `${layout.stateDir(TOPIC, 2)}/.claim-200-0123456789ab`;
+    await storage.mkdirs(leftover);
+    await storage.create(oldLeftover, Buffer.alloc(0));
+    assert.deepEqual((await ledger.scan(TOPIC, 2)).leftovers, [leftover, oldLeftover]);
 
     const result = await recoverPartition(sink, { base: 0n, committed: null, rewind: false });
     assert.equal(result.rolledForward, 1);
@@ -130,6 +167,7 @@ describe('seal markers on HDFS: JSON in an extended attribute of an empty file',
     assert.equal((await storage.readBuffer(m.dataPath)).toString(), 'the records');
     assert.equal((await storage.readBuffer(m.indexPath)).toString(), 'the index');
     assert.equal(await storage.stat(leftover), null, 'the leftover claim is gone');
+    assert.equal(await storage.stat(oldLeftover), null, 'the leftover claim of the earlier form is gone');
     const after = await ledger.scan(TOPIC, 2);
     assert.deepEqual(
       after.markers.map((x) => x.first),

@@ -165,19 +165,24 @@ describe('crash points (docs/exactly-once.md §6)', () => {
   });
 });
 
-/** The partition's state directory: no claim left behind; every marker an empty file carrying its JSON in the attribute. */
+/**
+ * The partition's state directory: no claim left behind; every marker an empty directory (an empty
+ * file for `emptyFileRecords`) carrying its JSON in the attribute.
+ */
 async function assertAttributeMarkers(
   p: HarnessProcess,
   partitions: number[],
   attributes: AttributeTable,
 ): Promise<void> {
+  const form = p.options.emptyFileRecords ? 'file' : 'directory';
   for (const partition of partitions) {
     let markers = 0;
     for await (const e of p.storage.inner.list(`/pcap/_state/t/${partition}`)) {
       assert.ok(!e.name.startsWith('.claim-'), `${e.name} left behind`);
       if (!e.name.endsWith('.json')) continue;
       markers++;
-      assert.equal(e.length, 0, `${e.name} is empty`);
+      assert.equal(e.type, form, `${e.name} is a ${form}`);
+      if (form === 'file') assert.equal(e.length, 0, `${e.name} is empty`);
       const body = JSON.parse(attributes.get(e.path, MARKER_ATTRIBUTE)?.toString() ?? 'null') as SealMarker | null;
       assert.equal(body?.first, String(BigInt(e.name.slice(0, 20))), `${e.name} carries its claim`);
     }
@@ -187,7 +192,11 @@ async function assertAttributeMarkers(
 
 describe('seal markers in file attributes (HDFS extended attributes, docs/exactly-once.md §2)', () => {
   const ATTRIBUTE_CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
-    ...CRASH_POINTS,
+    ...CRASH_POINTS.filter(([name]) => !name.startsWith('crash point 3b')),
+    [
+      'crash point 3b: the claim made as a directory under its temporary name, no attribute yet',
+      (op, path) => op === 'mkdirs' && path.includes('/.claim-'),
+    ],
     [
       'crash point 3c: the claim attribute set, the claim not renamed',
       (op, path) => op === 'setattr' && path.includes('/.claim-'),
@@ -214,15 +223,16 @@ describe('seal markers in file attributes (HDFS extended attributes, docs/exactl
     });
   }
 
-  it('a seal writes two files with content (data, index) and an empty claim carrying the attribute', async () => {
+  it('a seal writes two files with content (data, index) and a claim directory carrying the attribute', async () => {
     const attributes = new AttributeTable();
     const cluster = new ScriptedCluster('t', 1);
     cluster.produce(0, 5000);
     const a = start({ cluster, instanceId: 'a', numPackets: 1000, attributes });
     await runToEnd(a, [0]);
     const ops = a.storage.ops.map(([op, path]) => `${op} ${path}`);
-    const claims = ops.filter((o) => /^create .*\/_state\/t\/0\/\.claim-/.test(o));
+    const claims = ops.filter((o) => /^mkdirs .*\/_state\/t\/0\/\.claim-/.test(o));
     assert.equal(claims.length, 5, 'one temporary claim per file');
+    assert.equal(ops.filter((o) => /^create .*\/_state\//.test(o)).length, 1, 'no file in the ledger but the epoch');
     assert.equal(ops.filter((o) => /^setattr .*\/\.claim-/.test(o)).length, 5, 'each carries its attribute');
     assert.equal(ops.filter((o) => o.startsWith('read ') && o.includes('/_state/')).length, 0, 'no marker read back');
     await assertExactlyOnce(cluster);
@@ -249,6 +259,38 @@ describe('seal markers in file attributes (HDFS extended attributes, docs/exactl
     cluster.rebalance();
     await b.join([0]);
     assert.equal(b.owner(0).position, 1000n, 'the content marker was rolled forward: its range is stored');
+    await b.drain();
+    await b.sealAll();
+    await b.stop();
+    await assertExactlyOnce(cluster);
+    await assertAttributeMarkers(b, [0], attributes);
+  });
+
+  it('empty-file markers of earlier versions are rolled forward and trimmed by a writer of directory markers', async () => {
+    const attributes = new AttributeTable();
+    const cluster = new ScriptedCluster('t', 1);
+    cluster.produce(0, 3500);
+    // An earlier writer (empty files carrying the attribute) publishes two files, claims a third and dies.
+    let claims = 0;
+    const claimedThird = (op: string, path: string) =>
+      op === 'rename' && path.includes('/.claim-') && path.includes('/_state/') && ++claims === 3;
+    const old = start({
+      cluster,
+      instanceId: 'a',
+      numPackets: 1000,
+      attributes,
+      emptyFileRecords: true,
+      crashAfter: claimedThird,
+    });
+    cluster.rebalance();
+    await old.join([0]);
+    await old.drain(200);
+    if (!old.dead) await old.sealAll();
+    assert.ok(old.dead, 'the earlier writer died after its third claim');
+    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+    cluster.rebalance();
+    await b.join([0]);
+    assert.equal(b.owner(0).position, 3000n, 'the empty-file marker was read and its claim rolled forward');
     await b.drain();
     await b.sealAll();
     await b.stop();

@@ -1,6 +1,6 @@
 /**
- * SmallRecords (src/storage/small-records.ts): small records as empty files carrying an attribute
- * where the store has attributes, as content elsewhere; readers take both forms. The store is the
+ * SmallRecords (src/storage/small-records.ts): small records as empty directories (or files) carrying
+ * an attribute where the store has attributes, as content elsewhere; readers take both forms. The store is the
  * fault-model harness's local store with an AttributeTable (HDFS-like extended attributes), scripted
  * to refuse or fail.
  */
@@ -31,17 +31,47 @@ function store(attributes: AttributeTable | null = new AttributeTable()) {
 }
 
 describe('SmallRecords', () => {
-  it('with attributes: an empty file carrying the body, read back by its listed length or by asking', async () => {
+  it('with attributes and cheap directories (HDFS): an empty directory carrying the body, read back by asking', async () => {
     const attributes = new AttributeTable();
     const { storage, records } = store(attributes);
     await records.write('/s/.tmp', body);
+    assert.deepEqual(
+      storage.ops.map(([op]) => op),
+      ['mkdirs', 'setattr'],
+      'no file created: NameNode calls only',
+    );
     await storage.rename('/s/.tmp', '/s/r.json');
-    const st = await storage.stat('/s/r.json');
-    assert.equal(st?.length, 0);
+    assert.equal((await storage.stat('/s/r.json'))?.type, 'directory');
     assert.deepEqual(attributes.get('/s/r.json', NAME), body, 'the attribute moved with the rename');
     assert.deepEqual(await records.read('/s/r.json', 0), body);
     assert.deepEqual(await records.read('/s/r.json'), body);
     assert.equal(storage.ops.filter(([op]) => op === 'read').length, 0, 'no content read');
+    assert.equal(await storage.delete('/s/r.json'), true, 'deleted without recursion');
+  });
+
+  it('with attributes but no cheap directories: an empty file carrying the body', async () => {
+    const attributes = new AttributeTable();
+    const storage = new CrashableStorage(dir, null, attributes, { emptyFileRecords: true });
+    const records = new SmallRecords(storage, NAME);
+    await records.write('/s/.tmp', body);
+    assert.deepEqual(
+      storage.ops.map(([op]) => op),
+      ['create', 'setattr'],
+    );
+    await storage.rename('/s/.tmp', '/s/r.json');
+    const st = await storage.stat('/s/r.json');
+    assert.equal(st?.type, 'file');
+    assert.equal(st?.length, 0);
+    assert.deepEqual(await records.read('/s/r.json', 0), body);
+    assert.deepEqual(await records.read('/s/r.json'), body);
+    assert.equal(storage.ops.filter(([op]) => op === 'read').length, 0, 'no content read');
+  });
+
+  it('a directory without the attribute reads as empty (a torn record)', async () => {
+    const { storage, records } = store();
+    await storage.mkdirs('/s/torn.json');
+    assert.equal((await records.read('/s/torn.json', 0)).length, 0);
+    assert.equal((await records.read('/s/torn.json')).length, 0);
   });
 
   it('without attributes (the local back end): the body is the content', async () => {
@@ -74,6 +104,7 @@ describe('SmallRecords', () => {
     const { storage, records, warnings } = store(attributes);
     await records.write('/s/a.json', body);
     await records.write('/s/b.json', body);
+    assert.equal((await storage.stat('/s/a.json'))?.type, 'file', 'the refused directory made way for a file');
     assert.deepEqual(await storage.readBuffer('/s/a.json'), body, 'the refused record was rewritten with content');
     assert.deepEqual(await storage.readBuffer('/s/b.json'), body);
     assert.equal(
