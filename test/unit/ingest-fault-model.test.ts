@@ -190,6 +190,28 @@ async function assertAttributeMarkers(
   }
 }
 
+/**
+ * A writer of the current form takes partition 0 over from a dead one: it must resume at `position`
+ * (the dead writer's markers read, its last claim rolled forward), drain exactly once and leave
+ * directory markers only.
+ */
+async function takeOverWithAttributes(
+  cluster: ScriptedCluster,
+  attributes: AttributeTable,
+  position: bigint,
+  why: string,
+): Promise<void> {
+  const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
+  cluster.rebalance();
+  await b.join([0]);
+  assert.equal(b.owner(0).position, position, why);
+  await b.drain();
+  await b.sealAll();
+  await b.stop();
+  await assertExactlyOnce(cluster);
+  await assertAttributeMarkers(b, [0], attributes);
+}
+
 describe('seal markers in file attributes (HDFS extended attributes, docs/exactly-once.md §2)', () => {
   const ATTRIBUTE_CRASH_POINTS: Array<[name: string, point: (op: string, path: string) => boolean]> = [
     ...CRASH_POINTS.filter(([name]) => !name.startsWith('crash point 3b')),
@@ -254,16 +276,7 @@ describe('seal markers in file attributes (HDFS extended attributes, docs/exactl
     await old.join([0]);
     await old.drain(200);
     assert.ok(old.dead);
-    const attributes = new AttributeTable();
-    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
-    cluster.rebalance();
-    await b.join([0]);
-    assert.equal(b.owner(0).position, 1000n, 'the content marker was rolled forward: its range is stored');
-    await b.drain();
-    await b.sealAll();
-    await b.stop();
-    await assertExactlyOnce(cluster);
-    await assertAttributeMarkers(b, [0], attributes);
+    await takeOverWithAttributes(cluster, new AttributeTable(), 1000n, 'the content marker was rolled forward');
   });
 
   it('empty-file markers of earlier versions are rolled forward and trimmed by a writer of directory markers', async () => {
@@ -287,15 +300,7 @@ describe('seal markers in file attributes (HDFS extended attributes, docs/exactl
     await old.drain(200);
     if (!old.dead) await old.sealAll();
     assert.ok(old.dead, 'the earlier writer died after its third claim');
-    const b = start({ cluster, instanceId: 'b', numPackets: 1000, attributes });
-    cluster.rebalance();
-    await b.join([0]);
-    assert.equal(b.owner(0).position, 3000n, 'the empty-file marker was read and its claim rolled forward');
-    await b.drain();
-    await b.sealAll();
-    await b.stop();
-    await assertExactlyOnce(cluster);
-    await assertAttributeMarkers(b, [0], attributes);
+    await takeOverWithAttributes(cluster, attributes, 3000n, 'the empty-file marker was read and rolled forward');
   });
 
   it('a store that refuses attributes: markers go into content after one warning, exactly once', async () => {
