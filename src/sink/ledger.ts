@@ -71,8 +71,7 @@ const MARKER = /^(\d{20})\.json$/;
  *   temporary name and then renamed into place without replacing (atomic on both back ends), so no
  *   reader ever sees a claim half-written. On HDFS its JSON is an extended attribute of an empty
  *   directory (NameNode calls only); elsewhere, or where the cluster refuses attributes, the file's
- *   content.
- *   Readers take either form (SmallRecords).
+ *   content. Readers take every form (SmallRecords).
  * - Every writer of a partition first takes a new epoch (an exclusive create of `epoch-<n>`, n above
  *   every epoch present) and stamps it in its markers. A claim counts only if, after it, no higher
  *   epoch exists: a writer that lost the partition (a zombie) can then never publish, even at an
@@ -99,8 +98,9 @@ export class Ledger {
 
   /**
    * Writes a claim whole under a hidden temporary name (a `.claim-*` leftover until committed). On
-   * HDFS an empty directory and its attribute: two NameNode calls, no DataNode. The sink does it beside completing the
-   * data, so only the rename waits for the seals before it (docs/exactly-once.md §4).
+   * HDFS an empty directory and its attribute: two NameNode calls, no DataNode. The sink does it
+   * beside completing the data, so only the rename waits for the seals before it
+   * (docs/exactly-once.md §4).
    */
   async prepareClaim(topic: string, partition: number, marker: SealMarker): Promise<PreparedClaim> {
     const path = this.layout.marker(topic, partition, BigInt(marker.first));

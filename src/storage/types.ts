@@ -123,7 +123,7 @@ export interface Storage {
    * True when an empty directory is cheaper to make than an empty file, carries attributes as a file
    * does, and renames like one (atomically, never replacing). On HDFS MKDIRS is one NameNode call,
    * where even an empty file's CREATE is a NameNode redirect and a DataNode write (which itself calls
-   * the NameNode to create and complete the file): ~0.7 ms of NameNode and client CPU against ~3.5 ms
+   * the NameNode to create and complete the file): ~0.6 ms of NameNode and client CPU against ~3.5 ms
    * of NameNode, DataNode and client CPU, measured on our local stack. Small records are then empty
    * directories carrying their body in an attribute (src/storage/small-records.ts).
    */

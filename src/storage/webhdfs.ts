@@ -22,8 +22,12 @@ const encodePath = (path: string): string => path.split('/').map(encodeURICompon
 // biome-ignore lint/suspicious/noExplicitAny: WebHDFS JSON bodies, read field by field by each caller
 const parseJson = (body: Buffer): any => (body.length ? JSON.parse(body.toString()) : null);
 
-/** rename2's refusals when the target exists but is not of the source's kind (HDFS FSDirRenameOp.validateOverwrite). */
-const RENAME_KIND_MISMATCH = /must both be directories|Destination .* is a directory/;
+/**
+ * rename2's refusal when the target exists but is not of the source's kind, a directory onto a file
+ * or the reverse ("Source … and destination … must both be directories", HDFS
+ * FSDirRenameOp.validateOverwrite): checked before the "exists" rule, so it comes as an IOException.
+ */
+const RENAME_KIND_MISMATCH = /must both be directories/;
 
 /** A connection reset before any answer: the usual cause is a kept-alive socket the server just closed. */
 const staleSocket = (err: unknown): boolean =>
@@ -328,8 +332,7 @@ export class WebHdfsStorage implements Storage {
         this.url(from, 'RENAME', { destination: this.full(to), renameoptions: 'NONE' }),
       );
     } catch (err) {
-      // A directory onto an existing file, or a file onto an existing directory: rename2 checks the
-      // kinds before the "exists" rule and answers a plain IOException, but the target exists all the same.
+      // The target exists all the same: report it as the contract says.
       if (isStorageError(err, 'IOException') && RENAME_KIND_MISMATCH.test(err.message))
         throw new StorageError(
           `${op} ${what}: FileAlreadyExistsException: target exists (${err.message.replace(/^[^:]*: IOException: /, '')})`,
