@@ -10,9 +10,10 @@
  * Idle workers are kept for the next job (they keep their store connections) and ended after
  * `idleMs` unused, so a quiet server gives their memory back.
  */
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { PcaplineError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { siblingModule, startWorker } from '../../lib/worker.js';
 import type { Storage } from '../../storage/types.js';
 import type { Progress } from './runner.js';
 import { serveStorage } from './storage-bridge.js';
@@ -54,7 +55,7 @@ interface Slot {
   idleTimer?: NodeJS.Timeout;
 }
 
-const DEFAULT_ENTRY = new URL(`./job-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+const DEFAULT_ENTRY = siblingModule(import.meta.url, 'job-worker');
 
 export class WorkerPool implements JobRunner {
   private readonly idle: Slot[] = [];
@@ -206,13 +207,7 @@ export class WorkerPool implements JobRunner {
       name: 'pcap-server-job',
       resourceLimits: { maxOldGenerationSizeMb: this.o.memoryMb },
     };
-    // Running from source (tests, tsx): the worker registers tsx before loading the TypeScript entry.
-    const worker = entry.pathname.endsWith('.ts')
-      ? new Worker(
-          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`,
-          { ...options, eval: true },
-        )
-      : new Worker(entry, options);
+    const worker = startWorker(entry, options);
     const slot: Slot = { worker, bridge, alive: true };
     // Errors outside a run (e.g. while loading) must not become uncaught 'error' events.
     worker.on('error', (err) => {
