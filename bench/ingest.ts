@@ -21,11 +21,11 @@ import { once } from 'node:events';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
-import type { Endpoints } from '../src/lib/endpoints.js';
+import { type Endpoints, stackDir } from '../src/lib/endpoints.js';
 import { type ProfileSummary, profileSummaryTable, readProfile, summarizeProfile } from './cpu-profile.js';
 import { SyntheticCapture } from '../test/support/synthetic.js';
 import {
@@ -109,6 +109,13 @@ export interface RunFigures {
   hostBusyPct: number;
   /** 1-minute load average when the run started (a shared machine: other users' work shows here). */
   loadAvg1m: number;
+  /**
+   * CPU seconds the local stack's broker and HDFS (NameNode + DataNode) used during the run: on a
+   * machine they share with us, their work is what is left of the cores for ours. Null when the
+   * stack's processes are not ours to watch (another cluster, a stack started elsewhere).
+   */
+  kafkaCpuS: number | null;
+  hdfsCpuS: number | null;
   /** The topology's hottest functions (--cpu-prof). */
   profile?: ProfileSummary;
 }
@@ -129,6 +136,30 @@ export interface IngestFigures {
   targets: TargetFigures[];
   /** Topology runs repeated because a storage/broker failure (not ours) disturbed them. */
   disturbedRuns: number;
+  /** Cores of this machine (what the topology, Kafka and HDFS share). */
+  cores: number;
+}
+
+/** The local stack's JVMs by name and PID (scripts/stack.sh records them); those not running are left out. */
+function stackProcesses(): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const name of ['kafka', 'namenode', 'datanode']) {
+    try {
+      const pid = Number(readFileSync(`${stackDir()}/${name}.pid`, 'utf8').trim());
+      if (Number.isSafeInteger(pid) && pid > 0) pids[name] = pid;
+    } catch {
+      /* not started by this machine's stack script */
+    }
+  }
+  return pids;
+}
+
+/** The stack's CPU of one run, seconds, from the watched processes' figures. */
+function stackCpu(watched: Record<string, number>): Pick<RunFigures, 'kafkaCpuS' | 'hdfsCpuS'> {
+  const s = (name: string) => (name in watched ? watched[name] / 1000 : null);
+  const nn = s('namenode');
+  const dn = s('datanode');
+  return { kafkaCpuS: s('kafka'), hdfsCpuS: nn === null || dn === null ? null : nn + dn };
 }
 
 /** Byte strings that split records for `kcat -P -K <key delim> -D <msg delim>`; every record is checked against them. */
@@ -229,7 +260,7 @@ async function loadTopic(ep: Endpoints, topic: string, o: IngestOptions): Promis
   return { packets: o.packets, frameBytes, meanFrameBytes: frameBytes / o.packets, loadS: (Date.now() - t0) / 1000 };
 }
 
-function partitionCounts(o: IngestOptions): Map<number, bigint> {
+function partitionCounts(o: Pick<IngestOptions, 'packets' | 'partitions'>): Map<number, bigint> {
   const m = new Map<number, bigint>();
   for (let p = 0; p < o.partitions; p++)
     m.set(p, BigInt(Math.floor(o.packets / o.partitions) + (p < o.packets % o.partitions ? 1 : 0)));
@@ -353,6 +384,7 @@ async function runTopology(
       stderrFile: logFile,
       env: { LOG_LEVEL: 'info' },
       node: true,
+      watch: stackProcesses(),
     },
   );
   let exited = false;
@@ -425,6 +457,7 @@ async function runTopology(
     cpuS: r.cpuMs / 1000,
     hostBusyPct: r.hostBusy * 100,
     loadAvg1m,
+    ...stackCpu(r.watchedCpuMs),
     profile,
   };
 }
@@ -480,7 +513,7 @@ async function runKafkajs(ctx: RunContext, run: number): Promise<RunFigures> {
       String(o.packets),
       ...Object.entries(defs).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
     ],
-    { stdoutFile: outFile, stderrFile: `${ctx.work}/logs/kafkajs-${run}.log`, node: true },
+    { stdoutFile: outFile, stderrFile: `${ctx.work}/logs/kafkajs-${run}.log`, node: true, watch: stackProcesses() },
   );
   const r = await m.done;
   if (r.code !== 0) throw new Error(`kafkajs run ${run} exited ${r.code ?? r.signal}; log ${ctx.work}/logs`);
@@ -505,6 +538,7 @@ async function runKafkajs(ctx: RunContext, run: number): Promise<RunFigures> {
     cpuS: r.cpuMs / 1000,
     hostBusyPct: r.hostBusy * 100,
     loadAvg1m,
+    ...stackCpu(r.watchedCpuMs),
   };
 }
 
@@ -518,6 +552,7 @@ async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
     {
       stdoutFile: file,
       stderrFile: `${ctx.work}/logs/kcat-${run}.log`,
+      watch: stackProcesses(),
     },
   );
   const r = await m.done;
@@ -537,6 +572,7 @@ async function runKcat(ctx: RunContext, run: number): Promise<RunFigures> {
     cpuS: r.cpuMs / 1000,
     hostBusyPct: r.hostBusy * 100,
     loadAvg1m,
+    ...stackCpu(r.watchedCpuMs),
   };
 }
 
@@ -555,6 +591,8 @@ function medianOf(runs: RunFigures[]): Omit<RunFigures, 'run' | 'profile'> {
     cpuS: med((r) => r.cpuS)!,
     hostBusyPct: med((r) => r.hostBusyPct)!,
     loadAvg1m: med((r) => r.loadAvg1m)!,
+    kafkaCpuS: med((r) => r.kafkaCpuS),
+    hdfsCpuS: med((r) => r.hdfsCpuS),
   };
 }
 
@@ -624,6 +662,7 @@ export async function benchIngest(ep: Endpoints, options: Partial<IngestOptions>
       topic,
       capture: ctx.capture,
       disturbedRuns: ctx.disturbed,
+      cores: availableParallelism(),
       targets: rows.map((row) => {
         const rs = runs.get(rowKey(row))!;
         const med = medianOf(rs);
@@ -678,6 +717,8 @@ export function ingestTable(f: IngestFigures): string {
       'vs kcat',
       'peak RSS MiB',
       'CPU s',
+      'Kafka CPU s',
+      'HDFS CPU s',
       'host CPU busy',
       'load avg',
     ],
@@ -692,6 +733,8 @@ export function ingestTable(f: IngestFigures): string {
       ratio(t.vsKcat),
       fmt.int(t.median.peakRssMb),
       fmt.f1(t.median.cpuS),
+      t.median.kafkaCpuS === null ? '-' : fmt.f1(t.median.kafkaCpuS),
+      t.median.hdfsCpuS === null || t.target !== 'hdfs' ? '-' : fmt.f1(t.median.hdfsCpuS),
       `${fmt.int(t.median.hostBusyPct)}%`,
       fmt.f1(t.median.loadAvg1m),
     ]),
@@ -716,7 +759,35 @@ export function ingestRatios(f: IngestFigures): string[] {
   for (const target of ['local', 'hdfs'] as const)
     for (const n of sizes.slice(1))
       line(`${target} numPackets=${n} / numPackets=${sizes[0]}`, pps(target, n), pps(target, sizes[0]));
+  for (const n of sizes.slice(1)) {
+    const ceiling = hdfsSmallFileCeiling(f, sizes[0], n);
+    if (ceiling) lines.push(ceiling);
+  }
   return lines;
+}
+
+/**
+ * What the machine leaves HDFS's small files, when Kafka and HDFS run on the cores the topology
+ * uses (our local stack): the NameNode and DataNode CPU a file costs (the `small`-packet run's
+ * against the `large` one's, per extra file), and the best `small` / `large` rate the cores allow
+ * even if the topology spent no more CPU on small files than on large ones (it spends more: a seal
+ * per file). That bound is the `large` run's CPU (ours, Kafka's and HDFS's) with HDFS's CPU of the
+ * `small` run instead, spread over every core at 100% busy.
+ */
+export function hdfsSmallFileCeiling(f: IngestFigures, large: number, small: number): string | null {
+  const row = (n: number) => f.targets.find((t) => t.target === 'hdfs' && t.filePackets === n)?.median;
+  const big = row(large);
+  const few = row(small);
+  if (!big || !few || big.hdfsCpuS === null || few.hdfsCpuS === null || big.kafkaCpuS === null) return null;
+  const files = (n: number) =>
+    [...partitionCounts(f.options).values()].reduce((sum, c) => sum + Math.ceil(Number(c) / n), 0);
+  const perFileMs = ((few.hdfsCpuS - big.hdfsCpuS) * 1000) / (files(small) - files(large));
+  const fastestS = (big.cpuS + big.kafkaCpuS + few.hdfsCpuS) / f.cores;
+  return (
+    `HDFS numPackets=${small}: NameNode + DataNode CPU ${fmt.f1(few.hdfsCpuS)} s (${fmt.f1(big.hdfsCpuS)} s at ${large}), ` +
+    `${fmt.f1(perFileMs)} ms a file; on ${f.cores} cores shared with them numPackets=${small} reaches at most ` +
+    `${fmt.f2(Math.min(big.wallS / fastestS, 1))}x numPackets=${large}, even if the topology itself spent no more than there`
+  );
 }
 
 export function describeCapture(f: IngestFigures): string {

@@ -158,6 +158,33 @@ export interface Measured {
   cpuMs: number;
   /** Fraction of the whole machine's CPU capacity that was busy during the run (every process). */
   hostBusy: number;
+  /** User + system CPU, ms, that each watched process (`watch`) used during the run. */
+  watchedCpuMs: Record<string, number>;
+}
+
+/** User + system CPU of a process so far, ms (its /proc stat; null when it is gone or not ours to read). */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: the unit of utime and stime in /proc/<pid>/stat (100 on every Linux build we run on). */
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU ms each process used between two `processCpuMs` snapshots (processes gone at either end are left out). */
+function cpuSince(before: Record<string, number | null>, pids: Record<string, number>): Record<string, number> {
+  const used: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const a = before[name];
+    const b = processCpuMs(pid);
+    if (a !== null && a !== undefined && b !== null) used[name] = b - a;
+  }
+  return used;
 }
 
 export interface MeasuredChild {
@@ -174,7 +201,14 @@ export interface MeasuredChild {
 export function spawnMeasured(
   command: string,
   args: string[],
-  o: { stdoutFile: string; stderrFile: string; env?: NodeJS.ProcessEnv; node?: boolean },
+  o: {
+    stdoutFile: string;
+    stderrFile: string;
+    env?: NodeJS.ProcessEnv;
+    node?: boolean;
+    /** Other processes whose CPU during the run is reported (the stack's Kafka, NameNode, DataNode). */
+    watch?: Record<string, number>;
+  },
 ): MeasuredChild {
   mkdirSync(o.stdoutFile.slice(0, o.stdoutFile.lastIndexOf('/')), { recursive: true });
   const rusageFile = `${o.stderrFile}.rusage.json`;
@@ -182,6 +216,8 @@ export function spawnMeasured(
   const out = openSync(o.stdoutFile, 'w');
   const err = openSync(o.stderrFile, 'w');
   const cpu0 = hostCpu();
+  const watch = o.watch ?? {};
+  const watched0 = Object.fromEntries(Object.entries(watch).map(([name, pid]) => [name, processCpuMs(pid)]));
   const startedAt = Date.now();
   const child = spawn(command, o.node ? ['--import', RUSAGE_PRELOAD, ...args] : args, {
     stdio: ['ignore', out, err],
@@ -190,14 +226,12 @@ export function spawnMeasured(
   closeSync(out);
   closeSync(err);
   let hwmKb = 0;
-  let ticks = 0;
+  let polledCpuMs = 0;
   const poll = setInterval(() => {
     try {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       hwmKb = Math.max(hwmKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the full line)
+      polledCpuMs = processCpuMs(child.pid!) ?? polledCpuMs;
     } catch {
       /* exited between polls */
     }
@@ -211,8 +245,9 @@ export function spawnMeasured(
       clearInterval(poll);
       const wallMs = Date.now() - startedAt;
       const cpu1 = hostCpu();
+      const watchedCpuMs = cpuSince(watched0, watch);
       let peakRssBytes = hwmKb * 1024;
-      let cpuMs = ticks * 10;
+      let cpuMs = polledCpuMs;
       try {
         const r = JSON.parse(readFileSync(rusageFile, 'utf8')) as { maxRssKb: number; cpuUs: number };
         peakRssBytes = r.maxRssKb * 1024;
@@ -229,6 +264,7 @@ export function spawnMeasured(
         peakRssBytes,
         cpuMs,
         hostBusy: capacity > 0 ? (cpu1.busy - cpu0.busy) / capacity : 0,
+        watchedCpuMs,
       });
     });
   });
