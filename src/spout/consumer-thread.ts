@@ -16,6 +16,7 @@ import {
   type ToConsumer,
   toThreadError,
 } from './protocol.js';
+import { FirstSeekGate } from './first-seek-gate.js';
 import { HandOverWindow } from './hand-over-window.js';
 
 const port = parentPort;
@@ -34,18 +35,27 @@ const window = new HandOverWindow(data.windowBytes);
 const pool = new TransferPool(Math.ceil(data.windowBytes / MAX_BYTES_PER_PARTITION) + 4);
 /** Each partition's seek count as last told by the ingest thread: batches carry it, so stale ones are known there. */
 const seeks = new Map<number, number>();
+/** A newly assigned partition's first batch waits for the owner's seek instead of going stale (./first-seek-gate.ts). */
+const gate = new FirstSeekGate();
 
 const calls: { [M in ConsumerCall]: (...args: never[]) => Promise<unknown> } = {
   connect: () => client.connect(),
   run: (o: { partitionsConcurrently: number; fromBeginning: boolean }) =>
     client.run({
       ...o,
-      onJoin: (change) => send({ kind: 'join', change }),
+      onJoin: (change) => {
+        gate.revoked(change.revoked);
+        gate.assigned(change.assigned);
+        send({ kind: 'join', change });
+      },
       onCrash: (error) => send({ kind: 'crash', error: toThreadError(error) }),
       onFetch: () => Atomics.store(fetchClock, 0, BigInt(Date.now())),
       onBatch: async (batch) => {
         const n = batch.messages.length;
         if (n === 0 || !batch.shouldContinue()) return;
+        // Not resolved when dropped: kafkajs seeks (the owner sought elsewhere) or refetches (stale).
+        if ((await gate.hold(batch.partition, batch.messages[0].offset, () => batch.shouldContinue())) === 'dropped')
+          return;
         const packed = packBatch(batch.partition, seeks.get(batch.partition) ?? 0, batch.messages, pool);
         window.take(packedSize(packed));
         send({ kind: 'batch', batch: packed }, [packed.buffer]);
@@ -72,11 +82,14 @@ port.on('message', (m: ToConsumer) => {
       break;
     case 'seek':
       seeks.set(m.partition, m.seq);
-      client.seek(m.partition, m.offset);
+      // A held first batch that starts at the offset sought goes on under this seek: kafkajs is
+      // already positioned there, and seeking it would only fetch the same records again.
+      if (!gate.sought(m.partition, m.offset)) client.seek(m.partition, m.offset);
       break;
     case 'stop':
       client.beginStop();
       window.close();
+      gate.close();
       break;
     case 'ack':
       window.give(m.buffer.byteLength);
