@@ -89,6 +89,8 @@ export class Topology extends EventEmitter {
       sessionTimeoutMs: config.sessionTimeoutMs,
       security: config.security,
       log: this.log,
+      // Every owner seeks its partition once recovered (partition-owner.ts).
+      seeksAfterAssign: true,
     });
   }
 

@@ -36,7 +36,7 @@ const pool = new TransferPool(Math.ceil(data.windowBytes / MAX_BYTES_PER_PARTITI
 /** Each partition's seek count as last told by the ingest thread: batches carry it, so stale ones are known there. */
 const seeks = new Map<number, number>();
 /** A newly assigned partition's first batch waits for the owner's seek instead of going stale (./first-seek-gate.ts). */
-const gate = new FirstSeekGate();
+const gate = data.holdFirstBatch ? new FirstSeekGate() : null;
 
 const calls: { [M in ConsumerCall]: (...args: never[]) => Promise<unknown> } = {
   connect: () => client.connect(),
@@ -44,8 +44,8 @@ const calls: { [M in ConsumerCall]: (...args: never[]) => Promise<unknown> } = {
     client.run({
       ...o,
       onJoin: (change) => {
-        gate.revoked(change.revoked);
-        gate.assigned(change.assigned);
+        gate?.revoked(change.revoked);
+        gate?.assigned(change.assigned);
         send({ kind: 'join', change });
       },
       onCrash: (error) => send({ kind: 'crash', error: toThreadError(error) }),
@@ -53,8 +53,13 @@ const calls: { [M in ConsumerCall]: (...args: never[]) => Promise<unknown> } = {
       onBatch: async (batch) => {
         const n = batch.messages.length;
         if (n === 0 || !batch.shouldContinue()) return;
-        // Not resolved when dropped: kafkajs seeks (the owner sought elsewhere) or refetches (stale).
-        if ((await gate.hold(batch.partition, batch.messages[0].offset, () => batch.shouldContinue())) === 'dropped')
+        // Only a first batch waits (no await otherwise: the hand-over stays synchronous, which kafkajs's
+        // fetch loop measurably prefers). Not resolved when dropped: kafkajs seeks (the owner sought
+        // elsewhere) or fetches it again (stale).
+        if (
+          gate?.waitsFor(batch.partition) &&
+          (await gate.hold(batch.partition, batch.messages[0].offset, () => batch.shouldContinue())) === 'dropped'
+        )
           return;
         const packed = packBatch(batch.partition, seeks.get(batch.partition) ?? 0, batch.messages, pool);
         window.take(packedSize(packed));
@@ -84,12 +89,12 @@ port.on('message', (m: ToConsumer) => {
       seeks.set(m.partition, m.seq);
       // A held first batch that starts at the offset sought goes on under this seek: kafkajs is
       // already positioned there, and seeking it would only fetch the same records again.
-      if (!gate.sought(m.partition, m.offset)) client.seek(m.partition, m.offset);
+      if (!gate?.sought(m.partition, m.offset)) client.seek(m.partition, m.offset);
       break;
     case 'stop':
       client.beginStop();
       window.close();
-      gate.close();
+      gate?.close();
       break;
     case 'ack':
       window.give(m.buffer.byteLength);

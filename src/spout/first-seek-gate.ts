@@ -77,6 +77,11 @@ export class FirstSeekGate {
     for (const held of [...this.held.values()]) held.settle('passed');
   }
 
+  /** Whether a batch of `partition` fetched now is to be held (`hold`): its first seek has not come. */
+  waitsFor(partition: number): boolean {
+    return this.awaiting.has(partition) && !this.held.has(partition);
+  }
+
   /**
    * Called with each fetched batch before it is handed over: resolves at once unless the partition
    * waits for its first seek, else when the seek comes, the batch stops being current

@@ -25,6 +25,13 @@ export interface SpoutOptions extends Omit<ClientOptions, 'log'> {
   windowBytes?: number;
   /** Starts the consumer thread (tests hand in a scripted one; default: ./consumer-thread.ts on a worker thread). */
   startThread?: (data: ConsumerThreadData) => ConsumerThread;
+  /**
+   * The caller seeks every partition it is assigned once it is ready for it (the topology's owners
+   * do, after recovering): the consumer thread then holds a new partition's first batch for that
+   * seek instead of handing it over to go stale (./first-seek-gate.ts). Off by default: a caller
+   * that never seeks would wait the gate's bound on every assignment.
+   */
+  seeksAfterAssign?: boolean;
 }
 
 /** What the spout uses of the consumer thread's Worker. */
@@ -182,11 +189,12 @@ export class KafkaSpout implements PartitionConsumer {
   }
 
   private startThread(): ConsumerThread {
-    const { log, windowBytes, startThread, ...options } = this.options;
+    const { log, windowBytes, startThread, seeksAfterAssign, ...options } = this.options;
     const workerData: ConsumerThreadData = {
       options,
       fetchClock: this.fetchClock.buffer as SharedArrayBuffer,
       windowBytes: windowBytes ?? 4 << 20,
+      holdFirstBatch: seeksAfterAssign ?? false,
     };
     const worker = startThread
       ? startThread(workerData)

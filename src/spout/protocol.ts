@@ -10,6 +10,8 @@ export interface ConsumerThreadData {
   fetchClock: SharedArrayBuffer;
   /** Bytes of batches handed over and not yet handled by the ingest thread, above which the consumer waits. */
   windowBytes: number;
+  /** Hold a newly assigned partition's first batch for the ingest thread's seek (./first-seek-gate.ts). */
+  holdFirstBatch: boolean;
 }
 
 /** The KafkaGroupClient operations the ingest thread calls, with their arguments and results. */

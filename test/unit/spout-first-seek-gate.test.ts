@@ -26,11 +26,15 @@ describe('first-seek gate', () => {
   it('holds the first batch until the seek; the same offset releases it and kafkajs is not sought', async () => {
     const gate = new FirstSeekGate();
     gate.assigned([0, 1]);
+    assert.equal(gate.waitsFor(0), true);
     const held = gate.hold(0, '42', always);
+    assert.equal(gate.waitsFor(0), false, 'one batch a partition is held');
     assert.equal(await outcomeSoon(held), 'pending', 'waits for the owner');
     assert.equal(gate.sought(0, 42n), true, 'the held batch takes the seek');
     assert.equal(await held, 'released');
-    assert.equal(await gate.hold(0, '1042', always), 'passed', 'the batches after it go straight on');
+    assert.equal(gate.waitsFor(0), false, 'the batches after it go straight on');
+    assert.equal(await gate.hold(0, '1042', always), 'passed');
+    assert.equal(gate.waitsFor(1), true, 'partition 1 still waits for its seek');
   });
 
   it('drops the held batch when the seek goes elsewhere (kafkajs seeks and fetches from there)', async () => {
