@@ -53,9 +53,8 @@ const calls: { [M in ConsumerCall]: (...args: never[]) => Promise<unknown> } = {
       onBatch: async (batch) => {
         const n = batch.messages.length;
         if (n === 0 || !batch.shouldContinue()) return;
-        // Only a first batch waits (no await otherwise: the hand-over stays synchronous, which kafkajs's
-        // fetch loop measurably prefers). Not resolved when dropped: kafkajs seeks (the owner sought
-        // elsewhere) or fetches it again (stale).
+        // Only a new partition's first batch waits: every other hand-over stays synchronous, as before.
+        // Not resolved when dropped: kafkajs seeks (the owner sought elsewhere) or fetches it again (stale).
         if (
           gate?.waitsFor(batch.partition) &&
           (await gate.hold(batch.partition, batch.messages[0].offset, () => batch.shouldContinue())) === 'dropped'

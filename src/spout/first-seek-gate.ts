@@ -96,7 +96,9 @@ export class FirstSeekGate {
         if (this.held.get(partition) !== held) return;
         this.held.delete(partition);
         clearTimeout(timer);
-        // Passed or released: the next batch of this partition goes straight on.
+        // Released or passed: the partition's next batches go straight on. Dropped for a seek elsewhere:
+        // the seek already ended the wait. Dropped as stale (a rebalance): the next batch still waits
+        // for the first seek.
         if (outcome !== 'dropped') this.awaiting.delete(partition);
         resolve(outcome);
       };
@@ -104,10 +106,8 @@ export class FirstSeekGate {
       this.held.set(partition, held);
       const check = () => {
         if (!current()) settle('dropped');
-        else if (Date.now() >= giveUpAt) {
-          this.awaiting.delete(partition);
-          settle('passed');
-        } else timer = setTimeout(check, this.pollMs);
+        else if (Date.now() >= giveUpAt) settle('passed');
+        else timer = setTimeout(check, this.pollMs);
       };
       check();
     });
