@@ -88,7 +88,7 @@ export class FirstSeekGate {
    * (`current()` false: dropped), or `holdMs` passes (passed).
    */
   async hold(partition: number, firstOffset: string, current: () => boolean): Promise<HoldOutcome> {
-    if (!this.awaiting.has(partition) || this.held.has(partition)) return 'passed';
+    if (!this.waitsFor(partition)) return 'passed';
     return new Promise<HoldOutcome>((resolve) => {
       const giveUpAt = Date.now() + this.holdMs;
       let timer: NodeJS.Timeout | undefined;
