@@ -741,14 +741,17 @@ export function ingestTable(f: IngestFigures): string {
   );
 }
 
+/** The medians of one row of the figures (a target at a numPackets; null for kafkajs and kcat), if it ran. */
+const medianOfRow = (f: IngestFigures, target: Target, filePackets: number | null) =>
+  f.targets.find((t) => t.target === target && t.filePackets === filePackets)?.median;
+
 /**
  * The ratios that say where ingest loses throughput, from one run's medians: the topology against
  * the consumer it is built on, HDFS against local disk at each numPackets, and small files against
  * large ones on each back end (issue 12's targets: >= 0.8, >= 0.9 and >= 0.5).
  */
 export function ingestRatios(f: IngestFigures): string[] {
-  const pps = (target: Target, n: number | null) =>
-    f.targets.find((t) => t.target === target && t.filePackets === n)?.median.packetsPerS ?? null;
+  const pps = (target: Target, n: number | null) => medianOfRow(f, target, n)?.packetsPerS ?? null;
   const lines: string[] = [];
   const line = (what: string, a: number | null, b: number | null) => {
     if (a !== null && b !== null) lines.push(`${what}: ${fmt.f2(a / b)}x`);
@@ -775,9 +778,8 @@ export function ingestRatios(f: IngestFigures): string[] {
  * `small` run instead, spread over every core at 100% busy.
  */
 export function hdfsSmallFileCeiling(f: IngestFigures, large: number, small: number): string | null {
-  const row = (n: number) => f.targets.find((t) => t.target === 'hdfs' && t.filePackets === n)?.median;
-  const big = row(large);
-  const few = row(small);
+  const big = medianOfRow(f, 'hdfs', large);
+  const few = medianOfRow(f, 'hdfs', small);
   if (!big || !few || big.hdfsCpuS === null || few.hdfsCpuS === null || big.kafkaCpuS === null) return null;
   const files = (n: number) =>
     [...partitionCounts(f.options).values()].reduce((sum, c) => sum + Math.ceil(Number(c) / n), 0);
